@@ -1,0 +1,32 @@
+"""cwrnn_audio: Clockwork RNNs for audio and music.
+
+Heavy modules (torch, Numba, librosa, matplotlib) load on first use, so
+``import cwrnn_audio`` stays cheap.
+"""
+from ._version import __version__
+from .core.config import CWRNNConfig
+from .core.state import CWRNNState
+from .errors import ParameterError
+
+_LAZY = {
+    "CWRNN": "cwrnn_audio.nn.module:CWRNN",
+    "load": "cwrnn_audio.io.model_file:load",
+}
+
+__all__ = ["CWRNN", "CWRNNConfig", "CWRNNState", "ParameterError", "load", "__version__"]
+
+
+def __getattr__(name):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'cwrnn_audio' has no attribute {name!r}")
+    import importlib
+
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,1 @@
+"""The ``cwrnn-audio`` command line."""

@@ -1,0 +1,60 @@
+"""``cwrnn-audio``: argument parsing, dispatch, and errors without tracebacks.
+
+Exit codes: 0 done, 1 the work failed, 2 a usage error (bad arguments or
+input files). Subcommands live in their own modules and are imported only
+when chosen, so ``--help`` and ``--version`` start fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .._version import __version__
+from ..errors import ParameterError
+
+# name -> module with HELP, add_arguments(parser) and run(args).
+SUBCOMMANDS = {
+    "demo": "cwrnn_audio.cli.demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cwrnn-audio",
+        description="Clockwork RNNs for audio and music.",
+    )
+    parser.add_argument("--version", action="version", version=f"cwrnn-audio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.__doc__)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except ParameterError as exc:
+        print(f"cwrnn-audio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cwrnn-audio: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if os.environ.get("CWRNN_AUDIO_DEBUG"):
+            raise
+        print(
+            f"cwrnn-audio {args.command}: failed: {type(exc).__name__}: {exc} "
+            "(set CWRNN_AUDIO_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return 1

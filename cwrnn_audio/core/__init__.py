@@ -1,0 +1,5 @@
+"""Model structure: configuration, clock, state. No torch, no Numba."""
+from .config import CWRNNConfig, split_hidden, exponential_periods
+from .state import CWRNNState
+
+__all__ = ["CWRNNConfig", "CWRNNState", "split_hidden", "exponential_periods"]

@@ -1,0 +1,1 @@
+"""Numba CPU kernels (compiled on first use, cached on disk)."""

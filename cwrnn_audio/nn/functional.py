@@ -1,0 +1,55 @@
+"""The torch path's step loop: autograd-capable, any device.
+
+Each step computes only the rows of the active modules, as prefix/run slices
+of the block rows (``W[lo:hi, lo:] @ h[lo:]``), never a masked dense product.
+This is the correct-first path; throughput on CUDA is a later concern.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..core.clock import active_runs
+
+
+def _step_loop(x, h, t0: int, W, W_I, b_H, periods: Sequence[int], offsets: Sequence[int]):
+    """x (B, T, I), h (B, n), all voices at step ``t0``; returns H (B, T, n)."""
+    n = h.shape[1]
+    has_input = x.shape[2] > 0
+    states = []
+    for s in range(x.shape[1]):
+        pieces, prev = [], 0
+        for lo, hi in active_runs(t0 + s, periods, offsets):
+            if lo > prev:
+                pieces.append(h[:, prev:lo])
+            pre = torch.addmm(b_H[lo:hi], h[:, lo:], W[lo:hi, lo:].t())
+            if has_input:
+                pre = pre + x[:, s] @ W_I[lo:hi].t()
+            pieces.append(torch.tanh(pre))
+            prev = hi
+        if prev < n:
+            pieces.append(h[:, prev:])
+        h = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
+        states.append(h)
+    if not states:
+        return h.new_zeros((h.shape[0], 0, n))
+    return torch.stack(states, dim=1)
+
+
+def cwrnn_forward(x, h, t, W, W_I, b_H, periods, offsets):
+    """Run the recurrence for ``B`` voices, each with its own step counter.
+
+    ``W`` must already be block-upper-triangular (the caller masks the
+    parameter once per call, so structural zeros get no gradient). Voices that
+    share a counter share each step's slices; voices at different counters
+    are run as separate groups.
+    """
+    t_values = torch.unique(t)
+    if t_values.numel() == 1:
+        return _step_loop(x, h, int(t_values[0]), W, W_I, b_H, periods, offsets)
+    H = x.new_empty((x.shape[0], x.shape[1], h.shape[1]))
+    for value in t_values.tolist():
+        idx = (t == value).nonzero(as_tuple=True)[0]
+        H = H.index_copy(0, idx, _step_loop(x[idx], h[idx], value, W, W_I, b_H, periods, offsets))
+    return H

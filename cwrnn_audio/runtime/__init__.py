@@ -1,0 +1,1 @@
+"""Streaming runners over either engine."""
