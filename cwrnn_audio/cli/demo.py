@@ -53,12 +53,12 @@ def run(args) -> int:
     stream = model.stream(backend=args.backend, voices=channels)
     x = audio[:, :, None]  # each channel is one voice, one feature per step
     out = np.empty((channels, frames, 1), np.float32)
-    stream.process(x[:, :1], out=out[:, :1])  # first call compiles (cached on disk)
+    stream.process(x[:, :1])  # first call compiles (cached on disk)
     stream.reset()
     start = time.perf_counter()
     for i in tqdm(range(0, frames, args.block), disable=args.quiet, unit="block", desc="streaming"):
         j = min(i + args.block, frames)
-        stream.process(x[:, i:j], out=out[:, i:j])
+        out[:, i:j] = stream.process(x[:, i:j])
     elapsed = time.perf_counter() - start
     written = write_audio(args.output, out[:, :, 0], sr)
     if args.save_model:

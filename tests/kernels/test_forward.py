@@ -1,0 +1,149 @@
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_config_kwargs
+from reference import reference_forward
+
+from cwrnn_audio import CWRNN
+from cwrnn_audio.core.clock import block_upper_mask
+from cwrnn_audio.kernels.forward import FASTMATH, forward_kernel
+from cwrnn_audio.kernels.tanh import fast_tanh
+from cwrnn_audio.runtime.stream import NumbaStream
+
+
+def make(rng, **kw):
+    torch.manual_seed(int(rng.integers(2**31)))
+    return CWRNN(**kw)
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_numba_matches_the_equations_on_random_configs(rng, trial):
+    kw = random_config_kwargs(rng)
+    model = make(rng, **kw)
+    x = rng.normal(0, 1, (int(rng.integers(1, 200)), kw["input_size"])).astype(np.float32)
+    y = model.run(x, backend="numba")
+    c = model.config
+    ref, _ = reference_forward(model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_voices_with_their_own_state_and_clock(rng):
+    model = make(rng, input_size=2, output_size=2, module_sizes=[3, 2, 4], periods=[1, 3, 4])
+    n, voices, steps = model.hidden_size, 4, 50
+    h0 = rng.uniform(-0.5, 0.5, (voices, n)).astype(np.float32)
+    t0 = np.array([0, 1, 7, 1000], np.int64)
+    x = rng.normal(size=(voices, steps, 2)).astype(np.float32)
+    s = model.stream(voices=voices)
+    s.set_state((h0, t0))
+    y = s.process(x)
+    c = model.config
+    for v in range(voices):
+        ref, h_ref = reference_forward(
+            model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[v], h0[v], int(t0[v])
+        )
+        np.testing.assert_allclose(y[v], ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(s.state.h[v], h_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(s.state.t, t0 + steps)
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_any_split_into_blocks_is_bit_identical(rng, trial):
+    kw = random_config_kwargs(rng)
+    model = make(rng, **kw)
+    x = rng.normal(size=(3, 700, kw["input_size"])).astype(np.float32)
+    whole = model.stream(voices=3).process(x)
+    s = model.stream(voices=3)
+    cuts = np.sort(rng.choice(np.arange(1, 700), size=int(rng.integers(1, 40)), replace=False))
+    parts = [s.process(xb) for xb in np.split(x, cuts, axis=1)]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+
+
+def test_no_input_generator_runs_for_a_number_of_steps(rng):
+    model = make(rng, input_size=0, hidden_size=40, num_modules=9)
+    y = model.run(steps=320)
+    assert y.shape == (320, 1)
+    c = model.config
+    ref, _ = reference_forward(model.numpy_weights(), c.module_sizes, c.periods, "linear", np.zeros((320, 0)))
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_kernel_never_reads_below_the_block_diagonal(rng):
+    model = make(rng, input_size=1, module_sizes=[4, 3, 5], periods=[1, 2, 4])
+    x = rng.normal(size=(1, 64, 1)).astype(np.float32)
+    expect = model.stream().process(x)
+    w = model.kernel_weights()
+    poisoned = w.WH.copy()
+    poisoned[~block_upper_mask([4, 3, 5])] = np.nan  # any read, even times 0, gives NaN
+    s = NumbaStream(model.config, w._replace(WH=poisoned))
+    np.testing.assert_array_equal(s.process(x), expect)
+
+
+def _spins_while(kernel, args):
+    """How often the main thread loops while ``kernel`` runs in another thread."""
+    worker = threading.Thread(target=kernel, args=args)
+    spins = 0
+    worker.start()
+    while worker.is_alive():
+        spins += 1
+    worker.join()
+    return spins
+
+
+def test_kernel_releases_the_gil(rng):
+    from numba import njit
+
+    holding = njit(fastmath=FASTMATH)(forward_kernel.py_func)  # same code, GIL held
+    model = make(rng, input_size=1, num_modules=8, module_size=32)
+    s, w = model.stream(), model.kernel_weights()
+    x = np.zeros((1, 500_000, 1), np.float32)
+    y = np.empty((1, 500_000, 1), np.float32)
+
+    def args():
+        return (x, s._h, s._t, s._S, s._S_ok, *w, y, s._scratch, s._phase)
+
+    counts = {}
+    for name, kernel in (("holding", holding), ("released", forward_kernel)):
+        kernel(*args())  # compile
+        counts[name] = _spins_while(kernel, args())
+    # with the GIL held the main thread only runs around the call's edges
+    assert counts["released"] > 20 * counts["holding"], counts
+
+
+def test_kernel_is_cached_on_disk():
+    assert type(forward_kernel._cache).__name__ == "FunctionCache"
+
+
+def test_streaming_allocates_nothing_per_sample(rng):
+    model = make(rng, input_size=1, num_modules=8, module_size=16)
+    s = model.stream()
+    short, long_ = np.zeros((16, 1), np.float32), np.zeros((4096, 1), np.float32)
+    y_short, y_long = np.empty((16, 1), np.float32), np.empty((4096, 1), np.float32)
+    s.process(short, out=y_short)  # compile, warm caches
+
+    def peak(block, out):
+        tracemalloc.start()
+        s.process(block, out=out)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    # a per-sample allocation would cost >= 4096 x a few bytes on the long block
+    assert peak(long_, y_long) <= peak(short, y_short) + 1024
+
+
+def test_fast_tanh_is_accurate():
+    from numba import njit
+
+    @njit
+    def apply(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = fast_tanh(a[i])
+        return out
+
+    x = np.concatenate([np.linspace(-12, 12, 200001), [0.0, 1e-7, -3e-4]]).astype(np.float32)
+    err = np.abs(apply(x) - np.tanh(x.astype(np.float64)))
+    assert err.max() < 5e-7
