@@ -9,8 +9,7 @@ from reference import reference_forward
 
 from cwrnn_audio import CWRNN
 from cwrnn_audio.core.clock import block_upper_mask
-from cwrnn_audio.kernels.forward import FASTMATH, forward_kernel
-from cwrnn_audio.kernels.tanh import fast_tanh
+from cwrnn_audio.kernels.forward import FASTMATH, fast_tanh, forward_kernel
 from cwrnn_audio.runtime.stream import NumbaStream
 
 
