@@ -30,3 +30,13 @@ def random_config_kwargs(rng):
 def rng(request):
     # a distinct, reproducible stream per test
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def make_model(rng, **kw):
+    """A CWRNN whose weights are drawn from ``rng``'s stream (reproducible per test)."""
+    import torch
+
+    from cwrnn_audio import CWRNN
+
+    torch.manual_seed(int(rng.integers(2**31)))
+    return CWRNN(**kw)

@@ -3,19 +3,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import torch
+from conftest import make_model as make
 from conftest import random_config_kwargs
 from reference import reference_forward
 
-from cwrnn_audio import CWRNN
 from cwrnn_audio.core.clock import block_upper_mask
 from cwrnn_audio.kernels.forward import FASTMATH, fast_tanh, forward_kernel
 from cwrnn_audio.runtime.stream import NumbaStream
-
-
-def make(rng, **kw):
-    torch.manual_seed(int(rng.integers(2**31)))
-    return CWRNN(**kw)
 
 
 @pytest.mark.parametrize("trial", range(12))

@@ -1,17 +1,13 @@
 import numpy as np
 import pytest
 import torch
+from conftest import make_model as make
 from conftest import random_config_kwargs
 from reference import reference_forward
 from torch.utils.flop_counter import FlopCounterMode
 
 from cwrnn_audio import CWRNN, CWRNNState, ParameterError
 from cwrnn_audio.core.clock import active_runs, block_upper_mask
-
-
-def make(rng, **kw):
-    torch.manual_seed(int(rng.integers(2**31)))
-    return CWRNN(**kw)
 
 
 @pytest.mark.parametrize("trial", range(8))
