@@ -1,0 +1,29 @@
+"""Training epochs on the Numba kernels (CPU, one network per thread)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels.forward import ACT_LINEAR, ACT_TANH
+from ..kernels.population import train_cwrnn_population, train_lstm_population
+from ..nn.module import CWRNN
+
+
+def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: float, opt) -> np.ndarray:
+    """Train ``P`` networks shaped like ``template`` for ``epochs``, in place.
+
+    theta, m1, m2 float32 ``(P, D)``; steps int64 ``(P,)``; x ``(P, S, T, I)``;
+    target ``(P, S, T, O)``. Returns the loss of every epoch, ``(P, epochs)``,
+    each measured before that epoch's update.
+    """
+    c = template.config
+    kind, hp = opt.kernel_args()
+    act = ACT_TANH if c.output_activation == "tanh" else ACT_LINEAR
+    losses = np.zeros((theta.shape[0], epochs))
+    if isinstance(template, CWRNN):
+        train_cwrnn_population(
+            theta, m1, m2, steps, x, target, epochs, c.hidden_size,
+            np.asarray(c.offsets, np.int64), np.asarray(c.periods, np.int64), act, scale, kind, hp, losses,
+        )  # fmt: skip
+    else:
+        train_lstm_population(theta, m1, m2, steps, x, target, epochs, c.hidden_size, act, scale, kind, hp, losses)
+    return losses

@@ -1,0 +1,73 @@
+"""Training epochs through the torch path: a population is one vmapped model.
+
+``P`` networks become stacked parameters ``(P, ...)`` run through
+``torch.func.vmap`` over the same module definition; summed losses keep
+their gradients independent and SGD/Adam act elementwise, so this is ``P``
+separate trainings in one batched graph (CPU or CUDA).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.func import functional_call, vmap
+
+from .networks import param_names, unflatten
+
+
+def _to_flat(model, tensors: dict) -> np.ndarray:
+    P = next(iter(tensors.values())).shape[0]
+    return np.concatenate(
+        [tensors[k].detach().reshape(P, -1).to("cpu", torch.float32).numpy() for k in param_names(model)], axis=1
+    )
+
+
+def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: float, opt, *, device="cpu"):
+    """Same contract as :func:`engine_numba.run_epochs`, computed with autograd."""
+    dev = torch.device(device)
+    params = {k: v.clone().to(dev).requires_grad_(True) for k, v in unflatten(template, torch.from_numpy(theta)).items()}
+    optim = opt.torch_optimizer(list(params.values()))
+    step = int(steps[0])
+    if step > 0:  # continue from moments of an earlier run (either engine)
+        first = unflatten(template, torch.from_numpy(m1))
+        second = unflatten(template, torch.from_numpy(m2))
+        for k, p in params.items():
+            if opt.name == "sgd":
+                optim.state[p] = {"momentum_buffer": first[k].clone().to(dev)}
+            else:
+                optim.state[p] = {
+                    "step": torch.tensor(float(step)),
+                    "exp_avg": first[k].clone().to(dev),
+                    "exp_avg_sq": second[k].clone().to(dev),
+                }
+    module = template.to(dev)
+    xs = torch.from_numpy(x).to(dev)
+    ts = torch.from_numpy(target).to(dev)
+
+    def one(p, xb):
+        return functional_call(module, p, (xb,))[0]
+
+    batched = vmap(one)
+    losses = np.zeros((theta.shape[0], epochs))
+    for e in range(epochs):
+        y = batched(params, xs)
+        per_net = scale * (y - ts).pow(2).sum(dim=(1, 2, 3))
+        losses[:, e] = per_net.detach().cpu().numpy()
+        optim.zero_grad(set_to_none=True)
+        per_net.sum().backward()
+        if opt.clip is not None:
+            grads = [p.grad for p in params.values() if p.grad is not None]
+            norms = torch.sqrt(sum(g.pow(2).reshape(g.shape[0], -1).sum(1) for g in grads))
+            coef = (opt.clip / (norms + 1e-6)).clamp(max=1.0)
+            for g in grads:
+                g.mul_(coef.reshape(-1, *([1] * (g.dim() - 1))))
+        optim.step()
+    theta[...] = _to_flat(template, params)
+    if opt.name == "sgd" and opt.momentum > 0:
+        bufs = {k: optim.state[p].get("momentum_buffer") for k, p in params.items()}
+        m1[...] = _to_flat(template, {k: (b if b is not None else torch.zeros_like(params[k])) for k, b in bufs.items()})
+    elif opt.name == "adam":
+        get = lambda key: {k: optim.state[p].get(key, torch.zeros_like(p)) for k, p in params.items()}  # noqa: E731
+        m1[...] = _to_flat(template, get("exp_avg"))
+        m2[...] = _to_flat(template, get("exp_avg_sq"))
+    steps += epochs
+    return losses
