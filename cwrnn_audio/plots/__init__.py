@@ -1,0 +1,1 @@
+"""PNG figures via matplotlib (imported only when a figure is made)."""
