@@ -17,6 +17,7 @@ from ..errors import ParameterError
 # name -> module with HELP, add_arguments(parser) and run(args).
 SUBCOMMANDS = {
     "demo": "cwrnn_audio.cli.demo",
+    "paper": "cwrnn_audio.cli.paper",
 }
 
 

@@ -1,0 +1,236 @@
+"""The paper's sequence-generation experiment (Sec. 4.1), on any music file.
+
+No-input networks with one linear output learn to emit a 320-sample excerpt:
+SRN, LSTM and CW-RNN at 100/250/500/1000 parameters, many runs each, spread
+over 5 excerpts. Each (method, size) is one population trained at once; a
+finished population is written to ``results.json`` before the next starts,
+and a population in progress is checkpointed, so a killed run resumes.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checks import valid_choice
+from ..errors import ParameterError
+from ..io.atomic import atomic_path
+from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.losses import loss_scale
+from ..train.networks import flatten, load_flat
+from ..train.optimizer import OptimizerConfig
+from .excerpts import PAPER_COUNT, PAPER_LENGTH, cut_excerpts, load_music
+
+METHODS = ("srn", "lstm", "cwrnn")
+# hidden units per parameter budget (the paper's table)
+HIDDEN = {
+    100: {"srn": 9, "lstm": 4, "cwrnn": 11},
+    250: {"srn": 15, "lstm": 7, "cwrnn": 19},
+    500: {"srn": 22, "lstm": 10, "cwrnn": 27},
+    1000: {"srn": 31, "lstm": 15, "cwrnn": 40},
+}
+LEARNING_RATE = {"srn": 3e-4, "lstm": 3e-5, "cwrnn": 3e-4}
+
+
+@dataclass
+class GenerationConfig:
+    runs: int = 100  # networks per method and size, spread over the excerpts
+    sizes: tuple = (100, 250, 500, 1000)  # parameter budgets
+    methods: tuple = METHODS
+    epochs: int = 2000  # the paper's
+    seed: int = 0  # excerpts and initialisations
+    backend: str = "numba"  # "numba" (CPU threads) or "torch" (one vmapped population, CPU or CUDA)
+    device: str = "cpu"  # torch backend only
+    loss: str = "sum"  # squared error summed over the 320 steps (see README)
+    momentum: float = 0.95  # Nesterov, the paper's
+    clip: float | None = 10.0  # gradient-norm clip per network: project choice, see README
+    cwrnn_modules: int = 9  # periods 1, 2, ..., 256
+    lstm_forget_bias: float = 5.0  # the paper's
+    init_std: float = 0.1  # the paper's
+    excerpts: int = PAPER_COUNT
+    length: int = PAPER_LENGTH
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.runs, int) or self.runs < 1:
+            raise ParameterError(f"runs must be a positive integer; got {self.runs!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ParameterError(f"epochs must be a positive integer; got {self.epochs!r}")
+        self.sizes = tuple(int(s) for s in self.sizes)
+        for s in self.sizes:
+            if s not in HIDDEN:
+                raise ParameterError(f"sizes must be among {sorted(HIDDEN)}; got {s!r}")
+        self.methods = tuple(self.methods)
+        for m in self.methods:
+            valid_choice(m, METHODS, name="methods")
+        valid_choice(self.backend, ("numba", "torch"), name="backend")
+
+
+def make_network(method: str, size: int, cfg: GenerationConfig):
+    """An untrained no-input network of the paper's size for ``method``."""
+    from ..nn.lstm import LSTMNet
+    from ..nn.module import CWRNN
+
+    n = HIDDEN[size][method]
+    if method == "lstm":
+        return LSTMNet(input_size=0, hidden_size=n, init_std=cfg.init_std, forget_bias=cfg.lstm_forget_bias)
+    if method == "srn":  # a simple RNN is a CW-RNN with one module of period 1
+        return CWRNN(input_size=0, module_sizes=[n], periods=[1], init_std=cfg.init_std)
+    return CWRNN(input_size=0, hidden_size=n, num_modules=cfg.cwrnn_modules, init_std=cfg.init_std)
+
+
+def _population(method: str, size: int, cfg: GenerationConfig):
+    """(template, theta (P, D)): P networks seeded from (seed, method, size, run)."""
+    nets = []
+    for run in range(cfg.runs):
+        seq = np.random.SeedSequence([cfg.seed, METHODS.index(method), size, run])
+        torch.manual_seed(int(seq.generate_state(1)[0]))
+        nets.append(make_network(method, size, cfg))
+    return nets[0], np.stack([flatten(m) for m in nets])
+
+
+def network_outputs(template, theta: np.ndarray, steps: int) -> np.ndarray:
+    """Free-running outputs ``(P, steps)`` of each network in ``theta``."""
+    from ..nn.module import CWRNN
+
+    out = np.empty((theta.shape[0], steps), np.float32)
+    for p in range(theta.shape[0]):
+        load_flat(template, theta[p])
+        if isinstance(template, CWRNN):
+            out[p] = template.run(steps=steps)[:, 0]
+        else:
+            with torch.no_grad():
+                out[p] = template(torch.zeros(1, steps, 0))[0][0, :, 0].numpy()
+    return out
+
+
+def nmse(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """MSE divided by the target's variance, per row (NaN/inf where a run diverged)."""
+    with np.errstate(all="ignore"):
+        err = np.mean((outputs.astype(np.float64) - targets) ** 2, axis=-1)
+        return err / np.var(targets.astype(np.float64), axis=-1)
+
+
+def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True):
+    """Train one population; returns (nmse (P,), outputs (P, T), train losses (P, epochs))."""
+    from tqdm.auto import tqdm
+
+    template, theta = _population(method, size, cfg)
+    P, T = cfg.runs, targets.shape[1]
+    tgt = np.ascontiguousarray(targets[np.arange(P) % targets.shape[0]][:, None, :, None])
+    x = np.zeros((P, 1, T, 0), np.float32)
+    opt = OptimizerConfig(name="sgd", lr=LEARNING_RATE[method], momentum=cfg.momentum, nesterov=True, clip=cfg.clip)
+    scale = loss_scale(cfg.loss, T, 1)
+    m1, m2, steps = np.zeros_like(theta), np.zeros_like(theta), np.zeros(P, np.int64)
+    losses, done = [np.zeros((P, 0))], 0
+    stamp = {"method": method, "size": size, "config": asdict(cfg)}
+    if checkpoint_dir is not None:
+        found = load_checkpoint(checkpoint_dir)
+        if found is not None and found[1].get("stamp") == stamp:
+            a, info = found
+            theta, m1, m2, steps, losses, done = a["theta"], a["m1"], a["m2"], a["steps"], [a["losses"]], info["epoch"]
+    if cfg.backend == "numba":
+        from ..train.engine_numba import run_epochs
+
+        kw = {}
+    else:
+        from ..train.engine_torch import run_epochs
+
+        kw = {"device": cfg.device}
+    chunk = max(1, min(100, cfg.epochs // 20))
+    with tqdm(total=cfg.epochs, initial=done, disable=not progress, unit="epoch", desc=f"{method:>5} {size:>4}") as bar:
+        while done < cfg.epochs:
+            n = min(chunk, cfg.epochs - done)
+            losses.append(run_epochs(template, theta, m1, m2, steps, x, tgt, n, scale, opt, **kw))
+            done += n
+            bar.update(n)
+            if checkpoint_dir is not None:
+                arrays = {"theta": theta, "m1": m1, "m2": m2, "steps": steps, "losses": np.concatenate(losses, 1)}
+                save_checkpoint(checkpoint_dir, done, arrays, {"stamp": stamp})
+    outputs = network_outputs(template, theta, T)
+    return nmse(outputs, tgt[:, 0, :, 0]), outputs, np.concatenate(losses, 1)
+
+
+def summarize(values) -> tuple[float, float, int]:
+    """(mean, std, diverged count) over finite values."""
+    v = np.asarray(values, np.float64)
+    ok = v[np.isfinite(v)]
+    if ok.size == 0:
+        return float("nan"), float("nan"), int(v.size)
+    return float(ok.mean()), float(ok.std()), int(v.size - ok.size)
+
+
+def format_table(results: dict, sizes, methods) -> str:
+    """The paper's table: mean ± std NMSE per method (rows) and parameter budget (columns)."""
+    names = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
+    head = f"{'NMSE':<8}" + "".join(f"{str(s) + ' params':>22}" for s in sizes)
+    lines = [head, "-" * len(head)]
+    for m in methods:
+        cells = []
+        for s in sizes:
+            vals = results.get(m, {}).get(str(s))
+            if vals is None:
+                cells.append(f"{'—':>22}")
+                continue
+            mean, std, bad = summarize(vals)
+            cell = f"{mean:.4f} ± {std:.4f}" + (f" ({bad} div.)" if bad else "")
+            cells.append(f"{cell:>22}")
+        lines.append(f"{names[m]:<8}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def write_json(path: Path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
+
+
+def run_generation(audio_path, out_dir, config: GenerationConfig | None = None, *, progress=True, log=print) -> dict:
+    """Run the experiment; writes ``results.json``, ``outputs.npz`` and PNGs to ``out_dir``.
+
+    Returns the results dictionary (also in ``results.json``):
+    ``{"nmse": {method: {size: [one float per run]}}, "config": {...}}``.
+    Populations already finished in ``out_dir`` with the same settings are
+    kept; one in progress continues from its checkpoint.
+    """
+    cfg = config or GenerationConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    music = load_music(audio_path)
+    targets = cut_excerpts(music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path))
+    meta = {**asdict(cfg), "audio": str(audio_path), "sample_rate": 44_100}
+    path = out / "results.json"
+    results = {"nmse": {}, "config": meta, "seconds": {}}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("config") == meta:
+            results = old
+    outputs_file = out / "outputs.npz"
+    best = dict(np.load(outputs_file)) if outputs_file.is_file() and results["nmse"] else {}
+    best.pop("targets", None)
+    for size in cfg.sizes:
+        for method in cfg.methods:
+            if str(size) in results["nmse"].get(method, {}):
+                continue
+            start = time.perf_counter()
+            scores, outs, _ = train_one(
+                method, size, cfg, targets, checkpoint_dir=out / "checkpoints" / f"{method}-{size}", progress=progress
+            )
+            results["nmse"].setdefault(method, {})[str(size)] = [float(v) for v in scores]
+            results["seconds"][f"{method}-{size}"] = round(time.perf_counter() - start, 2)
+            finite = np.where(np.isfinite(scores), scores, np.inf)
+            i = int(np.argmin(finite))
+            best[f"{method}-{size}"] = outs[i]
+            best[f"{method}-{size}-excerpt"] = np.array(i % targets.shape[0])
+            with atomic_path(outputs_file) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, targets=targets, **best)
+            write_json(path, results)
+            shutil.rmtree(out / "checkpoints" / f"{method}-{size}", ignore_errors=True)
+            mean, std, bad = summarize(scores)
+            log(f"{method:>5} {size:>4} params: NMSE {mean:.4f} ± {std:.4f}" + (f", {bad} diverged" if bad else ""))
+    return results

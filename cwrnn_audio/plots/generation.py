@@ -1,0 +1,78 @@
+"""Figures for the sequence-generation experiment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..io.atomic import atomic_path
+
+LABELS = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ParameterError("plots need matplotlib: pip install 'cwrnn-audio[plot]'") from None
+    return plt
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    return path
+
+
+def box_plots(results: dict, path) -> Path:
+    """One panel per parameter budget, a box of NMSE per method (log scale), as the paper's figure."""
+    plt = _pyplot()
+    nm = results["nmse"]
+    sizes = sorted({int(s) for m in nm.values() for s in m})
+    methods = [m for m in ("srn", "lstm", "cwrnn") if m in nm]
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.2 * len(sizes), 3.6), sharey=True, squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        data, labels = [], []
+        for m in methods:
+            v = np.asarray(nm[m].get(str(size), []), float)
+            v = v[np.isfinite(v) & (v > 0)]
+            if v.size:
+                data.append(v)
+                labels.append(LABELS[m])
+        if data:
+            ax.boxplot(data, tick_labels=labels)
+        ax.set_yscale("log")
+        ax.set_title(f"{size} parameters")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("NMSE")
+    fig.suptitle("Sequence generation: NMSE per run")
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def best_outputs(outputs: dict, path, *, size: int) -> Path:
+    """Target vs the best network's output for each method at one size."""
+    plt = _pyplot()
+    targets = outputs["targets"]
+    methods = [m for m in ("srn", "lstm", "cwrnn") if f"{m}-{size}" in outputs]
+    fig, axes = plt.subplots(len(methods), 1, figsize=(8, 2.2 * len(methods)), sharex=True, squeeze=False)
+    for ax, m in zip(axes[:, 0], methods):
+        y = outputs[f"{m}-{size}"]
+        tgt = targets[int(outputs[f"{m}-{size}-excerpt"])]
+        ax.plot(tgt, color="0.6", lw=2.0, label="target")
+        ax.plot(y, color="C3", lw=1.0, label=f"{LABELS[m]} (best run)")
+        ax.set_ylim(-1.3, 1.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("sample (44.1 kHz)")
+    fig.suptitle(f"Best network per method, {size} parameters")
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
