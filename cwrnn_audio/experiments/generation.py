@@ -84,7 +84,7 @@ def make_network(method: str, size: int, cfg: GenerationConfig):
     return CWRNN(input_size=0, hidden_size=n, num_modules=cfg.cwrnn_modules, init_std=cfg.init_std)
 
 
-def _population(method: str, size: int, cfg: GenerationConfig):
+def make_population(method: str, size: int, cfg: GenerationConfig):
     """(template, theta (P, D)): P networks seeded from (seed, method, size, run)."""
     nets = []
     for run in range(cfg.runs):
@@ -120,7 +120,7 @@ def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True)
     """Train one population; returns (nmse (P,), outputs (P, T), train losses (P, epochs))."""
     from tqdm.auto import tqdm
 
-    template, theta = _population(method, size, cfg)
+    template, theta = make_population(method, size, cfg)
     P, T = cfg.runs, targets.shape[1]
     tgt = np.ascontiguousarray(targets[np.arange(P) % targets.shape[0]][:, None, :, None])
     x = np.zeros((P, 1, T, 0), np.float32)

@@ -2,11 +2,11 @@ import json
 import subprocess
 import sys
 
+import cwrnn_audio_samples
 import numpy as np
 import pytest
 import soundfile as sf
 
-import cwrnn_audio_samples
 from cwrnn_audio import ParameterError
 from cwrnn_audio.experiments.excerpts import cut_excerpts, load_music
 from cwrnn_audio.experiments.generation import (
