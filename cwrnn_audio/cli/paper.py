@@ -2,9 +2,9 @@
 
   cwrnn-audio paper generation AUDIO_FILE --out DIR   (Sec. 4.1, sequence generation)
 
-Runs already finished in DIR with the same settings are kept, and a method
-and size in progress continue from its checkpoint: rerun the same command
-after an interruption.
+After an interruption, rerun the same command with --resume: methods and
+sizes already finished in DIR are kept, and the one in progress continues
+from its checkpoint to the same result.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def add_arguments(p) -> None:
     g.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
     g.add_argument("--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s (see README)")
     g.add_argument("--clip", type=float, default=10.0, help="gradient-norm clip per network; 0 disables (default: %(default)s)")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -48,7 +49,8 @@ def run(args) -> int:
         backend=args.backend, device=args.device, loss=args.loss, clip=args.clip or None,
     )  # fmt: skip
     out = Path(args.out)
-    results = run_generation(args.audio, out, cfg, progress=not args.quiet, log=(lambda s: None) if args.quiet else print)
+    quiet = (lambda s: None) if args.quiet else print
+    results = run_generation(args.audio, out, cfg, resume=args.resume, progress=not args.quiet, log=quiet)
     print(format_table(results["nmse"], cfg.sizes, cfg.methods))
     print(f"results: {out / 'results.json'}")
     try:

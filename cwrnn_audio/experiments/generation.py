@@ -128,7 +128,7 @@ def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True)
     scale = loss_scale(cfg.loss, T, 1)
     m1, m2, steps = np.zeros_like(theta), np.zeros_like(theta), np.zeros(P, np.int64)
     losses, done = [np.zeros((P, 0))], 0
-    stamp = {"method": method, "size": size, "config": asdict(cfg)}
+    stamp = json.loads(json.dumps({"method": method, "size": size, "config": asdict(cfg)}))  # as read back
     if checkpoint_dir is not None:
         found = load_checkpoint(checkpoint_dir)
         if found is not None and found[1].get("stamp") == stamp:
@@ -189,26 +189,32 @@ def write_json(path: Path, data: dict) -> None:
         tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
 
 
-def run_generation(audio_path, out_dir, config: GenerationConfig | None = None, *, progress=True, log=print) -> dict:
-    """Run the experiment; writes ``results.json``, ``outputs.npz`` and PNGs to ``out_dir``.
+def run_generation(
+    audio_path, out_dir, config: GenerationConfig | None = None, *, resume: bool = False, progress=True, log=print
+) -> dict:
+    """Run the experiment; writes ``results.json`` and ``outputs.npz`` to ``out_dir``.
 
     Returns the results dictionary (also in ``results.json``):
     ``{"nmse": {method: {size: [one float per run]}}, "config": {...}}``.
-    Populations already finished in ``out_dir`` with the same settings are
-    kept; one in progress continues from its checkpoint.
+    With ``resume=True``, populations already finished in ``out_dir`` with the
+    same settings are kept and one in progress continues from its checkpoint;
+    without it, a folder that already holds a run is refused.
     """
     cfg = config or GenerationConfig()
     out = Path(out_dir)
+    if not resume and ((out / "results.json").exists() or (out / "checkpoints").exists()):
+        raise ParameterError(f"{out} already holds an experiment; resume it (--resume) or choose another folder")
     out.mkdir(parents=True, exist_ok=True)
     music = load_music(audio_path)
     targets = cut_excerpts(music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path))
-    meta = {**asdict(cfg), "audio": str(audio_path), "sample_rate": 44_100}
+    meta = json.loads(json.dumps({**asdict(cfg), "audio": str(audio_path), "sample_rate": 44_100}))
     path = out / "results.json"
     results = {"nmse": {}, "config": meta, "seconds": {}}
     if path.is_file():
         old = json.loads(path.read_text())
-        if old.get("config") == meta:
-            results = old
+        if old.get("config") != meta:
+            raise ParameterError(f"{path} was made with other settings; choose another folder")
+        results = old
     outputs_file = out / "outputs.npz"
     best = dict(np.load(outputs_file)) if outputs_file.is_file() and results["nmse"] else {}
     best.pop("targets", None)

@@ -136,6 +136,7 @@ def fit(
             theta, m1, m2 = arrays["theta"].copy(), arrays["m1"].copy(), arrays["m2"].copy()
             steps, history = arrays["steps"].copy(), arrays["losses"].copy()
             done = int(info["epoch"])
+            torch.set_rng_state(torch.from_numpy(arrays["torch_rng"].copy()))
 
     if engine == "numba":
         from .engine_numba import run_epochs
@@ -157,7 +158,8 @@ def fit(
             bar.set_postfix(loss=f"{part[0, -1]:.4g}")
             if checkpoint_dir is not None:
                 load_flat(model, theta[0])
-                arrays = {"theta": theta, "m1": m1, "m2": m2, "steps": steps, "losses": np.concatenate(losses, 1)}
+                arrays = {"theta": theta, "m1": m1, "m2": m2, "steps": steps, "losses": np.concatenate(losses, 1),
+                          "torch_rng": torch.get_rng_state().numpy()}  # fmt: skip
                 save_checkpoint(Path(checkpoint_dir), done, arrays, {"settings": settings, "backend": engine}, model)
     load_flat(model, theta[0])
     return FitResult(losses=np.concatenate(losses, 1)[0], backend=engine, resumed_from=int(history.shape[1]))

@@ -1,6 +1,8 @@
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import cwrnn_audio_samples
 import numpy as np
@@ -103,8 +105,35 @@ def test_interrupted_experiment_resumes_to_the_same_numbers(tmp_path, monkeypatc
     monkeypatch.setattr(engine, "run_epochs", real)
     partial = json.loads((tmp_path / "cut" / "results.json").read_text())
     assert list(partial["nmse"]) == ["srn"]
-    again = run_generation(PIANO, tmp_path / "cut", cfg, progress=False, log=lambda s: None)
+    with pytest.raises(ParameterError, match="already holds an experiment"):
+        run_generation(PIANO, tmp_path / "cut", cfg, progress=False)
+    resumed_calls = []
+
+    def counted(*a, **k):
+        resumed_calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine, "run_epochs", counted)
+    again = run_generation(PIANO, tmp_path / "cut", cfg, resume=True, progress=False, log=lambda s: None)
     assert again["nmse"] == whole["nmse"]
+    assert len(resumed_calls) == 16  # srn kept; cwrnn went on from its 4th chunk of 20
+
+
+def test_cli_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
+    args = [sys.executable, "-m", "cwrnn_audio", "paper", "generation", str(PIANO), "--runs", "4",
+            "--epochs", "400", "--sizes", "100", "--methods", "lstm,cwrnn", "-q"]  # fmt: skip
+    subprocess.run(args + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
+    victim = subprocess.Popen(args + ["--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pointer = tmp_path / "cut" / "checkpoints" / "lstm-100" / "latest"
+    deadline = time.monotonic() + 120
+    while not pointer.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    r = subprocess.run(args + ["--out", str(tmp_path / "cut"), "--resume"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    whole = json.loads((tmp_path / "whole" / "results.json").read_text())["nmse"]
+    assert json.loads((tmp_path / "cut" / "results.json").read_text())["nmse"] == whole
 
 
 def test_cli_runs_the_experiment_and_draws_the_figures(tmp_path):
