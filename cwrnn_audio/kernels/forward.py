@@ -48,77 +48,90 @@ def fast_tanh(x):
 FASTMATH = {"reassoc", "contract"}
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def step_state(xs, hb, Sb, ok, phase, WH, WI, bH, offsets, periods, scratch):
+    """Advance one voice's hidden state ``hb`` by one step with input ``xs``.
+
+    ``phase[i]`` is ``t % periods[i]`` on entry and is advanced. ``Sb``/``ok``
+    cache, per row of module ``i``, the recurrent input from the slower
+    modules (columns past module ``i``) and whether it is current. Slower
+    modules change rarely, so a step mostly computes only the diagonal
+    blocks; a stale cache is recomputed the same way every time, so results
+    do not depend on where blocks start.
+    """
+    n = hb.shape[0]
+    g = periods.shape[0]
+    I = xs.shape[0]
+    slowest = -1
+    for i in range(g):
+        if phase[i] != 0:
+            continue
+        slowest = i
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        if ok[i] == 0:
+            tail = hb[hi:]
+            for r in range(lo, hi):
+                w = WH[r, hi:]
+                acc = np.float32(0.0)
+                for c in range(n - hi):
+                    acc += w[c] * tail[c]
+                Sb[r] = acc
+            ok[i] = 1
+        own = hb[lo:hi]
+        for r in range(lo, hi):
+            w = WH[r, lo:hi]
+            acc = bH[r] + Sb[r]
+            for k in range(I):
+                acc += WI[r, k] * xs[k]
+            for c in range(hi - lo):
+                acc += w[c] * own[c]
+            scratch[r] = acc
+    # written only after every active row has read the old state
+    for i in range(g):
+        if phase[i] == 0:
+            for r in range(offsets[i], offsets[i + 1]):
+                hb[r] = fast_tanh(scratch[r])
+        phase[i] += 1
+        if phase[i] == periods[i]:
+            phase[i] = 0
+    # faster modules read the ones just updated: their caches are stale
+    for i in range(slowest):
+        ok[i] = 0
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def read_out(hb, WO, bO, act, out):
+    """``out = f_O(W_O h + b_O)`` for one voice."""
+    n = hb.shape[0]
+    for o in range(bO.shape[0]):
+        w = WO[o]
+        acc = bO[o]
+        for c in range(n):
+            acc += w[c] * hb[c]
+        if act == ACT_TANH:
+            acc = fast_tanh(acc)
+        out[o] = acc
+
+
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def forward_kernel(x, h, t, S, S_ok, WH, WI, bH, WO, bO, offsets, periods, act, y, scratch, phase):
     """Advance ``B`` voices by ``T`` steps, in place.
 
     x (B, T, I) float32 inputs; h (B, n) float32 and t (B,) int64 state, updated;
     y (B, T, O) float32 outputs, written. WH (n, n), WI (n, I), WO (O, n) row-major.
-
-    S (B, n) float32 caches, per row of module ``i``, the recurrent input from
-    the slower modules (columns past module ``i``); S_ok (B, g) uint8 says
-    which modules' caches are current. Slower modules change rarely, so each
-    step mostly computes only the diagonal blocks. A cache is recomputed the
-    same way whenever it is stale, so results do not depend on where blocks
-    start; callers set S_ok to 0 whenever they replace ``h``.
+    S (B, n) float32 and S_ok (B, g) uint8: the slow-input caches of
+    :func:`step_state`; callers set S_ok to 0 whenever they replace ``h``.
     scratch (n,) float32 and phase (g,) int64 are work space.
     """
-    B, T, I = x.shape
-    n = h.shape[1]
+    B, T, _ = x.shape
     g = periods.shape[0]
-    O = bO.shape[0]
     for b in range(B):
-        hb = h[b]
-        Sb = S[b]
-        ok = S_ok[b]
         for i in range(g):
             phase[i] = t[b] % periods[i]
         for s in range(T):
-            xs = x[b, s]
-            slowest = -1
-            for i in range(g):
-                if phase[i] != 0:
-                    continue
-                slowest = i
-                lo = offsets[i]
-                hi = offsets[i + 1]
-                if ok[i] == 0:
-                    tail = hb[hi:]
-                    for r in range(lo, hi):
-                        w = WH[r, hi:]
-                        acc = np.float32(0.0)
-                        for c in range(n - hi):
-                            acc += w[c] * tail[c]
-                        Sb[r] = acc
-                    ok[i] = 1
-                own = hb[lo:hi]
-                for r in range(lo, hi):
-                    w = WH[r, lo:hi]
-                    acc = bH[r] + Sb[r]
-                    for k in range(I):
-                        acc += WI[r, k] * xs[k]
-                    for c in range(hi - lo):
-                        acc += w[c] * own[c]
-                    scratch[r] = acc
-            # written only after every active row has read the old state
-            for i in range(g):
-                if phase[i] == 0:
-                    for r in range(offsets[i], offsets[i + 1]):
-                        hb[r] = fast_tanh(scratch[r])
-                phase[i] += 1
-                if phase[i] == periods[i]:
-                    phase[i] = 0
-            # faster modules read the ones just updated: their caches are stale
-            for i in range(slowest):
-                ok[i] = 0
-            for o in range(O):
-                w = WO[o]
-                acc = bO[o]
-                for c in range(n):
-                    acc += w[c] * hb[c]
-                if act == ACT_TANH:
-                    acc = fast_tanh(acc)
-                y[b, s, o] = acc
+            step_state(x[b, s], h[b], S[b], S_ok[b], phase, WH, WI, bH, offsets, periods, scratch)
+            read_out(h[b], WO, bO, act, y[b, s])
         t[b] += T
 
 

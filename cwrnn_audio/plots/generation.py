@@ -5,33 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError
-from ..io.atomic import atomic_path
+from .figure import pyplot, save_png
 
 LABELS = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ParameterError("plots need matplotlib: pip install 'cwrnn-audio[plot]'") from None
-    return plt
-
-
-def _save(fig, path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    return path
-
-
 def box_plots(results: dict, path) -> Path:
     """One panel per parameter budget, a box of NMSE per method (log scale), as the paper's figure."""
-    plt = _pyplot()
+    plt = pyplot()
     nm = results["nmse"]
     sizes = sorted({int(s) for m in nm.values() for s in m})
     methods = [m for m in ("srn", "lstm", "cwrnn") if m in nm]
@@ -52,14 +33,14 @@ def box_plots(results: dict, path) -> Path:
     axes[0][0].set_ylabel("NMSE")
     fig.suptitle("Sequence generation: NMSE per run")
     fig.tight_layout()
-    out = _save(fig, path)
+    out = save_png(fig, path)
     plt.close(fig)
     return out
 
 
 def best_outputs(outputs: dict, path, *, size: int) -> Path:
     """Target vs the best network's output for each method at one size."""
-    plt = _pyplot()
+    plt = pyplot()
     targets = outputs["targets"]
     methods = [m for m in ("srn", "lstm", "cwrnn") if f"{m}-{size}" in outputs]
     fig, axes = plt.subplots(len(methods), 1, figsize=(8, 2.2 * len(methods)), sharex=True, squeeze=False)
@@ -73,6 +54,6 @@ def best_outputs(outputs: dict, path, *, size: int) -> Path:
     axes[-1, 0].set_xlabel("sample (44.1 kHz)")
     fig.suptitle(f"Best network per method, {size} parameters")
     fig.tight_layout()
-    out = _save(fig, path)
+    out = save_png(fig, path)
     plt.close(fig)
     return out

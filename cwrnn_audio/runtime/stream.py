@@ -12,6 +12,7 @@ from ..checks import valid_sequence, valid_steps
 from ..core.state import CWRNNState
 from ..errors import ParameterError
 from ..kernels.forward import forward_kernel
+from ..kernels.sample import sample_categorical_kernel, sample_regression_kernel
 
 
 class _Stream:
@@ -147,6 +148,35 @@ class NumbaStream(_Stream):
         self._t[...] = t
         self._S_ok[...] = 0
 
+    def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
+        """Autoregressive categorical sampling (logits output); see :mod:`cwrnn_audio.kernels.sample`.
+
+        uniforms (voices, N) in [0, 1); x_last (voices, 1) float32, updated in place.
+        Returns int64 classes (voices, N).
+        """
+        w = self.weights
+        out = np.empty(uniforms.shape, np.int64)
+        K = w.bO.shape[0]
+        sample_categorical_kernel(
+            self._h, self._t, self._S, self._S_ok, x_last, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods,
+            class_values, uniforms, 1.0 / temperature, int(top_k), out, self._scratch, self._phase,
+            np.empty(K, np.float32), np.empty(K, np.float32),
+        )  # fmt: skip
+        return out
+
+    def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
+        """Feed each output back as the next input (input_size == output_size), plus ``noise``.
+
+        noise (voices, N, O) float32; x_last (voices, I) updated. Returns (voices, N, O).
+        """
+        w = self.weights
+        out = np.empty(noise.shape, np.float32)
+        sample_regression_kernel(
+            self._h, self._t, self._S, self._S_ok, x_last, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods,
+            w.act, noise, np.float32(lo), np.float32(hi), out, self._scratch, self._phase,
+        )  # fmt: skip
+        return out
+
 
 class TorchStream(_Stream):
     """Runs the torch path (on the module's device) without autograd."""
@@ -169,6 +199,51 @@ class TorchStream(_Stream):
 
     def _get_state(self):
         return self._h.to("cpu", dtype=self._h.dtype).float().numpy(), self._t.cpu().numpy()
+
+    def _one_step(self, xs):
+        import torch
+
+        p = self.module.W_H
+        with torch.inference_mode():
+            x = torch.as_tensor(xs, device=p.device, dtype=p.dtype)[:, None]
+            out, self._h, self._t = self.module.forward_batched(x, self._h, self._t)
+        return out[:, 0]
+
+    def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
+        """The torch twin of :meth:`NumbaStream.sample_classes` (same draws from the same uniforms)."""
+        import torch
+
+        V, N = uniforms.shape
+        out = np.empty((V, N), np.int64)
+        values = torch.as_tensor(class_values, device=self.module.W_H.device)
+        u = torch.as_tensor(uniforms, device=values.device)
+        x = torch.as_tensor(x_last, device=values.device)
+        for s in range(N):
+            logits = self._one_step(x).double()
+            if 0 < top_k < logits.shape[1]:
+                kth = torch.topk(logits, top_k, dim=1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            p = torch.exp((logits - logits.max(dim=1, keepdim=True).values) / temperature)
+            cdf = torch.cumsum(p, dim=1)
+            c = torch.searchsorted(cdf, (u[:, s] * cdf[:, -1])[:, None], right=True).clamp(max=p.shape[1] - 1)[:, 0]
+            out[:, s] = c.cpu().numpy()
+            x = values[c][:, None]
+        x_last[...] = x.cpu().numpy()
+        return out
+
+    def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
+        """The torch twin of :meth:`NumbaStream.free_run`."""
+        import torch
+
+        V, N, O = noise.shape
+        out = np.empty((V, N, O), np.float32)
+        x = torch.as_tensor(x_last, device=self.module.W_H.device)
+        nz = torch.as_tensor(noise, device=x.device)
+        for s in range(N):
+            x = (self._one_step(x) + nz[:, s]).clamp(float(lo), float(hi))
+            out[:, s] = x.cpu().numpy()
+        x_last[...] = x.cpu().numpy()
+        return out
 
     def _set_state(self, h, t) -> None:
         import torch

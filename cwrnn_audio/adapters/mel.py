@@ -1,0 +1,58 @@
+"""Log-mel frames for frame-rate models; decoded by Griffin-Lim."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from .base import Adapter
+
+_FLOOR = 1e-5  # power floor before the log, about -100 dB
+
+
+class MelAdapter(Adapter):
+    name = "mel"
+    output_activation = "linear"
+
+    def __init__(self, *, sample_rate: int = 16000, n_fft: int = 1024, hop_length: int = 256, n_mels: int = 64):
+        super().__init__(sample_rate=sample_rate)
+        for key, v in (("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ParameterError(f"{key} must be a positive integer; got {v!r}")
+        if hop_length > n_fft:
+            raise ParameterError(f"hop_length must be <= n_fft; got {hop_length} > {n_fft}")
+        self.n_fft, self.hop_length, self.n_mels = int(n_fft), int(hop_length), int(n_mels)
+
+    @property
+    def step_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    input_size = property(lambda self: self.n_mels)
+    output_size = property(lambda self: self.n_mels)
+
+    def settings(self) -> dict:
+        return {"sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop_length": self.hop_length, "n_mels": self.n_mels}
+
+    def frames(self, audio) -> np.ndarray:
+        """audio (C, F) -> log-mel frames (C, T, n_mels)."""
+        import librosa
+
+        S = librosa.feature.melspectrogram(
+            y=np.asarray(audio, np.float32), sr=self.sample_rate, n_fft=self.n_fft,
+            hop_length=self.hop_length, n_mels=self.n_mels, power=2.0,
+        )  # fmt: skip
+        return np.log(np.maximum(S, _FLOOR)).transpose(0, 2, 1).astype(np.float32)
+
+    def encode(self, audio):
+        f = self.frames(audio)
+        prev = np.concatenate([np.full_like(f[:, :1], np.log(_FLOOR)), f[:, :-1]], axis=1)
+        return prev, f
+
+    def decode(self, frames, *, n_iter: int = 32):
+        """log-mel frames (C, T, n_mels) -> audio (C, F) by Griffin-Lim phase recovery."""
+        import librosa
+
+        S = np.exp(np.asarray(frames, np.float32)).transpose(0, 2, 1)
+        y = librosa.feature.inverse.mel_to_audio(
+            S, sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, power=2.0, n_iter=n_iter,
+        )  # fmt: skip
+        return np.clip(y, -1.0, 1.0).astype(np.float32)

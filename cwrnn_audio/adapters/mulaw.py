@@ -1,0 +1,65 @@
+"""8-bit mu-law: 256 classes as in WaveNet, the model predicting logits.
+
+Classes come from librosa's ``mu_compress`` (signed -128..127, shifted to
+0..255); the model's input is the previous class mapped linearly onto
+[-1, 1], i.e. the companded value.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from .base import Adapter
+
+
+class MuLawAdapter(Adapter):
+    name = "mulaw"
+    output_activation = "none"
+    input_size = 1
+
+    def __init__(self, *, sample_rate: int = 16000, mu: int = 255):
+        super().__init__(sample_rate=sample_rate)
+        if mu != 255:
+            raise ParameterError(f"mu must be 255 (8-bit mu-law); got {mu!r}")
+        self.mu = mu
+
+    @property
+    def output_size(self) -> int:
+        return self.mu + 1
+
+    def settings(self) -> dict:
+        return {"sample_rate": self.sample_rate, "mu": self.mu}
+
+    def classes(self, audio) -> np.ndarray:
+        """audio (C, F) in [-1, 1] -> int64 classes 0..255."""
+        import librosa
+
+        x = np.asarray(audio, np.float32)
+        if x.size and (np.abs(x).max() > 1.0):
+            raise ParameterError(f"mu-law needs samples in [-1, 1]; got a peak of {np.abs(x).max():.3f}")
+        signed = librosa.mu_compress(x.astype(np.float64), mu=self.mu, quantize=True).astype(np.int64)
+        # float rounding can give +128 for a sample of exactly 1.0: keep to the 256 classes
+        return np.clip(signed + (self.mu + 1) // 2, 0, self.mu)
+
+    def class_value(self, classes):
+        """Class -> the model's input feature (companded value in [-1, 1])."""
+        half = self.mu / 2.0
+        return ((np.asarray(classes, np.float32) - half) / half).astype(np.float32)
+
+    def encode(self, audio):
+        """audio (C, F) -> inputs (C, F, 1) previous class as value, targets (C, F) int64 classes."""
+        c = self.classes(audio)
+        v = self.class_value(c)
+        prev = np.concatenate([np.zeros((c.shape[0], 1), np.float32), v[:, :-1]], axis=1)
+        return prev[..., None], c
+
+    def decode_classes(self, classes) -> np.ndarray:
+        """int classes (C, T) -> audio (C, T) float32."""
+        import librosa
+
+        signed = np.asarray(classes, np.int64) - (self.mu + 1) // 2
+        return librosa.mu_expand(signed, mu=self.mu, quantize=True).astype(np.float32)
+
+    def decode(self, logits):
+        """logits (C, T, 256) -> audio (C, T) from the most likely class at each step."""
+        return self.decode_classes(np.argmax(logits, axis=-1))

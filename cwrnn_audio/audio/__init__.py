@@ -1,0 +1,1 @@
+"""Autoregressive audio models: corpora, training, model folders, generation."""

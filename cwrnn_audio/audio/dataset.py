@@ -1,0 +1,61 @@
+"""Audio corpora: files or folders in, clips at the adapter's rate out; bad files skipped and listed."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..io.audio import read_audio
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3"}
+SILENCE_PEAK = 1e-4
+
+
+def find_audio_files(paths) -> list[Path]:
+    """Every audio file named, or found (recursively, sorted) in a named folder."""
+    out: list[Path] = []
+    for p in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        p = Path(os.fspath(p))
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ParameterError(f"{p}: no such file or folder")
+    return out
+
+
+def load_clip(path, sample_rate: int, *, channels: str = "mix") -> np.ndarray:
+    """One file as float32 ``(channels, frames)`` at ``sample_rate``; refuses empty/silent/NaN audio."""
+    import librosa
+
+    audio, sr = read_audio(path)
+    if channels == "mix":
+        audio = audio.mean(axis=0, keepdims=True)
+    elif channels != "keep":
+        raise ParameterError(f"channels must be 'mix' or 'keep'; got {channels!r}")
+    if sr != sample_rate:
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq", axis=-1)
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    if np.abs(audio).max() < SILENCE_PEAK:
+        raise ParameterError(f"{path}: the audio is silent (peak below {SILENCE_PEAK})")
+    return np.ascontiguousarray(audio)
+
+
+def load_corpus(paths, sample_rate: int, *, channels: str = "mix", min_frames: int = 1):
+    """(clips [(path, audio)], skipped [(path, reason)]); refuses a corpus with no usable file."""
+    clips, skipped = [], []
+    for f in find_audio_files(paths):
+        try:
+            audio = load_clip(f, sample_rate, channels=channels)
+            if audio.shape[1] < min_frames:
+                raise ParameterError(f"{f}: {audio.shape[1]} frames at {sample_rate} Hz; need at least {min_frames}")
+            clips.append((f, audio))
+        except ParameterError as exc:
+            skipped.append((f, str(exc)))
+    if not clips:
+        detail = "; ".join(reason for _, reason in skipped) or "no audio files found"
+        raise ParameterError(f"no usable audio in {[str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]}: {detail}")
+    return clips, skipped

@@ -1,0 +1,95 @@
+"""Numba autoregressive sampling: each output feeds the next step's input.
+
+Random numbers arrive pre-drawn (one uniform or normal per voice and step),
+so a seed fixes the result on either engine and nothing is allocated here.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .forward import ACT_LINEAR, FASTMATH, read_out, step_state
+
+
+@njit(inline="always")
+def _pick(logits, probs, inv_temp, top_k, u):
+    """Draw a class from softmax(logits / T), limited to the top_k largest (0: all)."""
+    K = logits.shape[0]
+    threshold = -np.inf
+    if 0 < top_k < K:
+        for i in range(K):
+            probs[i] = logits[i]
+        for _ in range(top_k):  # the k-th largest, by repeated maximum
+            best = 0
+            for i in range(1, K):
+                if probs[i] > probs[best]:
+                    best = i
+            threshold = probs[best]
+            probs[best] = -np.inf
+    m = -np.inf
+    for i in range(K):
+        if logits[i] >= threshold and logits[i] > m:
+            m = logits[i]
+    total = 0.0
+    for i in range(K):
+        p = np.exp((logits[i] - m) * inv_temp) if logits[i] >= threshold else 0.0
+        probs[i] = p
+        total += p
+    target = u * total
+    acc = 0.0
+    for i in range(K):
+        acc += probs[i]
+        if acc > target and probs[i] > 0.0:
+            return i
+    for i in range(K - 1, -1, -1):  # u*total rounded past the sum: take the last possible class
+        if probs[i] > 0.0:
+            return i
+    return 0
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, class_values,
+                              uniforms, inv_temp, top_k, out, scratch, phase, logits, probs):  # fmt: skip
+    """Sample ``N`` classes for each of ``V`` voices; the input is the last class's value.
+
+    h (V, n), t (V,), S (V, n), S_ok (V, g) state as in forward_kernel;
+    x_last (V, 1) the input for the first step, updated; class_values (K,)
+    input value of each class; uniforms (V, N) in [0, 1); out (V, N) int64.
+    """
+    V, N = uniforms.shape
+    g = periods.shape[0]
+    for v in range(V):
+        for i in range(g):
+            phase[i] = t[v] % periods[i]
+        xs = x_last[v]
+        for s in range(N):
+            step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
+            read_out(h[v], WO, bO, ACT_LINEAR, logits)
+            c = _pick(logits, probs, inv_temp, top_k, uniforms[v, s])
+            out[v, s] = c
+            xs[0] = class_values[c]
+        t[v] += N
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sample_regression_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, act, noise, lo, hi,
+                             out, scratch, phase):  # fmt: skip
+    """Free-run ``N`` steps with output fed back as input (I == O), plus ``noise``.
+
+    x_last (V, I) the first input, updated; noise (V, N, O) added to each
+    output before it is clipped to [lo, hi], written to out (V, N, O) and fed back.
+    """
+    V, N, O = noise.shape
+    g = periods.shape[0]
+    for v in range(V):
+        for i in range(g):
+            phase[i] = t[v] % periods[i]
+        xs = x_last[v]
+        for s in range(N):
+            step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
+            y = out[v, s]
+            read_out(h[v], WO, bO, act, y)
+            for o in range(O):
+                y[o] = min(max(y[o] + noise[v, s, o], lo), hi)
+                xs[o] = y[o]
+        t[v] += N
