@@ -18,6 +18,8 @@ from ..errors import ParameterError
 SUBCOMMANDS = {
     "demo": "cwrnn_audio.cli.demo",
     "paper": "cwrnn_audio.cli.paper",
+    "train": "cwrnn_audio.cli.train",
+    "generate": "cwrnn_audio.cli.generate",
 }
 
 
