@@ -15,20 +15,27 @@ from .base import Adapter
 class MuLawAdapter(Adapter):
     name = "mulaw"
     output_activation = "none"
-    input_size = 1
 
-    def __init__(self, *, sample_rate: int = 16000, mu: int = 255):
+    def __init__(self, *, sample_rate: int = 16000, mu: int = 255, context: int = 1):
         super().__init__(sample_rate=sample_rate)
         if mu != 255:
             raise ParameterError(f"mu must be 255 (8-bit mu-law); got {mu!r}")
+        if isinstance(context, bool) or not isinstance(context, int) or not 1 <= context <= 64:
+            raise ParameterError(f"context must be an integer in 1..64; got {context!r}")
         self.mu = mu
+        self.context = context
+
+    @property
+    def input_size(self) -> int:
+        """The last ``context`` samples, newest first."""
+        return self.context
 
     @property
     def output_size(self) -> int:
         return self.mu + 1
 
     def settings(self) -> dict:
-        return {"sample_rate": self.sample_rate, "mu": self.mu}
+        return {"sample_rate": self.sample_rate, "mu": self.mu, "context": self.context}
 
     def classes(self, audio) -> np.ndarray:
         """audio (C, F) in [-1, 1] -> int64 classes 0..255."""
@@ -47,11 +54,14 @@ class MuLawAdapter(Adapter):
         return ((np.asarray(classes, np.float32) - half) / half).astype(np.float32)
 
     def encode(self, audio):
-        """audio (C, F) -> inputs (C, F, 1) previous class as value, targets (C, F) int64 classes."""
+        """audio (C, F) -> inputs (C, F, context): the previous classes' values, newest first;
+        targets (C, F) int64 classes."""
         c = self.classes(audio)
         v = self.class_value(c)
-        prev = np.concatenate([np.zeros((c.shape[0], 1), np.float32), v[:, :-1]], axis=1)
-        return prev[..., None], c
+        C, F = c.shape
+        padded = np.concatenate([np.zeros((C, self.context), np.float32), v], axis=1)
+        inputs = np.stack([padded[:, self.context - 1 - j : self.context - 1 - j + F] for j in range(self.context)], axis=-1)
+        return inputs, c
 
     def decode_classes(self, classes) -> np.ndarray:
         """int classes (C, T) -> audio (C, T) float32."""

@@ -48,7 +48,7 @@ def generate(model, adapter, seconds: float, *, prime=None, temperature: float =
     stream = model.stream(backend=backend, voices=voices)
     c = model.config
     if c.input_size == 0:  # the paper's no-input networks: nothing to feed back
-        return _decode(adapter, stream.process(steps=steps))
+        return adapter.decode(stream.process(steps=steps))
     x_last = np.zeros((voices, c.input_size), np.float32)
     if adapter.name == "mel":
         x_last[:] = np.log(1e-5)
@@ -56,8 +56,11 @@ def generate(model, adapter, seconds: float, *, prime=None, temperature: float =
         p = valid_audio(prime, name="prime").mean(axis=0, keepdims=True)
         inputs, targets = adapter.encode(p)
         stream.process(np.repeat(inputs, voices, axis=0))
-        last = targets[:, -1]
-        x_last[:] = adapter.class_value(last)[:, None] if adapter.name == "mulaw" else last.reshape(1, -1)
+        if adapter.name == "mulaw":  # the last `context` classes, newest first
+            last = adapter.class_value(targets[0, ::-1][: c.input_size])
+            x_last[:, : last.size] = last
+        else:
+            x_last[:] = targets[:, -1].reshape(1, -1)
     if adapter.name == "mulaw":
         values = adapter.class_value(np.arange(adapter.output_size))
         classes = stream.sample_classes(rng.random((voices, steps)), values, x_last, temperature=temperature, top_k=top_k)
@@ -65,10 +68,5 @@ def generate(model, adapter, seconds: float, *, prime=None, temperature: float =
     shape = (voices, steps, c.output_size)
     z = (rng.standard_normal(shape) * noise).astype(np.float32) if noise else np.zeros(shape, np.float32)
     bounds = (-1.0, 1.0) if adapter.name == "raw" else (-np.inf, np.inf)
-    return _decode(adapter, stream.free_run(z, x_last, lo=bounds[0], hi=bounds[1]))
+    return adapter.decode(stream.free_run(z, x_last, lo=bounds[0], hi=bounds[1]))
 
-
-def _decode(adapter, values):
-    if adapter.name == "mulaw":
-        return adapter.decode(values)
-    return adapter.decode(values)

@@ -28,6 +28,7 @@ from .model_dir import save_model_dir
 @dataclass
 class AudioTrainConfig:
     encoding: str = "mulaw"  # "raw", "mulaw" or "mel"
+    context: int = 1  # mulaw: the last N samples as input
     sample_rate: int = 16000  # the model's rate; files are resampled to it
     channels: str = "mix"  # "mix" to mono, or "keep" (each channel its own stream)
     num_modules: int = 8
@@ -39,6 +40,7 @@ class AudioTrainConfig:
     epochs: int = 20
     lr: float = 3e-3  # Adam
     clip: float = 1.0  # gradient-norm clip
+    input_noise: float = 0.0  # std of Gaussian noise on training inputs: robustness to the model's own errors
     val_fraction: float = 0.1  # tail of each clip held out
     patience: int = 5  # epochs without a better validation loss before stopping
     seed: int = 0
@@ -55,6 +57,8 @@ class AudioTrainConfig:
             raise ParameterError(f"val_fraction must be in [0, 0.5); got {self.val_fraction!r}")
 
     def adapter(self):
+        if self.encoding == "mulaw":
+            return ENCODINGS["mulaw"](sample_rate=self.sample_rate, context=self.context)
         return ENCODINGS[self.encoding](sample_rate=self.sample_rate)
 
     def model(self, adapter):
@@ -159,6 +163,8 @@ def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resum
             xs = _to(np.stack([x[:L] for x, _ in group]), dev)
             ys = _to(np.stack([y[:L] for _, y in group]), dev)
             hx = None
+            if cfg.input_noise > 0:
+                xs = xs + cfg.input_noise * torch.randn_like(xs)
             for w in range(0, L, cfg.window):
                 out_w, (h, t) = model(xs[:, w : w + cfg.window], hx)
                 loss = _loss(adapter, out_w, ys[:, w : w + cfg.window])

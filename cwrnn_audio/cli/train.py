@@ -19,6 +19,7 @@ def add_arguments(p) -> None:
     a.add_argument("--encoding", choices=("raw", "mulaw", "mel"), default="mulaw")
     a.add_argument("--out", required=True, metavar="MODEL_DIR")
     a.add_argument("--sample-rate", type=int, default=16000)
+    a.add_argument("--context", type=int, default=1, help="mulaw: the last N samples as input (default: %(default)s)")
     a.add_argument("--channels", choices=("mix", "keep"), default="mix")
     a.add_argument("--modules", type=int, default=8)
     a.add_argument("--module-size", type=int, default=16)
@@ -29,6 +30,7 @@ def add_arguments(p) -> None:
     a.add_argument("--chunk-windows", type=int, default=8, help="windows per chunk, state carried across them")
     a.add_argument("--batch", type=int, default=16)
     a.add_argument("--lr", type=float, default=3e-3)
+    a.add_argument("--input-noise", type=float, default=0.0, help="noise std on training inputs")
     a.add_argument("--val-fraction", type=float, default=0.1)
     a.add_argument("--patience", type=int, default=5)
     a.add_argument("--seed", type=int, default=0)
@@ -41,9 +43,9 @@ def run(args) -> int:
     from ..audio.train import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
-        encoding=args.encoding, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
+        encoding=args.encoding, context=args.context, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
         module_size=args.module_size, periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
-        window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, epochs=args.epochs, lr=args.lr,
+        input_noise=args.input_noise, window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, epochs=args.epochs, lr=args.lr,
         val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
     )  # fmt: skip
     res = train_audio(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)

@@ -12,23 +12,47 @@ from .forward import ACT_LINEAR, FASTMATH, read_out, step_state
 
 
 @njit(inline="always")
+def _kth_largest(values, k, buf):
+    """The k-th largest of ``values`` (quickselect on a copy in ``buf``: O(K), no allocation)."""
+    K = values.shape[0]
+    for i in range(K):
+        buf[i] = values[i]
+    want = K - k  # its index in ascending order
+    lo, hi = 0, K - 1
+    while lo < hi:
+        pivot = buf[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                buf[i], buf[j] = buf[j], buf[i]
+                i += 1
+                j -= 1
+        if want <= j:
+            hi = j
+        elif want >= i:
+            lo = i
+        else:
+            break
+    return buf[want]
+
+
+@njit(inline="always")
 def _pick(logits, probs, inv_temp, top_k, u):
-    """Draw a class from softmax(logits / T), limited to the top_k largest (0: all)."""
+    """Draw a class from softmax(logits / T), limited to the top_k largest (0: all).
+
+    Ties at the k-th value are all kept, as torch's top-k mask by value does.
+    """
     K = logits.shape[0]
     threshold = -np.inf
     if 0 < top_k < K:
-        for i in range(K):
-            probs[i] = logits[i]
-        for _ in range(top_k):  # the k-th largest, by repeated maximum
-            best = 0
-            for i in range(1, K):
-                if probs[i] > probs[best]:
-                    best = i
-            threshold = probs[best]
-            probs[best] = -np.inf
+        threshold = _kth_largest(logits, top_k, probs)
     m = -np.inf
     for i in range(K):
-        if logits[i] >= threshold and logits[i] > m:
+        if logits[i] > m:
             m = logits[i]
     total = 0.0
     for i in range(K):
@@ -53,7 +77,8 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
     """Sample ``N`` classes for each of ``V`` voices; the input is the last class's value.
 
     h (V, n), t (V,), S (V, n), S_ok (V, g) state as in forward_kernel;
-    x_last (V, 1) the input for the first step, updated; class_values (K,)
+    x_last (V, I) the input for the first step (the last I classes' values,
+    newest first), updated; class_values (K,)
     input value of each class; uniforms (V, N) in [0, 1); out (V, N) int64.
     """
     V, N = uniforms.shape
@@ -67,6 +92,8 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
             read_out(h[v], WO, bO, ACT_LINEAR, logits)
             c = _pick(logits, probs, inv_temp, top_k, uniforms[v, s])
             out[v, s] = c
+            for j in range(xs.shape[0] - 1, 0, -1):  # the inputs are the last classes, newest first
+                xs[j] = xs[j - 1]
             xs[0] = class_values[c]
         t[v] += N
 

@@ -151,7 +151,8 @@ class NumbaStream(_Stream):
     def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
         """Autoregressive categorical sampling (logits output); see :mod:`cwrnn_audio.kernels.sample`.
 
-        uniforms (voices, N) in [0, 1); x_last (voices, 1) float32, updated in place.
+        uniforms (voices, N) in [0, 1); x_last (voices, I) float32 (the last I classes'
+        values, newest first), updated in place.
         Returns int64 classes (voices, N).
         """
         w = self.weights
@@ -227,7 +228,7 @@ class TorchStream(_Stream):
             cdf = torch.cumsum(p, dim=1)
             c = torch.searchsorted(cdf, (u[:, s] * cdf[:, -1])[:, None], right=True).clamp(max=p.shape[1] - 1)[:, 0]
             out[:, s] = c.cpu().numpy()
-            x = values[c][:, None]
+            x = torch.cat([values[c][:, None], x[:, :-1]], dim=1)
         x_last[...] = x.cpu().numpy()
         return out
 
