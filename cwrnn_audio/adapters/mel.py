@@ -47,12 +47,14 @@ class MelAdapter(Adapter):
         prev = np.concatenate([np.full_like(f[:, :1], np.log(_FLOOR)), f[:, :-1]], axis=1)
         return prev, f
 
-    def decode(self, frames, *, n_iter: int = 32):
-        """log-mel frames (C, T, n_mels) -> audio (C, F) by Griffin-Lim phase recovery."""
+    def decode(self, frames, *, n_iter: int = 32, seed: int = 0):
+        """log-mel frames (C, T, n_mels) -> audio (C, F) by Griffin-Lim phase recovery.
+
+        The initial phases are drawn from ``seed``, so decoding is repeatable.
+        """
         import librosa
 
-        S = np.exp(np.asarray(frames, np.float32)).transpose(0, 2, 1)
-        y = librosa.feature.inverse.mel_to_audio(
-            S, sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, power=2.0, n_iter=n_iter,
-        )  # fmt: skip
+        M = np.exp(np.asarray(frames, np.float32)).transpose(0, 2, 1)
+        S = librosa.feature.inverse.mel_to_stft(M, sr=self.sample_rate, n_fft=self.n_fft, power=2.0)
+        y = librosa.griffinlim(S, n_iter=n_iter, hop_length=self.hop_length, n_fft=self.n_fft, random_state=seed)
         return np.clip(y, -1.0, 1.0).astype(np.float32)

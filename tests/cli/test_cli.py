@@ -6,10 +6,8 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 import cwrnn_audio
-from cwrnn_audio import CWRNN
 
 
 def cli(*args, cwd=None):
@@ -34,34 +32,33 @@ def test_console_script_is_installed():
     assert r.returncode == 0 and cwrnn_audio.__version__ in r.stdout
 
 
-def test_demo_streams_the_bundled_sample(tmp_path):
-    r = cli("demo", "-q", "-o", "out.wav", "--save-model", "m.safetensors", "--seed", "5", cwd=tmp_path)
+def test_demo_continues_the_bundled_clip_with_the_bundled_model(tmp_path):
+    r = cli("demo", "-o", "out.wav", "--seed", "5", "--seconds", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "real time" in r.stdout and "out.wav" in r.stdout
+    assert "piano_mel" in r.stdout and "out.wav" in r.stdout
     import cwrnn_audio_samples
+    from cwrnn_audio.audio.dataset import load_clip
+    from cwrnn_audio.audio.generate import generate
+    from cwrnn_audio.audio.model_dir import load_model_dir
 
-    src, sr = sf.read(str(cwrnn_audio_samples.path("pluck_melody.wav")), dtype="float32")
-    out, sr_out = sf.read(str(tmp_path / "out.wav"), dtype="float32")
-    assert sr_out == sr and out.shape == src.shape
-    # a second reader of the model file reproduces what the demo wrote
-    model = cwrnn_audio.load(tmp_path / "m.safetensors")
-    expect = model.run(src[:, None])[:, 0]
+    out, sr = sf.read(str(tmp_path / "out.wav"), dtype="float32")
+    # a second reader: the same model folder, clip and seed through the Python API
+    model, adapter = load_model_dir(cwrnn_audio_samples.path("models/piano_mel"))
+    clip = load_clip(cwrnn_audio_samples.path("piano_phrase.wav"), adapter.sample_rate)
+    prime = clip[:, : int(1.5 * sr)]
+    expect = np.concatenate([prime, generate(model, adapter, 1.0, prime=prime, seed=5)], axis=1)[0]
+    assert sr == adapter.sample_rate and out.shape == expect.shape
     np.testing.assert_allclose(out, expect, atol=1.5 / 32768)  # 16-bit WAV
-    # and the model is the seeded one the demo describes
-    torch.manual_seed(5)
-    fresh = CWRNN(input_size=1, num_modules=8, module_size=16, output_activation="tanh")
-    np.testing.assert_array_equal(fresh.numpy_weights()["W_H"], model.numpy_weights()["W_H"])
 
 
-def test_demo_keeps_channels_as_voices(tmp_path):
+def test_demo_on_another_clip_and_backend(tmp_path):
     rng = np.random.default_rng(0)
-    stereo = (0.3 * rng.standard_normal((2000, 2))).astype(np.float32)
+    stereo = (0.3 * rng.standard_normal((16000, 2))).astype(np.float32)
     sf.write(tmp_path / "st.flac", stereo, 16000)
-    r = cli("demo", "-q", "-i", "st.flac", "-o", "o.flac", "--block", "100", "--backend", "torch", cwd=tmp_path)
+    r = cli("demo", "-q", "-i", "st.flac", "-o", "o.flac", "--seconds", "0.5", "--backend", "torch", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out, sr = sf.read(str(tmp_path / "o.flac"))
-    assert out.shape == (2000, 2) and sr == 16000
-    assert not np.allclose(out[:, 0], out[:, 1])
+    assert sr == 16000 and abs(out.shape[0] - (16000 + 8000)) <= 512  # the whole 1 s clip primes
 
 
 @pytest.mark.parametrize(
@@ -69,14 +66,15 @@ def test_demo_keeps_channels_as_voices(tmp_path):
     [
         (None, ["-i", "missing.wav"], "missing.wav: no such audio file"),
         ("junk", ["-i", "junk.wav"], "junk.wav: not a readable audio file"),
-        (None, ["--block", "0"], "--block must be a positive integer"),
+        (None, ["--seconds", "0"], "must be positive"),
+        (None, ["--model", "."], "not a model folder"),
         (None, ["-o", "out.xyz"], "unknown audio format"),
     ],
 )
 def test_user_mistakes_exit_2_without_a_traceback(tmp_path, setup, args, needle):
     if setup == "junk":
         (tmp_path / "junk.wav").write_bytes(b"RIFF not really")
-    r = cli("demo", "-q", *args, cwd=tmp_path)
+    r = cli("demo", "-q", "--seconds", "0.1", *args, cwd=tmp_path)
     assert r.returncode == 2
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "cwrnn_demo.wav").exists()
