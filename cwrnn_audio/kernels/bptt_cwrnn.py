@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .forward import ACT_TANH, FASTMATH, fast_tanh
+from .forward import FASTMATH, fast_tanh
+from .readout_grad import readout_backward, readout_loss
 
 
 def cwrnn_layout(n: int, I: int, O: int) -> dict:
@@ -68,30 +69,14 @@ def cwrnn_loss_grad(theta, grad, x, target, h0, t0, n, offsets, periods, act, lo
                 for c in range(n - lo):
                     acc += w[c] * hh[c]
                 hn[r] = fast_tanh(acc)
-        for q in range(O):
-            acc = bO[q]
-            for c in range(n):
-                acc += WO[q, c] * hn[c]
-            if act == ACT_TANH:
-                acc = fast_tanh(acc)
-            err = acc - target[s, q]
-            loss += loss_scale * err * err
-            d = 2.0 * loss_scale * err
-            if act == ACT_TANH:
-                d *= 1.0 - acc * acc
-            dy[s, q] = d
+        loss += readout_loss(hn, WO, bO, act, target[s], loss_scale, dy[s])
 
     dh[:] = 0.0
     for s in range(T - 1, -1, -1):
         t = t0 + s
         hn = H[s + 1]
         hp = H[s]
-        for q in range(O):
-            d = dy[s, q]
-            gbO[q] += d
-            for c in range(n):
-                gWO[q, c] += d * hn[c]
-                dh[c] += WO[q, c] * d
+        readout_backward(hn, WO, dy[s], gWO, gbO, dh)
         # active rows: error goes through tanh into the weights and on to
         # h[t-1]; idle rows keep theirs, carried back unchanged
         for i in range(g):

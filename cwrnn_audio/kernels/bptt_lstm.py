@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .forward import ACT_TANH, FASTMATH, fast_tanh
+from .forward import FASTMATH, fast_tanh
+from .readout_grad import readout_backward, readout_loss
 
 
 def lstm_layout(H: int, I: int, O: int) -> dict:
@@ -77,18 +78,7 @@ def lstm_loss_grad(theta, grad, x, target, h0, c0, Hn, act, loss_scale, Hs, Cs, 
             TC[s, j] = tc
             Hs[s + 1, j] = og * tc
         hn = Hs[s + 1]
-        for q in range(O):
-            acc = bO[q]
-            for c in range(Hn):
-                acc += WO[q, c] * hn[c]
-            if act == ACT_TANH:
-                acc = fast_tanh(acc)
-            err = acc - target[s, q]
-            loss += loss_scale * err * err
-            d = 2.0 * loss_scale * err
-            if act == ACT_TANH:
-                d *= 1.0 - acc * acc
-            dy[s, q] = d
+        loss += readout_loss(hn, WO, bO, act, target[s], loss_scale, dy[s])
 
     dh[:] = 0.0
     dc[:] = 0.0
@@ -96,12 +86,7 @@ def lstm_loss_grad(theta, grad, x, target, h0, c0, Hn, act, loss_scale, Hs, Cs, 
         hn = Hs[s + 1]
         hp = Hs[s]
         z = G[s]
-        for q in range(O):
-            d = dy[s, q]
-            gbO[q] += d
-            for c in range(Hn):
-                gWO[q, c] += d * hn[c]
-                dh[c] += WO[q, c] * d
+        readout_backward(hn, WO, dy[s], gWO, gbO, dh)
         for j in range(Hn):
             ig, fg, gg, og = z[j], z[Hn + j], z[2 * Hn + j], z[3 * Hn + j]
             tc = TC[s, j]

@@ -48,6 +48,13 @@ def fast_tanh(x):
 FASTMATH = {"reassoc", "contract"}
 
 
+@njit(inline="always")
+def init_phase(phase, t, periods):
+    """Each module's position in its period at step ``t``."""
+    for i in range(periods.shape[0]):
+        phase[i] = t % periods[i]
+
+
 @njit(inline="always", fastmath=FASTMATH)
 def step_state(xs, hb, Sb, ok, phase, WH, WI, bH, offsets, periods, scratch):
     """Advance one voice's hidden state ``hb`` by one step with input ``xs``.
@@ -125,10 +132,8 @@ def forward_kernel(x, h, t, S, S_ok, WH, WI, bH, WO, bO, offsets, periods, act, 
     scratch (n,) float32 and phase (g,) int64 are work space.
     """
     B, T, _ = x.shape
-    g = periods.shape[0]
     for b in range(B):
-        for i in range(g):
-            phase[i] = t[b] % periods[i]
+        init_phase(phase, t[b], periods)
         for s in range(T):
             step_state(x[b, s], h[b], S[b], S_ok[b], phase, WH, WI, bH, offsets, periods, scratch)
             read_out(h[b], WO, bO, act, y[b, s])

@@ -14,6 +14,13 @@ from .forward import FASTMATH
 from .optim import HP_CLIP, apply_update, clip_grad_norm
 
 
+@njit(inline="always")
+def _update(theta, grad, m1, m2, steps, p, kind, hp):
+    clip_grad_norm(grad, hp[HP_CLIP])
+    steps[p] += 1
+    apply_update(theta, grad, m1, m2, steps[p], kind, hp)
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def train_cwrnn_population(theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale,
                            kind, hp, losses):  # fmt: skip
@@ -37,9 +44,7 @@ def train_cwrnn_population(theta, m1, m2, steps, x, target, epochs, n, offsets, 
                                         loss_scale, H, dy, dh, dpre)  # fmt: skip
                 total += grad
             losses[p, e] = loss
-            clip_grad_norm(total, hp[HP_CLIP])
-            steps[p] += 1
-            apply_update(theta[p], total, m1[p], m2[p], steps[p], kind, hp)
+            _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -68,6 +73,4 @@ def train_lstm_population(theta, m1, m2, steps, x, target, epochs, Hn, act, loss
                                        Hs, Cs, G, TC, dy, dh, dc, dz)  # fmt: skip
                 total += grad
             losses[p, e] = loss
-            clip_grad_norm(total, hp[HP_CLIP])
-            steps[p] += 1
-            apply_update(theta[p], total, m1[p], m2[p], steps[p], kind, hp)
+            _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .forward import ACT_LINEAR, FASTMATH, read_out, step_state
+from .forward import ACT_LINEAR, FASTMATH, init_phase, read_out, step_state
 
 
 @njit(inline="always")
@@ -82,10 +82,8 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
     input value of each class; uniforms (V, N) in [0, 1); out (V, N) int64.
     """
     V, N = uniforms.shape
-    g = periods.shape[0]
     for v in range(V):
-        for i in range(g):
-            phase[i] = t[v] % periods[i]
+        init_phase(phase, t[v], periods)
         xs = x_last[v]
         for s in range(N):
             step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
@@ -107,10 +105,8 @@ def sample_regression_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets,
     output before it is clipped to [lo, hi], written to out (V, N, O) and fed back.
     """
     V, N, O = noise.shape
-    g = periods.shape[0]
     for v in range(V):
-        for i in range(g):
-            phase[i] = t[v] % periods[i]
+        init_phase(phase, t[v], periods)
         xs = x_last[v]
         for s in range(N):
             step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
