@@ -134,9 +134,10 @@ def forward_kernel(x, h, t, S, S_ok, WH, WI, bH, WO, bO, offsets, periods, act, 
     B, T, _ = x.shape
     for b in range(B):
         init_phase(phase, t[b], periods)
+        xb, hb, Sb, okb, yb = x[b], h[b], S[b], S_ok[b], y[b]  # views made once, not per sample
         for s in range(T):
-            step_state(x[b, s], h[b], S[b], S_ok[b], phase, WH, WI, bH, offsets, periods, scratch)
-            read_out(h[b], WO, bO, act, y[b, s])
+            step_state(xb[s], hb, Sb, okb, phase, WH, WI, bH, offsets, periods, scratch)
+            read_out(hb, WO, bO, act, yb[s])
         t[b] += T
 
 
