@@ -29,6 +29,9 @@ from .model_dir import save_model_dir
 class AudioTrainConfig:
     encoding: str = "mulaw"  # "raw", "mulaw" or "mel"
     context: int = 1  # mulaw: the last N samples as input
+    n_fft: int = 1024  # mel: FFT size
+    hop_length: int = 256  # mel: samples per frame step (the model's step rate is sample_rate / hop_length)
+    n_mels: int = 64  # mel: bands
     sample_rate: int = 16000  # the model's rate; files are resampled to it
     channels: str = "mix"  # "mix" to mono, or "keep" (each channel its own stream)
     num_modules: int = 8
@@ -59,6 +62,9 @@ class AudioTrainConfig:
     def adapter(self):
         if self.encoding == "mulaw":
             return ENCODINGS["mulaw"](sample_rate=self.sample_rate, context=self.context)
+        if self.encoding == "mel":
+            return ENCODINGS["mel"](sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                                    n_mels=self.n_mels)  # fmt: skip
         return ENCODINGS[self.encoding](sample_rate=self.sample_rate)
 
     def model(self, adapter):

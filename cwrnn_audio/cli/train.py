@@ -20,6 +20,9 @@ def add_arguments(p) -> None:
     a.add_argument("--out", required=True, metavar="MODEL_DIR")
     a.add_argument("--sample-rate", type=int, default=16000)
     a.add_argument("--context", type=int, default=1, help="mulaw: the last N samples as input (default: %(default)s)")
+    a.add_argument("--hop-length", type=int, default=256, help="mel: samples per frame (default: %(default)s)")
+    a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size (default: %(default)s)")
+    a.add_argument("--n-mels", type=int, default=64, help="mel: bands (default: %(default)s)")
     a.add_argument("--channels", choices=("mix", "keep"), default="mix")
     a.add_argument("--modules", type=int, default=8)
     a.add_argument("--module-size", type=int, default=16)
@@ -43,7 +46,7 @@ def run(args) -> int:
     from ..audio.train import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
-        encoding=args.encoding, context=args.context, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
+        encoding=args.encoding, context=args.context, hop_length=args.hop_length, n_fft=args.n_fft, n_mels=args.n_mels, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
         module_size=args.module_size, periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
         input_noise=args.input_noise, window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, epochs=args.epochs, lr=args.lr,
         val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,

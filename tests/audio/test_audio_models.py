@@ -27,6 +27,7 @@ def corpus(tmp_path):
     rng = np.random.default_rng(0)
     sf.write(d / "good.wav", (0.4 * np.sin(np.arange(8000) / 5.0)).astype(np.float32), 8000)
     sf.write(d / "sub" / "good2.flac", 0.3 * rng.standard_normal((8000, 2)).clip(-1, 1), 16000)
+    sf.write(d / "sub" / "good3.ogg", (0.3 * np.sin(np.arange(6000) / 9.0)).astype(np.float32), 12000)
     (d / "corrupt.wav").write_bytes(b"RIFF....WAVEfmt garbage")
     sf.write(d / "silent.wav", np.zeros(4000, np.float32), 8000)
     sf.write(d / "empty.wav", np.zeros(0, np.float32), 8000)
@@ -39,7 +40,7 @@ def corpus(tmp_path):
 
 def test_bad_files_are_skipped_and_named(corpus):
     clips, skipped = load_corpus(corpus, 8000)
-    assert sorted(p.name for p, _ in clips) == ["good.wav", "good2.flac"]
+    assert sorted(p.name for p, _ in clips) == ["good.wav", "good2.flac", "good3.ogg"]
     assert all(a.shape[0] == 1 and a.dtype == np.float32 for _, a in clips)  # mixed to mono
     reasons = {p.name: r for p, r in skipped}
     assert set(reasons) == {"corrupt.wav", "silent.wav", "empty.wav", "nan.wav"}
@@ -52,6 +53,9 @@ def test_bad_files_are_skipped_and_named(corpus):
 def test_resampling_keeps_duration(corpus):
     clips, _ = load_corpus(corpus / "sub", 8000)
     assert clips[0][1].shape[1] == 4000  # 0.5 s at 16 kHz -> 0.5 s at 8 kHz
+    assert clips[1][1].shape[1] == 4000  # 0.5 s of OGG at 12 kHz
+    kept, _ = load_corpus(corpus / "sub", 8000, channels="keep")
+    assert kept[0][1].shape == (2, 4000)
 
 
 def test_training_learns_and_writes_a_model_folder(tmp_path):
@@ -134,6 +138,24 @@ def test_regression_and_frame_models_free_run():
     mm = CWRNN(input_size=16, output_size=16, num_modules=2, module_size=8)
     y = generate(mm, mel, 0.2, seed=0)
     assert y.ndim == 2 and abs(y.shape[1] - 1600) <= 64
+
+
+def test_no_input_models_free_run():
+    torch.manual_seed(0)
+    from cwrnn_audio import CWRNN
+
+    gen = CWRNN(input_size=0, hidden_size=40, num_modules=9, output_activation="tanh")
+    y = generate(gen, RawAdapter(sample_rate=8000), 0.04, seed=0)
+    np.testing.assert_array_equal(y, gen.run(steps=320).T)
+
+
+def test_frame_model_trains_at_the_users_hop(tmp_path):
+    cfg = AudioTrainConfig(encoding="mel", hop_length=128, n_fft=512, n_mels=20, epochs=1, sample_rate=8000,
+                           num_modules=2, module_size=4, window=8, chunk_windows=2, batch=2)  # fmt: skip
+    train_audio([PLUCK], tmp_path, cfg, progress=False, log=lambda s: None)
+    model, adapter = load_model_dir(tmp_path)
+    assert adapter.settings() == {"sample_rate": 8000, "n_fft": 512, "hop_length": 128, "n_mels": 20}
+    assert adapter.step_rate == 62.5 and model.config.input_size == 20
 
 
 def test_generation_argument_errors(mulaw_model):
