@@ -1,32 +1,21 @@
-"""Autoregressive audio training: truncated BPTT through the torch path (CPU or CUDA).
-
-Each clip is split in time: the last ``val_fraction`` is held out, the rest
-is cut into chunks of ``chunk_windows`` windows. Chunks from all files are
-shuffled into batches each epoch; within a chunk, windows are trained in
-order with the state (hidden values and clock) carried from one window to
-the next and detached between them.
-"""
+"""Autoregressive audio training: adapters turn clips into streams for the sequence trainer."""
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..adapters import ENCODINGS, periods_for_seconds
 from ..checks import valid_choice
 from ..errors import ParameterError
-from ..io.atomic import atomic_path
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.sequence import LoopConfig, train_sequences
 from .dataset import load_corpus
 from .model_dir import save_model_dir
 
 
 @dataclass
-class AudioTrainConfig:
+class AudioTrainConfig(LoopConfig):
     encoding: str = "mulaw"  # "raw", "mulaw" or "mel"
     context: int = 1  # mulaw: the last N samples as input
     n_fft: int = 1024  # mel: FFT size
@@ -37,27 +26,15 @@ class AudioTrainConfig:
     num_modules: int = 8
     module_size: int = 16
     periods: object = "exponential"  # or [shortest_s, longest_s] to span seconds geometrically
-    window: int = 256  # truncated-BPTT window, in steps
-    chunk_windows: int = 8  # windows per chunk with the state carried across them
-    batch: int = 16  # chunks per batch
-    epochs: int = 20
-    lr: float = 3e-3  # Adam
-    clip: float = 1.0  # gradient-norm clip
-    input_noise: float = 0.0  # std of Gaussian noise on training inputs: robustness to the model's own errors
-    val_fraction: float = 0.1  # tail of each clip held out
-    patience: int = 5  # epochs without a better validation loss before stopping
-    seed: int = 0
-    device: str = "cpu"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        super().__post_init__()
         valid_choice(self.encoding, tuple(ENCODINGS), name="encoding")
-        for key in ("window", "chunk_windows", "batch", "epochs", "num_modules", "module_size", "patience"):
+        for key in ("num_modules", "module_size"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ParameterError(f"{key} must be a positive integer; got {v!r}")
-        if not (0.0 <= self.val_fraction < 0.5):
-            raise ParameterError(f"val_fraction must be in [0, 0.5); got {self.val_fraction!r}")
 
     def adapter(self):
         if self.encoding == "mulaw":
@@ -80,147 +57,26 @@ class AudioTrainConfig:
         )  # fmt: skip
 
 
-def _chunks(encoded, cfg):
-    """Split each (inputs, targets) stream into train chunks and validation tails."""
-    L = cfg.window * cfg.chunk_windows
-    train, val = [], []
-    for x, y in encoded:
-        T = x.shape[0]
-        cut = T - int(round(T * cfg.val_fraction))
-        if T - cut >= cfg.window:
-            val.append((x[cut:], y[cut:]))
-        n = (cut // cfg.window) * cfg.window
-        for start in range(0, n, L):
-            stop = min(start + L, n)
-            train.append((x[start:stop], y[start:stop]))
-    return train, val
-
-
-def _loss(adapter, out, target):
-    if adapter.name == "mulaw":
-        return torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1))
-    return torch.nn.functional.mse_loss(out, target)
-
-
-def _to(arr, device):
-    return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
-
-
 def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resume=False, progress=True, log=print):
     """Train an autoregressive CW-RNN on audio files; writes a model folder to ``out_dir``.
 
     Returns a dict with the per-epoch ``train_loss`` and ``val_loss``, the
     ``best_epoch``, and the ``skipped`` files with their reasons.
     """
-    from tqdm.auto import tqdm
-
     cfg = config or AudioTrainConfig()
-    out = Path(out_dir)
     adapter = cfg.adapter()
     clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
     for path, reason in skipped:
         log(f"skipped {reason}")
-    encoded = []
+    streams = []
     for _, audio in clips:
         x, y = adapter.encode(audio)
-        encoded.extend(zip(x, y))
-    train, val = _chunks(encoded, cfg)
-    if not train:
-        raise ParameterError(f"not enough audio for one window of {cfg.window} steps after the validation split")
-
-    torch.manual_seed(cfg.seed)
-    dev = torch.device(cfg.device)
-    model = cfg.model(adapter).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "seconds": []}
-    best = float("inf")
-    start_epoch = 0
-    ckpt = out / "checkpoint"
-    settings = json.loads(json.dumps(asdict(cfg)))
-    found = load_checkpoint(ckpt) if resume else None
-    if found is not None:
-        arrays, info = found
-        if info["settings"] != settings:
-            raise ParameterError(f"{ckpt}: made with other settings; train into another folder")
-        model.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")})
-        sd = opt.state_dict()
-        for i in range(len(sd["param_groups"][0]["params"])):
-            if f"opt.{i}.exp_avg" in arrays:
-                sd["state"][i] = {k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")}
-        opt.load_state_dict(sd)
-        history, best, start_epoch = info["history"], info["best"], info["epoch"]
-        torch.set_rng_state(torch.tensor(info["torch_rng"], dtype=torch.uint8))
-    elif out.exists() and any(out.iterdir()) and not resume:
-        raise ParameterError(f"{out} is not empty; use --resume to continue or choose another folder")
-
-    rng = np.random.default_rng(cfg.seed)
-    for _ in range(start_epoch):  # the shuffles already used, so a resumed run continues the same sequence
-        rng.permutation(len(train))
-    stale = start_epoch - history["best_epoch"] if start_epoch else 0
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.perf_counter()
-        model.train()
-        order = rng.permutation(len(train))
-        losses = []
-        bar = tqdm(total=len(order), disable=not progress, unit="chunk", desc=f"epoch {epoch + 1}/{cfg.epochs}")
-        for b in range(0, len(order), cfg.batch):
-            group = [train[i] for i in order[b : b + cfg.batch]]
-            L = min(len(x) for x, _ in group)  # equal lengths within a batch
-            xs = _to(np.stack([x[:L] for x, _ in group]), dev)
-            ys = _to(np.stack([y[:L] for _, y in group]), dev)
-            hx = None
-            if cfg.input_noise > 0:
-                xs = xs + cfg.input_noise * torch.randn_like(xs)
-            for w in range(0, L, cfg.window):
-                out_w, (h, t) = model(xs[:, w : w + cfg.window], hx)
-                loss = _loss(adapter, out_w, ys[:, w : w + cfg.window])
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-                hx = (h.detach(), t)
-                losses.append(loss.item())
-            bar.update(len(group))
-        bar.close()
-        model.eval()
-        with torch.no_grad():
-            vals = [_loss(adapter, model(_to(x[None], dev))[0], _to(y[None], dev)).item() for x, y in val]
-        train_loss = float(np.mean(losses))
-        val_loss = float(np.mean(vals)) if vals else train_loss
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        history["seconds"].append(round(time.perf_counter() - t0, 2))
-        log(f"epoch {epoch + 1}: train {train_loss:.4f}, validation {val_loss:.4f}")
-        if val_loss < best:
-            best, stale = val_loss, 0
-            history["best_epoch"] = epoch + 1
-            save_model_dir(out, model.cpu(), adapter, {**settings, "best_epoch": epoch + 1, "val_loss": val_loss})
-            model.to(dev)
-        else:
-            stale += 1
-        _save_checkpoint(ckpt, model, opt, history, best, epoch + 1, settings)
-        if stale >= cfg.patience:
-            log(f"stopping early: no better validation loss for {cfg.patience} epochs")
-            break
-    _write_history(out, history)
+        streams.extend(zip(x, y))
+    loss = "ce" if adapter.name == "mulaw" else "mse"
+    out = Path(out_dir)
+    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
+    history = train_sequences(
+        streams, cfg.model(adapter), loss, out, cfg, settings=asdict(cfg), resume=resume, progress=progress, log=log,
+        save=lambda model, info: save_model_dir(out, model, adapter, info),
+    )  # fmt: skip
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}
-
-
-def _save_checkpoint(ckpt: Path, model, opt, history, best, epoch, settings) -> None:
-    arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    for i, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            arrays[f"opt.{i}.{k}"] = v.detach().cpu().reshape(v.shape).numpy()
-    info = {"history": history, "best": best, "settings": settings, "torch_rng": torch.get_rng_state().tolist()}
-    save_checkpoint(ckpt, epoch, arrays, info)
-
-
-def _write_history(out: Path, history: dict) -> None:
-    with atomic_path(out / "history.json") as tmp:
-        tmp.write_text(json.dumps(history, indent=1))
-    try:
-        from ..plots.training import loss_curve
-
-        loss_curve(history, out / "loss_curve.png")
-    except ParameterError:
-        pass  # matplotlib missing: the numbers are in history.json
