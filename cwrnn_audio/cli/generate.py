@@ -1,15 +1,21 @@
-"""Generate audio from a trained model folder.
+"""Generate audio or MIDI from a trained model folder (the folder knows its encoding).
 
   cwrnn-audio generate MODEL_DIR --seconds S [--prime FILE] [--temperature T] -o OUT.wav
+  cwrnn-audio generate MODEL_DIR --bars N [--prime FILE.mid] [--temperature T] -o OUT.mid
+
+For MIDI, a piano-roll PNG of the priming and generated notes is written beside OUT.
 """
 from __future__ import annotations
 
-HELP = "generate audio from a trained model"
+HELP = "generate audio or MIDI from a trained model"
 
 
 def add_arguments(p) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--seconds", type=float, default=None, help="length (audio default: 2)")
+    p.add_argument("--bars", type=float, default=None, help="MIDI: length in 4/4 bars (default: 8)")
+    p.add_argument("--events", type=int, default=None, help="MIDI events encoding: length in events")
+    p.add_argument("--prime-bars", type=float, default=2, help="MIDI: bars of --prime the model reads first")
     p.add_argument("--prime", metavar="FILE", help="audio the model continues")
     p.add_argument("--with-prime", action="store_true", help="write the prime before the continuation")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -22,6 +28,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
+    if (Path(args.model_dir) / "encoding.json").is_file():
+        return run_midi(args)
     import numpy as np
 
     from ..audio.dataset import load_clip
@@ -31,10 +41,40 @@ def run(args) -> int:
 
     model, adapter = load_model_dir(args.model_dir)
     prime = load_clip(args.prime, adapter.sample_rate) if args.prime else None
-    audio = generate(model, adapter, args.seconds, prime=prime, temperature=args.temperature, top_k=args.top_k,
+    audio = generate(model, adapter, args.seconds or 2.0, prime=prime, temperature=args.temperature, top_k=args.top_k,
                      noise=args.noise, voices=args.voices, seed=args.seed, backend=args.backend)  # fmt: skip
     if args.with_prime and prime is not None:
         audio = np.concatenate([np.repeat(prime, audio.shape[0], axis=0), audio], axis=1)
     out = write_audio(args.output, audio, adapter.sample_rate)
     print(f"wrote {out}: {audio.shape[0]} voice(s), {audio.shape[1] / adapter.sample_rate:.2f} s at {adapter.sample_rate} Hz")
+    return 0
+
+
+def run_midi(args) -> int:
+    from pathlib import Path
+
+    from ..midi.generate import generate_midi
+    from ..midi.model_dir import load_midi_model_dir
+    from ..midi.read import read_midi
+    from ..midi.write import write_midi
+
+    model, enc, settings = load_midi_model_dir(args.model_dir)
+    prime = read_midi(args.prime) if args.prime else None
+    bars = args.bars if args.bars is not None or args.seconds is not None or args.events is not None else 8
+    prime_notes, new, score = generate_midi(
+        model, enc, bars=bars, seconds=args.seconds, events=args.events, prime=prime, prime_bars=args.prime_bars,
+        temperature=args.temperature, top_k=args.top_k, seed=args.seed, backend=args.backend, **settings,
+    )  # fmt: skip
+    if not args.with_prime:
+        score.notes = new
+    out = write_midi(score, args.output)
+    print(f"wrote {out}: {len(new)} new notes" + (f" after {len(prime_notes)} priming notes" if prime else ""))
+    try:
+        from ..plots.pianoroll import piano_roll
+
+        png = piano_roll(Path(args.output).with_suffix(".png"), ("prime", prime_notes), ("generated", new),
+                         title=f"{Path(args.model_dir).name}: {enc.name}")  # fmt: skip
+        print(f"piano roll: {png}")
+    except Exception as exc:  # the MIDI file is written; a missing matplotlib should not fail the run
+        print(f"piano roll skipped: {exc}")
     return 0

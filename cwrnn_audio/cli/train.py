@@ -1,6 +1,7 @@
 """Train an autoregressive CW-RNN.
 
   cwrnn-audio train audio PATH... --encoding raw|mulaw|mel --out MODEL_DIR [--epochs N] ...
+  cwrnn-audio train midi PATH... --encoding roll|events|melody --out MODEL_DIR [--epochs N] ...
 
 PATH is an audio file or a folder (searched recursively). Bad files are
 skipped and listed; the rest train. MODEL_DIR receives model.safetensors,
@@ -9,7 +10,7 @@ config.json, adapter.json, history.json and loss_curve.png; rerun with
 """
 from __future__ import annotations
 
-HELP = "train a model on audio files"
+HELP = "train a model on audio or MIDI files"
 
 
 def add_arguments(p) -> None:
@@ -41,8 +42,31 @@ def add_arguments(p) -> None:
     a.add_argument("--resume", action="store_true")
     a.add_argument("-q", "--quiet", action="store_true")
 
+    m = sub.add_parser("midi", help="autoregressive note-stream model", description=__doc__)
+    m.add_argument("paths", nargs="+", metavar="PATH")
+    m.add_argument("--encoding", choices=("roll", "events", "melody"), default="melody")
+    m.add_argument("--out", required=True, metavar="MODEL_DIR")
+    m.add_argument("--steps-per-beat", type=int, default=4, help="grid encodings: 4 = sixteenths (default)")
+    m.add_argument("--architecture", choices=("cwrnn", "lstm"), default="cwrnn")
+    m.add_argument("--modules", type=int, default=6)
+    m.add_argument("--module-size", type=int, default=16)
+    m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
+    m.add_argument("--epochs", type=int, default=20)
+    m.add_argument("--window", type=int, default=64)
+    m.add_argument("--chunk-windows", type=int, default=4)
+    m.add_argument("--batch", type=int, default=8)
+    m.add_argument("--lr", type=float, default=3e-3)
+    m.add_argument("--val-fraction", type=float, default=0.1)
+    m.add_argument("--patience", type=int, default=5)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--device", default="cpu")
+    m.add_argument("--resume", action="store_true")
+    m.add_argument("-q", "--quiet", action="store_true")
+
 
 def run(args) -> int:
+    if args.kind == "midi":
+        return run_midi(args)
     from ..audio.train import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
@@ -56,5 +80,24 @@ def run(args) -> int:
     if res["skipped"]:
         print(f"skipped {len(res['skipped'])} file(s):")
         for path, reason in res["skipped"]:
+            print(f"  {reason}")
+    return 0
+
+
+def run_midi(args) -> int:
+    from ..midi.train import MidiTrainConfig, train_midi
+
+    cfg = MidiTrainConfig(
+        encoding=args.encoding, steps_per_beat=args.steps_per_beat, architecture=args.architecture,
+        num_modules=args.modules, module_size=args.module_size, drums=args.drums, epochs=args.epochs,
+        window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, lr=args.lr,
+        val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
+    )  # fmt: skip
+    res = train_midi(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
+    print(f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "
+          f"validation loss {min(res['val_loss']):.4f})")  # fmt: skip
+    if res["skipped"]:
+        print(f"skipped or warned about {len(res['skipped'])} file(s):")
+        for _, reason in res["skipped"]:
             print(f"  {reason}")
     return 0
