@@ -16,3 +16,24 @@ def test_stream_benchmark_prints_ratios_for_each_alternative():
     for alt in ("torch path", "LSTMCell", "nn.LSTM"):
         assert alt in r.stdout
     assert r.stdout.count("numba is") == 4  # torch path x2, LSTMCell, nn.LSTM
+
+
+def run_script(name, *args):
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_mulaw_sampling_benchmark_prints_ratios():
+    out = run_script("bench_mulaw_sampling.py", "--seconds", "0.02", "--torch-steps", "50")
+    assert out.count("numba is") == 3
+
+
+def test_paper_benchmark_subset_prints_ratios():
+    out = run_script("bench_paper_generation.py", "--skip-full", "--subset-runs", "2", "--subset-epochs", "2")
+    assert "torch/numba" in out and "projected full protocol" in out
+
+
+def test_midi_benchmark_compares_cwrnn_and_lstm():
+    out = run_script("bench_midi_nll.py", "--epochs", "1", "--seeds", "1", "--encodings", "melody")
+    assert "cwrnn" in out and "lstm" in out and "NLL/event" in out
