@@ -50,6 +50,8 @@ def add_arguments(p) -> None:
     m.add_argument("--architecture", choices=("cwrnn", "lstm"), default="cwrnn")
     m.add_argument("--modules", type=int, default=6)
     m.add_argument("--module-size", type=int, default=16)
+    m.add_argument("--periods-beats", type=float, nargs=2, metavar=("SHORTEST", "LONGEST"),
+                   help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats")
     m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
     m.add_argument("--epochs", type=int, default=20)
     m.add_argument("--window", type=int, default=64)
@@ -90,6 +92,7 @@ def run_midi(args) -> int:
     cfg = MidiTrainConfig(
         encoding=args.encoding, steps_per_beat=args.steps_per_beat, architecture=args.architecture,
         num_modules=args.modules, module_size=args.module_size, drums=args.drums, epochs=args.epochs,
+        periods_beats=tuple(args.periods_beats) if args.periods_beats else None,
         window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, lr=args.lr,
         val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
     )  # fmt: skip

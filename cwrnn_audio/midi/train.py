@@ -21,7 +21,8 @@ class MidiTrainConfig(LoopConfig):
     architecture: str = "cwrnn"  # "cwrnn" or "lstm" (the baseline, for comparisons)
     num_modules: int = 6
     module_size: int = 16
-    periods: object = "exponential"  # grid encodings: 1, 2, 4 ... steps = sixteenths up to several bars
+    periods: object = "exponential"  # 1, 2, 4 ... steps: on a sixteenth grid, up to 2 bars with 6 modules
+    periods_beats: object = None  # grid encodings: (shortest, longest) in beats, spread geometrically
     lstm_hidden: int = 0  # lstm: cells; 0 picks the count whose parameters match the CW-RNN's
     drums: str = "drop"  # "keep", "drop" or "only"
     window: int = 64
@@ -35,9 +36,17 @@ class MidiTrainConfig(LoopConfig):
         from ..nn.module import CWRNN
 
         I, O = model_io(enc)
+        periods = self.periods
+        if self.periods_beats is not None:
+            if enc.name == "events":
+                raise ParameterError("periods_beats needs a grid encoding (roll or melody); events run on 10 ms steps")
+            from ..adapters.base import periods_for_seconds
+
+            lo, hi = self.periods_beats  # "seconds" at one step per 1/steps_per_beat beat: beats
+            periods = periods_for_seconds(lo, hi, self.num_modules, self.steps_per_beat)
         act = "none"  # logits: softmax (classes) or sigmoid (roll) in the loss and the sampler
         cw = CWRNN(input_size=I, output_size=O, num_modules=self.num_modules, module_size=self.module_size,
-                   periods=self.periods, output_activation=act)  # fmt: skip
+                   periods=periods, output_activation=act)  # fmt: skip
         if self.architecture == "cwrnn":
             return cw
         if self.architecture != "lstm":

@@ -124,3 +124,13 @@ def test_bundled_melody_model_writes_c_major_tunes():
     _, new, _ = generate_midi(model, enc, bars=8, prime=read_midi(TUNES / "tune_5.mid"), seed=1, **settings)
     assert len(new) >= 8
     assert np.mean([n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for n in new]) > 0.9
+
+
+def test_clock_periods_in_beats():
+    from cwrnn_audio.midi.codec import make_encoding
+
+    cfg = MidiTrainConfig(encoding="melody", num_modules=6, periods_beats=(0.25, 8))
+    model = cfg.model(make_encoding("melody", steps_per_beat=4))
+    assert model.config.periods[0] == 1 and model.config.periods[-1] == 32  # a sixteenth .. two bars
+    with pytest.raises(ParameterError, match="grid encoding"):
+        MidiTrainConfig(encoding="events", periods_beats=(1, 4)).model(make_encoding("events"))
