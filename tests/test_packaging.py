@@ -29,6 +29,9 @@ def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
         assert rel in names, f"{rel} missing from the wheel: add its package to pyproject.toml"
     assert "cwrnn_audio_plugins/__init__.py" in names
     assert "cwrnn_audio_samples/pluck_melody.wav" in names
+    for name in ("midi/tune_0.mid", "models/melody/model.safetensors", "models/piano_mel/adapter.json",
+                 "models/bach_mulaw/model.safetensors", "bach_prelude_fluidr3.flac"):  # fmt: skip
+        assert f"cwrnn_audio_samples/{name}" in names, name
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "cwrnn-audio = cwrnn_audio.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
