@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ParameterError
+from ..io.atomic import find_files
 from ..io.audio import read_audio
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3"}
@@ -15,16 +16,7 @@ SILENCE_PEAK = 1e-4
 
 def find_audio_files(paths) -> list[Path]:
     """Every audio file named, or found (recursively, sorted) in a named folder."""
-    out: list[Path] = []
-    for p in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
-        p = Path(os.fspath(p))
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES))
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise ParameterError(f"{p}: no such file or folder")
-    return out
+    return find_files(paths, AUDIO_SUFFIXES)
 
 
 def load_clip(path, sample_rate: int, *, channels: str = "mix") -> np.ndarray:

@@ -7,17 +7,15 @@ from pathlib import Path
 
 from ..adapters import adapter_from_dict
 from ..errors import ParameterError
-from ..io.atomic import atomic_path
+from ..io.atomic import write_json
 
 
 def save_model_dir(directory, model, adapter, training: dict | None = None) -> Path:
     d = Path(os.fspath(directory))
     d.mkdir(parents=True, exist_ok=True)
     model.save(d / "model.safetensors")
-    for name, data in (("config.json", {"model": model.config.to_dict(), "training": training or {}}),
-                       ("adapter.json", adapter.to_dict())):  # fmt: skip
-        with atomic_path(d / name) as tmp:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    write_json(d / "config.json", {"model": model.config.to_dict(), "training": training or {}})
+    write_json(d / "adapter.json", adapter.to_dict())
     return d
 
 

@@ -29,18 +29,7 @@ def add_arguments(p) -> None:
     a.add_argument("--module-size", type=int, default=16)
     a.add_argument("--periods-seconds", type=float, nargs=2, metavar=("SHORTEST", "LONGEST"),
                    help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)")
-    a.add_argument("--epochs", type=int, default=20)
-    a.add_argument("--window", type=int, default=256, help="truncated-BPTT window in steps")
-    a.add_argument("--chunk-windows", type=int, default=8, help="windows per chunk, state carried across them")
-    a.add_argument("--batch", type=int, default=16)
-    a.add_argument("--lr", type=float, default=3e-3)
-    a.add_argument("--input-noise", type=float, default=0.0, help="noise std on training inputs")
-    a.add_argument("--val-fraction", type=float, default=0.1)
-    a.add_argument("--patience", type=int, default=5)
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--device", default="cpu")
-    a.add_argument("--resume", action="store_true")
-    a.add_argument("-q", "--quiet", action="store_true")
+    _loop_arguments(a, window=256, chunk_windows=8, batch=16)
 
     m = sub.add_parser("midi", help="autoregressive note-stream model", description=__doc__)
     m.add_argument("paths", nargs="+", metavar="PATH")
@@ -53,17 +42,29 @@ def add_arguments(p) -> None:
     m.add_argument("--periods-beats", type=float, nargs=2, metavar=("SHORTEST", "LONGEST"),
                    help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats")
     m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
-    m.add_argument("--epochs", type=int, default=20)
-    m.add_argument("--window", type=int, default=64)
-    m.add_argument("--chunk-windows", type=int, default=4)
-    m.add_argument("--batch", type=int, default=8)
-    m.add_argument("--lr", type=float, default=3e-3)
-    m.add_argument("--val-fraction", type=float, default=0.1)
-    m.add_argument("--patience", type=int, default=5)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--device", default="cpu")
-    m.add_argument("--resume", action="store_true")
-    m.add_argument("-q", "--quiet", action="store_true")
+    _loop_arguments(m, window=64, chunk_windows=4, batch=8)
+
+
+def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
+    """The truncated-BPTT trainer's options (train.sequence.LoopConfig), shared by every kind."""
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--window", type=int, default=window, help="truncated-BPTT window in steps (default: %(default)s)")
+    p.add_argument("--chunk-windows", type=int, default=chunk_windows,
+                   help="windows per chunk, state carried across them (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=batch, help="chunks per batch (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--input-noise", type=float, default=0.0, help="noise std on training inputs")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _loop_values(args) -> dict:
+    keys = ("epochs", "window", "chunk_windows", "batch", "lr", "input_noise", "val_fraction", "patience", "seed", "device")
+    return {k: getattr(args, k) for k in keys}
 
 
 def run(args) -> int:
@@ -72,10 +73,10 @@ def run(args) -> int:
     from ..audio.train import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
-        encoding=args.encoding, context=args.context, hop_length=args.hop_length, n_fft=args.n_fft, n_mels=args.n_mels, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
+        encoding=args.encoding, context=args.context, hop_length=args.hop_length, n_fft=args.n_fft,
+        n_mels=args.n_mels, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
         module_size=args.module_size, periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
-        input_noise=args.input_noise, window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, epochs=args.epochs, lr=args.lr,
-        val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
+        **_loop_values(args),
     )  # fmt: skip
     res = train_audio(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
     print(f"model: {args.out} (best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f})")
@@ -91,10 +92,8 @@ def run_midi(args) -> int:
 
     cfg = MidiTrainConfig(
         encoding=args.encoding, steps_per_beat=args.steps_per_beat, architecture=args.architecture,
-        num_modules=args.modules, module_size=args.module_size, drums=args.drums, epochs=args.epochs,
-        periods_beats=tuple(args.periods_beats) if args.periods_beats else None,
-        window=args.window, chunk_windows=args.chunk_windows, batch=args.batch, lr=args.lr,
-        val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
+        num_modules=args.modules, module_size=args.module_size, drums=args.drums,
+        periods_beats=tuple(args.periods_beats) if args.periods_beats else None, **_loop_values(args),
     )  # fmt: skip
     res = train_midi(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
     print(f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "

@@ -19,7 +19,7 @@ import torch
 
 from ..checks import valid_choice
 from ..errors import ParameterError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, write_json
 from ..train.checkpoint import load_checkpoint, save_checkpoint
 from ..train.losses import loss_scale
 from ..train.networks import flatten, load_flat
@@ -182,11 +182,6 @@ def format_table(results: dict, sizes, methods) -> str:
             cells.append(f"{cell:>22}")
         lines.append(f"{names[m]:<8}" + "".join(cells))
     return "\n".join(lines)
-
-
-def write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
 
 
 def run_generation(

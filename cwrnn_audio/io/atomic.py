@@ -29,3 +29,29 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_json(path, data) -> Path:
+    """Write ``data`` as indented JSON, atomically."""
+    import json
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=True))
+    return path
+
+
+def find_files(paths, suffixes, *, source: str = "path") -> list[Path]:
+    """Every file named, or found (recursively, sorted) with one of ``suffixes`` in a named folder."""
+    from ..errors import ParameterError
+
+    out: list[Path] = []
+    for p in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        p = Path(os.fspath(p))
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ParameterError(f"{p}: no such file or folder")
+    return out

@@ -1,27 +1,18 @@
 """MIDI corpora: files or folders (recursive) in, scores out; bad files skipped and listed."""
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..io.atomic import find_files
 from .read import read_midi
 
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 
 
 def find_midi_files(paths) -> list[Path]:
-    out: list[Path] = []
-    for p in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
-        p = Path(os.fspath(p))
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in MIDI_SUFFIXES))
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise ParameterError(f"{p}: no such file or folder")
-    return out
+    return find_files(paths, MIDI_SUFFIXES)
 
 
 def load_scores(paths, *, drums: str = "drop", sustain: bool = False):

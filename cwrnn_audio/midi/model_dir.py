@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..io.atomic import atomic_path
+from ..io.atomic import write_json
 from .codec import encoding_from_dict, encoding_to_dict, model_io
 
 
@@ -16,10 +16,8 @@ def save_midi_model_dir(directory, model, enc, info: dict | None = None, *, prog
     d = Path(os.fspath(directory))
     d.mkdir(parents=True, exist_ok=True)
     save_network(model, d / "model.safetensors")
-    for name, data in (("config.json", {"model": model.config.to_dict(), "kind": type(model).__name__, "training": info or {}}),
-                       ("encoding.json", {**encoding_to_dict(enc), "program": program, "tempo_bpm": tempo_bpm})):  # fmt: skip
-        with atomic_path(d / name) as tmp:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    write_json(d / "config.json", {"model": model.config.to_dict(), "kind": type(model).__name__, "training": info or {}})
+    write_json(d / "encoding.json", {**encoding_to_dict(enc), "program": program, "tempo_bpm": tempo_bpm})
     return d
 
 
@@ -28,7 +26,10 @@ def load_midi_model_dir(directory):
     d = Path(os.fspath(directory))
     if not (d / "model.safetensors").is_file() or not (d / "encoding.json").is_file():
         raise ParameterError(f"{d}: not a MIDI model folder (needs model.safetensors and encoding.json)")
-    data = json.loads((d / "encoding.json").read_text())
+    try:
+        data = json.loads((d / "encoding.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"{d / 'encoding.json'}: not valid JSON ({exc})") from None
     settings = {"program": int(data.pop("program", 0)), "tempo_bpm": float(data.pop("tempo_bpm", 120.0))}
     enc = encoding_from_dict(data)
     kind = json.loads((d / "config.json").read_text()).get("kind", "CWRNN") if (d / "config.json").is_file() else "CWRNN"

@@ -42,20 +42,22 @@ class Score:
     def end(self) -> float:
         return max((n.end for n in self.notes), default=0.0)
 
+    def _tempo_arrays(self):
+        """(start seconds, seconds per beat, beats elapsed at each start) of the tempo changes."""
+        starts = np.array([s for s, _ in self.tempos])
+        spb = np.array([us / 1e6 for _, us in self.tempos])
+        return starts, spb, np.concatenate([[0.0], np.cumsum(np.diff(starts) / spb[:-1])])
+
     def beats(self, seconds):
         """Seconds -> beats (quarter notes) through the tempo map."""
         t = np.asarray(seconds, np.float64)
-        starts = np.array([s for s, _ in self.tempos])
-        spb = np.array([us / 1e6 for _, us in self.tempos])
-        beat_at = np.concatenate([[0.0], np.cumsum(np.diff(starts) / spb[:-1])])
+        starts, spb, beat_at = self._tempo_arrays()
         i = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
         return beat_at[i] + (t - starts[i]) / spb[i]
 
     def seconds(self, beats):
         """Beats -> seconds through the tempo map."""
         b = np.asarray(beats, np.float64)
-        starts = np.array([s for s, _ in self.tempos])
-        spb = np.array([us / 1e6 for _, us in self.tempos])
-        beat_at = np.concatenate([[0.0], np.cumsum(np.diff(starts) / spb[:-1])])
+        starts, spb, beat_at = self._tempo_arrays()
         i = np.clip(np.searchsorted(beat_at, b, side="right") - 1, 0, len(starts) - 1)
         return starts[i] + (b - beat_at[i]) * spb[i]
