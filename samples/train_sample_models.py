@@ -7,15 +7,60 @@ models/piano_mel/: a log-mel frame model (64 mels, hop 256 at 16 kHz, M config 8
 models/bach_mulaw/: a mu-law sample model (M config, 256-way softmax, 16 kHz) trained on
     bach_prelude_fluidr3.flac; its samples' spectrum follows the recording's (tests check the
     log-spectral distance).
+models/effect_drive/: an effect model (M config, 48 kHz) taught a NumPy overdrive: tanh(4 x) at
+    0.7 gain, then a one-pole low-pass at 3 kHz, from 6 s of sweeps, plucks and noise bursts.
+    The built-in "effect" plugin uses it.
 models/melody/: a melody model (sixteenth-note grid, 130 classes, 6 modules x 16) trained on the
     tunes in midi/ (made by make_midi.py); it writes new C-major tunes.
 """
 from pathlib import Path
 
 from cwrnn_audio.audio.train import AudioTrainConfig, train_audio
+from cwrnn_audio.audio.effect import EffectTrainConfig, train_effect_arrays
 from cwrnn_audio.midi.train import MidiTrainConfig, train_midi
 
 HERE = Path(__file__).resolve().parent
+EFFECT_SR = 48000
+
+
+def overdrive(x, sr=EFFECT_SR, cutoff=3000.0):
+    """The processing the effect model learns: soft clipping, then a one-pole low-pass."""
+    import numpy as np
+
+    y = 0.7 * np.tanh(4.0 * x)
+    a = np.exp(-2 * np.pi * cutoff / sr)
+    out = np.empty_like(y)
+    state = 0.0
+    for i, v in enumerate(y):
+        state = (1 - a) * v + a * state
+        out[i] = state
+    return out.astype(np.float32)
+
+
+def effect_material(seconds=6.0, sr=EFFECT_SR, seed=0):
+    """Dry training audio: exponential sine sweeps, decaying plucks and noise bursts at varied levels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    sweep = np.sin(2 * np.pi * 40 * (np.exp(t * np.log(200) / seconds) - 1) * seconds / np.log(200))
+    env = 0.1 + 0.9 * (0.5 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    plucks = np.zeros_like(t)
+    for start in rng.uniform(0, seconds - 0.5, 24):
+        i = int(start * sr)
+        n = int(0.4 * sr)
+        f = rng.uniform(80, 800)
+        plucks[i : i + n] += rng.uniform(0.2, 0.8) * np.exp(-np.arange(n) / (0.08 * sr)) * np.sin(2 * np.pi * f * np.arange(n) / sr)
+    noise = rng.standard_normal(t.size) * (rng.random(t.size // 4800 + 1).repeat(4800)[: t.size] < 0.2) * 0.3
+    return np.clip(0.5 * sweep * env + plucks + noise, -1, 1).astype(np.float32)
+
+
+class _EffectJob:
+    def __call__(self, files, out, cfg, **kw):
+        dry = effect_material()
+        return train_effect_arrays([(dry, overdrive(dry))], out, cfg, **kw)
+
+
 MODELS = {
     "piano_mel": (
         ["piano_phrase.wav", "bach_prelude_fluidr3.flac"],
@@ -23,6 +68,7 @@ MODELS = {
     ),
     "bach_mulaw": (["bach_prelude_fluidr3.flac"], AudioTrainConfig(encoding="mulaw", epochs=40, patience=8, seed=0)),
     "melody": (["midi"], MidiTrainConfig(encoding="melody", epochs=40, patience=10, seed=0)),
+    "effect_drive": ([], EffectTrainConfig(epochs=15, patience=4, seed=0)),
 }
 
 if __name__ == "__main__":
@@ -33,7 +79,7 @@ if __name__ == "__main__":
         files, cfg = MODELS[name]
         out = HERE / "models" / name
         shutil.rmtree(out, ignore_errors=True)
-        train = train_midi if isinstance(cfg, MidiTrainConfig) else train_audio
+        train = {MidiTrainConfig: train_midi, EffectTrainConfig: _EffectJob()}.get(type(cfg), train_audio)
         res = train([HERE / f for f in files], out, cfg, progress=False, log=lambda s: None)
         shutil.rmtree(out / "checkpoint", ignore_errors=True)  # resume state: not needed in the package
         print(f"{name}: best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f}")

@@ -29,11 +29,13 @@ def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
         assert rel in names, f"{rel} missing from the wheel: add its package to pyproject.toml"
     assert "cwrnn_audio_plugins/__init__.py" in names
     assert "cwrnn_audio_samples/pluck_melody.wav" in names
-    for name in ("midi/tune_0.mid", "models/melody/model.safetensors", "models/piano_mel/adapter.json",
+    for name in ("midi/tune_0.mid", "models/melody/model.safetensors", "models/piano_mel/adapter.json", "models/effect_drive/model.safetensors",
                  "models/bach_mulaw/model.safetensors", "bach_prelude_fluidr3.flac"):  # fmt: skip
         assert f"cwrnn_audio_samples/{name}" in names, name
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "cwrnn-audio = cwrnn_audio.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    text = zipfile.ZipFile(wheel).read(entry).decode()
+    assert "cwrnn-audio = cwrnn_audio.cli.main:main" in text
+    assert "[cwrnn_audio.plugins]" in text and "effect = cwrnn_audio_plugins.effect:Effect" in text
 
 
 def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):
@@ -49,3 +51,10 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].startswith(str(site))  # not the checkout
     assert (tmp_path / "cwrnn_demo.wav").is_file()
+    # the built-in plugins resolve through the wheel's entry points, to the wheel's files
+    code = ("import sys; from cwrnn_audio.plugin import get_plugin; cls = get_plugin('effect'); "
+            "print(sys.modules[cls.__module__].__file__); cls().prepare(48000, 64, 1)")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith(str(site))

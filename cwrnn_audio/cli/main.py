@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "paper": "cwrnn_audio.cli.paper",
     "train": "cwrnn_audio.cli.train",
     "generate": "cwrnn_audio.cli.generate",
+    "plugins": "cwrnn_audio.cli.plugins",
+    "render": "cwrnn_audio.cli.render",
 }
 
 

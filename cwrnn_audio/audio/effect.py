@@ -1,0 +1,64 @@
+"""Teaching a CW-RNN an effect from (dry, processed) recordings, as neural amp modelers do."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..adapters import RawAdapter
+from ..errors import ParameterError
+from ..train.sequence import LoopConfig, train_sequences
+from .dataset import load_clip
+from .model_dir import save_model_dir
+
+
+@dataclass
+class EffectTrainConfig(LoopConfig):
+    sample_rate: int = 48000
+    num_modules: int = 8
+    module_size: int = 16
+    window: int = 512
+    chunk_windows: int = 4
+    batch: int = 8
+
+    def model(self):
+        from ..nn.module import CWRNN
+
+        return CWRNN(input_size=1, output_size=1, num_modules=self.num_modules, module_size=self.module_size,
+                     output_activation="tanh")  # fmt: skip
+
+
+def train_effect_arrays(pairs, out_dir, config: EffectTrainConfig | None = None, *, resume=False, progress=True, log=print):
+    """Train on ``[(dry (frames,), processed (frames,))]`` float arrays at ``config.sample_rate``."""
+    cfg = config or EffectTrainConfig()
+    streams = []
+    for i, (dry, wet) in enumerate(pairs):
+        dry, wet = np.asarray(dry, np.float32).ravel(), np.asarray(wet, np.float32).ravel()
+        if dry.shape != wet.shape:
+            raise ParameterError(f"pair {i}: dry and processed must have the same length; got {dry.size} and {wet.size}")
+        if not (np.isfinite(dry).all() and np.isfinite(wet).all()):
+            raise ParameterError(f"pair {i}: NaN or infinite samples")
+        streams.append((dry[:, None], np.clip(wet, -1, 1)[:, None]))
+    adapter = RawAdapter(sample_rate=cfg.sample_rate)
+    out = Path(out_dir)
+    torch.manual_seed(cfg.seed)
+    return train_sequences(
+        streams, cfg.model(), "mse", out, cfg, settings=asdict(cfg), resume=resume, progress=progress, log=log,
+        save=lambda model, info: save_model_dir(out, model, adapter, {**info, "kind": "effect"}),
+    )  # fmt: skip
+
+
+def train_effect(dry_files, wet_files, out_dir, config: EffectTrainConfig | None = None, **kw):
+    """Train on pairs of files (dry, processed), resampled to ``config.sample_rate`` and mixed to mono."""
+    cfg = config or EffectTrainConfig()
+    if len(dry_files) != len(wet_files) or not dry_files:
+        raise ParameterError(f"need as many processed files as dry ones; got {len(dry_files)} and {len(wet_files)}")
+    pairs = []
+    for d, w in zip(dry_files, wet_files):
+        a, b = load_clip(d, cfg.sample_rate)[0], load_clip(w, cfg.sample_rate)[0]
+        if a.size != b.size:
+            raise ParameterError(f"{w}: {b.size} frames, but {d} has {a.size}; the pair must be aligned")
+        pairs.append((a, b))
+    return train_effect_arrays(pairs, out_dir, cfg, **kw)

@@ -1,0 +1,142 @@
+"""Plugin base class: prepare / process / reset, named parameters, state as bytes (no pickle)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    minimum: float
+    maximum: float
+    default: float
+    unit: str = ""
+
+    def check(self, value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (
+            self.minimum <= value <= self.maximum
+        ):
+            raise ParameterError(f"parameter {self.name!r} must be in [{self.minimum}, {self.maximum}]; got {value!r}")
+        return float(value)
+
+
+class Plugin:
+    """Subclasses set ``name`` and ``parameters`` and implement ``_prepare``, ``_process``, ``_reset``,
+    ``_state_arrays`` / ``_load_state_arrays``.
+
+    Audio is float32 ``(channels, frames)``; ``process`` accepts any block up to the prepared
+    maximum and returns a view of a buffer the plugin owns (valid until the next call).
+    """
+
+    name = ""
+    parameters: tuple = ()
+    latency_samples = 0
+
+    def __init__(self, **values):
+        self._values = {p.name: p.default for p in self.parameters}
+        for k, v in values.items():
+            self[k] = v
+        self.prepared = None  # (sample_rate, max_block_size, num_channels)
+
+    # -- parameters ----------------------------------------------------------------
+    def _param(self, name) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise ParameterError(f"{self.name}: no parameter {name!r}; it has {[p.name for p in self.parameters]}")
+
+    def __getitem__(self, name):
+        self._param(name)
+        return self._values[name]
+
+    def __setitem__(self, name, value):
+        self._values[name] = self._param(name).check(value)
+
+    # -- life cycle ----------------------------------------------------------------
+    def prepare(self, sample_rate: int, max_block_size: int, num_channels: int) -> None:
+        """Allocate and compile everything ``process`` needs; call again to change the format."""
+        for key, v, lo in (("sample_rate", sample_rate, 1000), ("max_block_size", max_block_size, 1),
+                           ("num_channels", num_channels, 1)):  # fmt: skip
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ParameterError(f"{self.name}: {key} must be an integer >= {lo}; got {v!r}")
+        self.prepared = (int(sample_rate), int(max_block_size), int(num_channels))
+        self._prepare(*self.prepared)
+
+    def process(self, audio: np.ndarray) -> np.ndarray:
+        if self.prepared is None:
+            raise ParameterError(f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first")
+        _, max_block, channels = self.prepared
+        if (
+            not isinstance(audio, np.ndarray) or audio.dtype != np.float32 or audio.ndim != 2
+            or audio.shape[0] != channels or audio.shape[1] > max_block
+        ):  # fmt: skip
+            raise ParameterError(
+                f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); "
+                f"got {getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
+            )
+        return self._process(audio)
+
+    def reset(self) -> None:
+        """Back to the state right after ``prepare``."""
+        if self.prepared is not None:
+            self._reset()
+
+    # -- state -----------------------------------------------------------------------
+    def get_state(self) -> bytes:
+        """Parameters and the running state (e.g. hidden values and clock) as safetensors bytes."""
+        from safetensors.numpy import save
+
+        arrays = {k: np.ascontiguousarray(v) for k, v in self._state_arrays().items()}
+        meta = {"plugin": self.name, "parameters": json.dumps(self._values), "prepared": json.dumps(self.prepared)}
+        return save(arrays, metadata=meta)
+
+    def set_state(self, data: bytes) -> None:
+        """Restore a state from :meth:`get_state`: the continuation is then exactly the same."""
+        from safetensors.numpy import load
+
+        try:
+            arrays = load(bytes(data))
+            meta = _metadata(bytes(data))
+        except Exception as exc:
+            raise ParameterError(f"{self.name}: not a plugin state ({exc})") from None
+        if meta.get("plugin") != self.name:
+            raise ParameterError(f"{self.name}: the state belongs to plugin {meta.get('plugin')!r}")
+        prepared = tuple(json.loads(meta["prepared"])) if json.loads(meta["prepared"]) else None
+        if prepared != self.prepared:
+            raise ParameterError(f"{self.name}: the state was taken prepared as {prepared}; this one is {self.prepared}")
+        for k, v in json.loads(meta["parameters"]).items():
+            self[k] = v
+        self._load_state_arrays(arrays)
+
+    # -- pedalboard-style whole-buffer call -----------------------------------------
+    def __call__(self, audio, sample_rate: int, *, buffer_size: int = 512, reset: bool = True) -> np.ndarray:
+        """Process a whole buffer ``(channels, frames)`` in blocks, as a pedalboard plugin is called."""
+        a = np.ascontiguousarray(audio, dtype=np.float32)
+        if a.ndim == 1:
+            a = a[None]
+        if self.prepared != (int(sample_rate), int(buffer_size), a.shape[0]):
+            self.prepare(int(sample_rate), int(buffer_size), a.shape[0])
+        elif reset:
+            self.reset()
+        out = np.empty_like(a)
+        for i in range(0, a.shape[1], buffer_size):
+            block = np.ascontiguousarray(a[:, i : i + buffer_size])
+            out[:, i : i + block.shape[1]] = self.process(block)
+        return out
+
+    def describe(self) -> str:
+        ps = ", ".join(f"{p.name} [{p.minimum:g}..{p.maximum:g}{p.unit}] = {self._values[p.name]:g}" for p in self.parameters)
+        return f"{self.name}: {ps or 'no parameters'}; latency {self.latency_samples} samples"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v:g}' for k, v in self._values.items())})"
+
+
+def _metadata(data: bytes) -> dict:
+    n = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + n]).get("__metadata__", {})
