@@ -37,3 +37,8 @@ def test_paper_benchmark_subset_prints_ratios():
 def test_midi_benchmark_compares_cwrnn_and_lstm():
     out = run_script("bench_midi_nll.py", "--epochs", "1", "--seeds", "1", "--encodings", "melody")
     assert "cwrnn" in out and "lstm" in out and "NLL/event" in out
+
+
+def test_plugin_benchmark_compares_with_lstm():
+    out = run_script("bench_plugins.py", "--seconds", "0.05")
+    assert "effect" in out and "nn.LSTM" in out and "faster" in out
