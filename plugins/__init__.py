@@ -2,5 +2,6 @@
 
 Registered through the ``cwrnn_audio.plugins`` entry-point group in ``pyproject.toml``, the
 same way a third-party package adds its own: ``effect`` (a CW-RNN trained on dry/processed
-pairs) so far.
+pairs), ``generator`` (a polyphonic synth of mu-law model voices) and ``continuator``
+(answers the notes played with a MIDI model's continuation).
 """

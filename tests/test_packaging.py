@@ -36,6 +36,7 @@ def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "cwrnn-audio = cwrnn_audio.cli.main:main" in text
     assert "[cwrnn_audio.plugins]" in text and "effect = cwrnn_audio_plugins.effect:Effect" in text
+    assert "generator = cwrnn_audio_plugins.generator:Generator" in text and "continuator = " in text
 
 
 def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):

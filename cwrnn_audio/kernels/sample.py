@@ -97,6 +97,66 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offsets, periods, class_values,
+                         audio_values, uniforms, inv_temp, top_k, n_steps, out, scratch, phase, logits, probs):  # fmt: skip
+    """A polyphonic instrument's voices in one call: :func:`sample_categorical_kernel` for the
+    ``active`` voices only, ``n_steps`` each, writing ``audio_values[class]`` to ``out[v, 1:]``
+    (column 0 holds the sample sounding from the previous block)."""
+    V = h.shape[0]
+    for v in range(V):
+        if active[v] == 0:
+            continue
+        init_phase(phase, t[v], periods)
+        xs = x_last[v]
+        for s in range(n_steps):
+            step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
+            read_out(h[v], WO, bO, ACT_LINEAR, logits)
+            c = _pick(logits, probs, inv_temp, top_k, uniforms[v, s])
+            out[v, 1 + s] = audio_values[c]
+            for j in range(xs.shape[0] - 1, 0, -1):
+                xs[j] = xs[j - 1]
+            xs[0] = class_values[c]
+        t[v] += n_steps
+
+
+@njit(nogil=True, cache=True)
+def mix_voices_kernel(gen, active, env, env_step, gain, sub, factor, out):
+    """Add every active voice to ``out`` (N,) at the host rate, holding each model sample for
+    ``factor`` frames.
+
+    ``gen`` (V, 1 + K): column 0 is the sample already sounding, then the new ones, each
+    starting where the position inside the current model sample (``sub`` at frame 0) is 0.
+    ``env`` (V,) moves by ``env_step`` per frame; a voice whose envelope reaches 0 stops.
+    Afterwards column 0 holds each voice's last sample, for the next block.
+    """
+    N = out.shape[0]
+    for v in range(gen.shape[0]):
+        if active[v] == 0:
+            continue
+        k = 0
+        pos = sub
+        for j in range(N):
+            if pos == 0:
+                k += 1
+            out[j] += gain[v] * env[v] * gen[v, k]
+            env[v] = min(1.0, env[v] + env_step[v])
+            if env[v] <= 0.0:
+                env[v] = 0.0
+                active[v] = 0
+                break
+            pos += 1
+            if pos == factor:
+                pos = 0
+        gen[v, 0] = gen[v, k]
+
+
+def ticks(sub: int, frames: int, factor: int) -> int:
+    """How many new model samples start within ``frames`` host frames from position ``sub``."""
+    first = (factor - sub) % factor
+    return 0 if first >= frames else 1 + (frames - 1 - first) // factor
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sample_regression_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, act, noise, lo, hi,
                              out, scratch, phase):  # fmt: skip
     """Free-run ``N`` steps with output fed back as input (I == O), plus ``noise``.

@@ -1,0 +1,100 @@
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from cwrnn_audio import ParameterError
+from cwrnn_audio.plugin import get_plugin
+
+SR = 48000
+# (absolute frame, type, note, velocity)
+SCORE = [(100, "note_on", 60, 100), (900, "note_on", 64, 80), (2500, "note_off", 60, 0),
+         (3100, "note_on", 67, 127), (4000, "note_off", 64, 0), (4001, "note_off", 67, 0)]  # fmt: skip
+TOTAL = 6000
+
+
+@pytest.fixture(scope="module")
+def Generator():
+    return get_plugin("generator")
+
+
+def render(Generator, sizes, **kw):
+    g = Generator(polyphony=3, **kw)
+    g.prepare(SR, TOTAL, 2)
+    out, pos = [], 0
+    for n in sizes:
+        n = min(n, TOTAL - pos)
+        events = [(t - pos, *rest) for t, *rest in SCORE if pos <= t < pos + n]
+        out.append(g.process_midi(events, n).copy())
+        pos += n
+        if pos >= TOTAL:
+            break
+    return np.concatenate(out, axis=1), g
+
+
+def test_any_block_sizes_give_identical_output(Generator, rng):
+    whole, _ = render(Generator, [TOTAL])
+    sizes = rng.integers(1, 1500, 100).tolist()
+    assert sum(sizes) >= TOTAL
+    blocked, _ = render(Generator, sizes)
+    np.testing.assert_array_equal(blocked, whole)
+
+
+def test_notes_start_sound_and_release_fades_to_silence(Generator):
+    out, g = render(Generator, [TOTAL], release_ms=10.0)
+    assert np.all(out[:, :100] == 0)  # nothing before the first note-on
+    assert np.sqrt(np.mean(out[0, 200:2400] ** 2)) > 0.01
+    assert np.all(out[:, 4001 + int(0.010 * SR) + 1 :] == 0)  # every voice faded out
+    assert not g._active.any()
+    np.testing.assert_array_equal(out[0], out[1])  # the same voice mix on every channel
+
+
+def test_state_round_trip_mid_stream(Generator):
+    g = Generator(polyphony=3)
+    g.prepare(SR, 1024, 1)
+    g.process_midi([(5, "note_on", 60, 90), (300, "note_on", 62, 70)], 1000)
+    state = g.get_state()
+    first = g.process_midi([(50, "note_off", 60, 0)], 1000).copy()
+    other = Generator(polyphony=3)
+    other.prepare(SR, 1024, 1)
+    other.set_state(state)
+    np.testing.assert_array_equal(other.process_midi([(50, "note_off", 60, 0)], 1000), first)
+
+
+def test_polyphony_steals_the_quietest_voice(Generator):
+    g = Generator(polyphony=2, release_ms=2000.0)
+    g.prepare(SR, 512, 1)
+    g.process_midi([(0, "note_on", 60, 100), (1, "note_on", 62, 100)], 512)
+    g.process_midi([(0, "note_off", 60, 0)], 512)  # voice of 60 starts fading
+    g.process_midi([(0, "note_on", 64, 100)], 512)
+    assert sorted(g._note.tolist()) == [62, 64]
+
+
+def test_process_allocates_nothing_that_grows_with_the_block(Generator):
+    g = Generator(polyphony=4)
+    g.prepare(SR, 4096, 2)
+    g.process_midi([(0, "note_on", p, 100) for p in (60, 64, 67, 70)], 16)
+    small, big = np.zeros((2, 16), np.float32), np.zeros((2, 4096), np.float32)
+    g.process(small), g.process(big)
+
+    def peak(block):
+        tracemalloc.start()
+        g.process(block)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    assert peak(big) <= peak(small) + 512 and peak(big) < 8192
+
+
+def test_bad_setups(Generator):
+    g = Generator(polyphony=2)
+    with pytest.raises(ParameterError, match="multiple of the model's 16000 Hz; got 44100"):
+        g.prepare(44100, 512, 2)
+    g.prepare(SR, 64, 1)
+    with pytest.raises(ParameterError, match="outside the block"):
+        g.process_midi([(64, "note_on", 60, 100)], 64)
+    with pytest.raises(ParameterError, match="event type"):
+        g.process_midi([(0, "control_change", 64, 127)], 64)
+    with pytest.raises(ParameterError, match="polyphony"):
+        Generator(polyphony=0)
