@@ -2,6 +2,7 @@
 
   cwrnn-audio train audio PATH... --encoding raw|mulaw|mel --out MODEL_DIR [--epochs N] ...
   cwrnn-audio train midi PATH... --encoding roll|events|melody --out MODEL_DIR [--epochs N] ...
+  cwrnn-audio train effect --dry A.wav [B.wav ...] --wet A_fx.wav [B_fx.wav ...] --out MODEL_DIR ...
 
 PATH is an audio file or a folder (searched recursively). Bad files are
 skipped and listed; the rest train. MODEL_DIR receives model.safetensors,
@@ -44,6 +45,15 @@ def add_arguments(p) -> None:
     m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
     _loop_arguments(m, window=64, chunk_windows=4, batch=8)
 
+    e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", description=__doc__)
+    e.add_argument("--dry", nargs="+", required=True, metavar="FILE")
+    e.add_argument("--wet", nargs="+", required=True, metavar="FILE", help="the processed files, in the same order")
+    e.add_argument("--out", required=True, metavar="MODEL_DIR")
+    e.add_argument("--sample-rate", type=int, default=48000)
+    e.add_argument("--modules", type=int, default=8)
+    e.add_argument("--module-size", type=int, default=16)
+    _loop_arguments(e, window=512, chunk_windows=4, batch=8)
+
 
 def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
     """The truncated-BPTT trainer's options (train.sequence.LoopConfig), shared by every kind."""
@@ -70,6 +80,8 @@ def _loop_values(args) -> dict:
 def run(args) -> int:
     if args.kind == "midi":
         return run_midi(args)
+    if args.kind == "effect":
+        return run_effect(args)
     from ..audio.train import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
@@ -102,4 +114,15 @@ def run_midi(args) -> int:
         print(f"skipped or warned about {len(res['skipped'])} file(s):")
         for _, reason in res["skipped"]:
             print(f"  {reason}")
+    return 0
+
+
+def run_effect(args) -> int:
+    from ..audio.effect import EffectTrainConfig, train_effect
+
+    cfg = EffectTrainConfig(sample_rate=args.sample_rate, num_modules=args.modules, module_size=args.module_size,
+                            **_loop_values(args))  # fmt: skip
+    res = train_effect(args.dry, args.wet, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
+    print(f"model: {args.out} (best epoch {res['best_epoch']}, validation MSE {min(res['val_loss']):.5f}); "
+          f"use it with: cwrnn-audio render effect --model {args.out} -i IN -o OUT")  # fmt: skip
     return 0

@@ -81,6 +81,10 @@ class Plugin:
             )
         return self._process(audio)
 
+    def process_midi(self, events, num_frames: int):
+        """Note-stream plugins take ``(offset, type, note, velocity)`` events inside a block here."""
+        raise ParameterError(f"{self.name}: not a note-stream plugin; use process(audio)")
+
     def reset(self) -> None:
         """Back to the state right after ``prepare``."""
         if self.prepared is not None:

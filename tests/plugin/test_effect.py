@@ -123,3 +123,44 @@ def test_cli_lists_plugins_and_renders_a_file_in_blocks(tmp_path, stereo):
                           "-o", str(tmp_path / "x.wav")], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "no plugin named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_train_an_effect_from_file_pairs_and_render_with_it(tmp_path):
+    import subprocess
+
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    dry = (0.5 * rng.standard_normal(24000)).clip(-1, 1).astype(np.float32)
+    sf.write(tmp_path / "dry.wav", dry, 24000, subtype="FLOAT")
+    sf.write(tmp_path / "wet.wav", np.tanh(3 * dry) * 0.6, 24000, subtype="FLOAT")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "cwrnn_audio", *a], capture_output=True, text=True)  # noqa: E731
+    r = run("train", "effect", "--dry", str(tmp_path / "dry.wav"), "--wet", str(tmp_path / "wet.wav"), "--out",
+            str(tmp_path / "fx"), "--sample-rate", "24000", "--modules", "3", "--module-size", "8", "--epochs", "15",
+            "--window", "64", "--batch", "4", "--lr", "1e-2", "-q")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fx = get_plugin("effect")(str(tmp_path / "fx"))
+    y = fx(dry[None], 24000)[0]
+    wet = np.tanh(3 * dry) * 0.6
+    assert np.mean((y - wet) ** 2) < 0.2 * np.mean((dry - wet) ** 2)  # far closer than the dry signal
+    r = run("train", "effect", "--dry", str(tmp_path / "dry.wav"), "--wet", str(tmp_path / "dry.wav"),
+            str(tmp_path / "wet.wav"), "--out", str(tmp_path / "fx2"))  # fmt: skip
+    assert r.returncode == 2 and "as many processed files as dry ones" in r.stderr
+
+
+def test_render_streams_in_constant_memory(tmp_path):
+    import soundfile as sf
+
+    from cwrnn_audio.cli.main import main
+
+    seconds = 20
+    sf.write(tmp_path / "long.wav", (0.3 * np.sin(np.arange(SR * seconds) / 9.0))[:, None].repeat(2, 1), SR,
+             subtype="PCM_16")  # fmt: skip
+    main(["render", "effect", "-i", str(tmp_path / "long.wav"), "-o", str(tmp_path / "o.wav"), "-q"])  # compile, warm
+    tracemalloc.start()
+    assert main(["render", "effect", "-i", str(tmp_path / "long.wav"), "-o", str(tmp_path / "o.wav"), "-q"]) == 0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    whole = SR * seconds * 2 * 4  # the file as float32
+    assert peak < whole / 20, (peak, whole)
+    assert sf.info(str(tmp_path / "o.wav")).frames == SR * seconds
