@@ -61,7 +61,7 @@ class Generator(Plugin):
         return s.state.h[0].copy(), int(s.state.t[0]), last
 
     def _prepare(self, sample_rate, max_block_size, num_channels):
-        from cwrnn_audio.kernels.sample import mix_voices_kernel, sample_voices_kernel
+        from cwrnn_audio.kernels.sample import mix_voices_kernel, sample_voices_kernel, ticks
 
         sr = self.adapter.sample_rate
         if sample_rate % sr:
@@ -82,7 +82,7 @@ class Generator(Plugin):
         self._logits, self._probs = f32(c.output_size), f32(c.output_size)
         self._class_values = self.adapter.class_value(np.arange(c.output_size))
         self._audio = self.adapter.decode_classes(np.arange(c.output_size)[None])[0]
-        self._sample, self._mix = sample_voices_kernel, mix_voices_kernel
+        self._sample, self._mix, self._ticks = sample_voices_kernel, mix_voices_kernel, ticks
         self._reset()
         self._render(1)  # compile (or load the cache) now, never inside process
         self._reset()
@@ -98,9 +98,7 @@ class Generator(Plugin):
 
     def _render(self, n):
         """Mix ``n`` frames of every active voice into ``self._mono[:n]``."""
-        from cwrnn_audio.kernels.sample import ticks
-
-        k = ticks(self._sub, n, self.factor)
+        k = self._ticks(self._sub, n, self.factor)
         w = self.weights
         if k:
             for v, rng in enumerate(self._rngs):

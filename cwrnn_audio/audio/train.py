@@ -1,7 +1,7 @@
 """Autoregressive audio training: adapters turn clips into streams for the sequence trainer."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -26,7 +26,6 @@ class AudioTrainConfig(LoopConfig):
     num_modules: int = 8
     module_size: int = 16
     periods: object = "exponential"  # or [shortest_s, longest_s] to span seconds geometrically
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         super().__post_init__()

@@ -92,11 +92,15 @@ def run(args) -> int:
     )  # fmt: skip
     res = train_audio(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
     print(f"model: {args.out} (best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f})")
-    if res["skipped"]:
-        print(f"skipped {len(res['skipped'])} file(s):")
-        for path, reason in res["skipped"]:
-            print(f"  {reason}")
+    _report_skipped(res["skipped"], "skipped")
     return 0
+
+
+def _report_skipped(skipped, verb: str) -> None:
+    if skipped:
+        print(f"{verb} {len(skipped)} file(s):")
+        for _, reason in skipped:
+            print(f"  {reason}")
 
 
 def run_midi(args) -> int:
@@ -110,10 +114,7 @@ def run_midi(args) -> int:
     res = train_midi(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
     print(f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "
           f"validation loss {min(res['val_loss']):.4f})")  # fmt: skip
-    if res["skipped"]:
-        print(f"skipped or warned about {len(res['skipped'])} file(s):")
-        for _, reason in res["skipped"]:
-            print(f"  {reason}")
+    _report_skipped(res["skipped"], "skipped or warned about")
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,6 @@ class GenerationConfig:
     init_std: float = 0.1  # the paper's
     excerpts: int = PAPER_COUNT
     length: int = PAPER_LENGTH
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.runs, int) or self.runs < 1:

@@ -71,6 +71,25 @@ def _pick(logits, probs, inv_temp, top_k, u):
     return 0
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def _sample_step(xs, hv, Sv, okv, phase, WH, WI, bH, WO, bO, offsets, periods, class_values, inv_temp, top_k, u,
+                 scratch, logits, probs):  # fmt: skip
+    """One autoregressive step of one voice: advance, read the logits, draw a class, feed it back."""
+    step_state(xs, hv, Sv, okv, phase, WH, WI, bH, offsets, periods, scratch)
+    read_out(hv, WO, bO, ACT_LINEAR, logits)
+    c = _pick(logits, probs, inv_temp, top_k, u)
+    for j in range(xs.shape[0] - 1, 0, -1):  # the inputs are the last classes, newest first
+        xs[j] = xs[j - 1]
+    xs[0] = class_values[c]
+    return c
+
+
+@njit(cache=True)
+def pick_class(logits, inv_temp, top_k, u):
+    """The kernels' draw from softmax(logits / T) (top_k > 0 keeps the k largest), for Python loops."""
+    return _pick(logits, np.empty_like(logits), inv_temp, top_k, u)
+
+
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, class_values,
                               uniforms, inv_temp, top_k, out, scratch, phase, logits, probs):  # fmt: skip
@@ -86,13 +105,8 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
         init_phase(phase, t[v], periods)
         xs = x_last[v]
         for s in range(N):
-            step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
-            read_out(h[v], WO, bO, ACT_LINEAR, logits)
-            c = _pick(logits, probs, inv_temp, top_k, uniforms[v, s])
-            out[v, s] = c
-            for j in range(xs.shape[0] - 1, 0, -1):  # the inputs are the last classes, newest first
-                xs[j] = xs[j - 1]
-            xs[0] = class_values[c]
+            out[v, s] = _sample_step(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, WO, bO, offsets, periods,
+                                     class_values, inv_temp, top_k, uniforms[v, s], scratch, logits, probs)  # fmt: skip
         t[v] += N
 
 
@@ -109,13 +123,9 @@ def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offs
         init_phase(phase, t[v], periods)
         xs = x_last[v]
         for s in range(n_steps):
-            step_state(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, offsets, periods, scratch)
-            read_out(h[v], WO, bO, ACT_LINEAR, logits)
-            c = _pick(logits, probs, inv_temp, top_k, uniforms[v, s])
+            c = _sample_step(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, WO, bO, offsets, periods,
+                             class_values, inv_temp, top_k, uniforms[v, s], scratch, logits, probs)  # fmt: skip
             out[v, 1 + s] = audio_values[c]
-            for j in range(xs.shape[0] - 1, 0, -1):
-                xs[j] = xs[j - 1]
-            xs[0] = class_values[c]
         t[v] += n_steps
 
 

@@ -4,17 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from ..kernels.sample import pick_class
 from .codec import is_categorical, stream
 from .notes import Score
-
-
-def _softmax_pick(logits, temperature, top_k, u):
-    z = logits.astype(np.float64) / temperature
-    if 0 < top_k < z.size:
-        z[z < np.sort(z)[-top_k]] = -np.inf
-    p = np.exp(z - z.max())
-    cdf = np.cumsum(p)
-    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), z.size - 1))
 
 
 def _stepper(model, backend):
@@ -87,7 +79,7 @@ def generate_midi(model, enc, *, bars: float | None = None, seconds: float | Non
             x[int(history[-1])] = 1.0
         out, elapsed = [], 0.0
         for _ in range(n_steps):
-            c = _softmax_pick(step(x), temperature, top_k, rng.random())
+            c = int(pick_class(np.asarray(step(x), np.float32), 1.0 / temperature, top_k, rng.random()))
             out.append(c)
             x[:] = 0.0
             x[c] = 1.0
