@@ -48,7 +48,7 @@ class Effect(Plugin):
         self._x = np.zeros((C, M, 1), np.float32)
         self._y = np.zeros((C, M, 1), np.float32)
         self._out = np.zeros((C, M), np.float32)
-        self._scratch = np.zeros(n, np.float32)
+        self._scratch = np.zeros((2, n), np.float32)
         self._phase = np.zeros(c.num_modules, np.int64)
         self._kernel = forward_kernel
         self._process(np.zeros((C, 1), np.float32))  # compiles (or loads the cache) now, not in process
@@ -62,19 +62,22 @@ class Effect(Plugin):
     def _process(self, audio):
         n = audio.shape[1]
         w = self.weights
-        wet = self["mix"] * 10.0 ** (self["output_gain_db"] / 20.0)
-        dry = (1.0 - self["mix"]) * 10.0 ** (self["output_gain_db"] / 20.0)
-        for c in range(audio.shape[0]):
-            np.copyto(self._x[c, :n, 0], audio[c])
-            self._kernel(
-                self._x[c : c + 1, :n], self._h[c : c + 1], self._t[c : c + 1], self._S[c : c + 1], self._ok[c : c + 1],
-                w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act, self._y[c : c + 1, :n], self._scratch, self._phase,
-            )  # fmt: skip
-            out = self._out[c, :n]
-            np.multiply(self._y[c, :n, 0], wet, out=out)
-            if dry:
-                out += dry * audio[c]
-        return self._out[:, :n]
+        mix = self._values["mix"]
+        gain = 10.0 ** (self._values["output_gain_db"] / 20.0)
+        x, y = self._x[:, :n], self._y[:, :n]
+        np.copyto(x[:, :, 0], audio)
+        # all channels in one call: they share the clock, so the kernel steps them in pairs
+        self._kernel(
+            x, self._h, self._t, self._S, self._ok, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act,
+            y, self._scratch, self._phase,
+        )  # fmt: skip
+        if mix == 1.0 and gain == 1.0:
+            return y[:, :, 0]
+        out = self._out[:, :n]
+        np.multiply(y[:, :, 0], mix * gain, out=out)
+        if mix < 1.0:
+            out += ((1.0 - mix) * gain) * audio
+        return out
 
     def _state_arrays(self):
         return {"h": self._h, "t": self._t}

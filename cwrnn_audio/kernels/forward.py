@@ -47,6 +47,20 @@ def fast_tanh(x):
 # any split of a sequence into blocks gives bit-identical outputs.
 FASTMATH = {"reassoc", "contract"}
 
+# Kernels that inline fast_tanh compile with error_model="numpy": Python's
+# model puts a ZeroDivisionError branch on its division, which stopped LLVM
+# vectorising the activation loops (1.3x per sample here). Its denominator is
+# a polynomial >= 0.0049, so nothing is lost.
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def activate(h, pre, lo, hi):
+    """``h[lo:hi] = tanh(pre[lo:hi])``, vectorised (slices starting at 0 let LLVM do it)."""
+    dst = h[lo:hi]
+    src = pre[lo:hi]
+    for r in range(hi - lo):
+        dst[r] = fast_tanh(src[r])
+
 
 @njit(inline="always")
 def init_phase(phase, t, periods):
@@ -97,14 +111,72 @@ def step_state(xs, hb, Sb, ok, phase, WH, WI, bH, offsets, periods, scratch):
     # written only after every active row has read the old state
     for i in range(g):
         if phase[i] == 0:
-            for r in range(offsets[i], offsets[i + 1]):
-                hb[r] = fast_tanh(scratch[r])
+            activate(hb, scratch, offsets[i], offsets[i + 1])
+    advance_clock(phase, periods, ok, slowest)
+
+
+@njit(inline="always")
+def advance_clock(phase, periods, ok, slowest):
+    """Move every module's phase on one step; invalidate the caches of modules
+    faster than ``slowest`` (the slowest that ticked), which read it."""
+    for i in range(periods.shape[0]):
         phase[i] += 1
         if phase[i] == periods[i]:
             phase[i] = 0
-    # faster modules read the ones just updated: their caches are stale
     for i in range(slowest):
         ok[i] = 0
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def step_pair(x0, x1, h0, h1, S0, S1, ok, phase, WH, WI, bH, offsets, periods, s0, s1):
+    """:func:`step_state` for two voices on the same clock step.
+
+    Each weight is loaded once for both voices and the two dot products per
+    row interleave, which hides the latency of the reductions (1.4-1.7x per
+    voice here). Each voice's sums are taken in the same order as alone.
+    """
+    n = h0.shape[0]
+    g = periods.shape[0]
+    I = x0.shape[0]
+    slowest = -1
+    for i in range(g):
+        if phase[i] != 0:
+            continue
+        slowest = i
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        if ok[i] == 0:
+            t0 = h0[hi:]
+            t1 = h1[hi:]
+            for r in range(lo, hi):
+                w = WH[r, hi:]
+                a0 = np.float32(0.0)
+                a1 = np.float32(0.0)
+                for c in range(n - hi):
+                    a0 += w[c] * t0[c]
+                    a1 += w[c] * t1[c]
+                S0[r] = a0
+                S1[r] = a1
+            ok[i] = 1
+        own0 = h0[lo:hi]
+        own1 = h1[lo:hi]
+        for r in range(lo, hi):
+            w = WH[r, lo:hi]
+            a0 = bH[r] + S0[r]
+            a1 = bH[r] + S1[r]
+            for k in range(I):
+                a0 += WI[r, k] * x0[k]
+                a1 += WI[r, k] * x1[k]
+            for c in range(hi - lo):
+                a0 += w[c] * own0[c]
+                a1 += w[c] * own1[c]
+            s0[r] = a0
+            s1[r] = a1
+    for i in range(g):
+        if phase[i] == 0:
+            activate(h0, s0, offsets[i], offsets[i + 1])
+            activate(h1, s1, offsets[i], offsets[i + 1])
+    advance_clock(phase, periods, ok, slowest)
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -121,7 +193,25 @@ def read_out(hb, WO, bO, act, out):
         out[o] = acc
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(inline="always", fastmath=FASTMATH)
+def read_pair(h0, h1, WO, bO, act, out0, out1):
+    """:func:`read_out` for two voices, each weight loaded once."""
+    n = h0.shape[0]
+    for o in range(bO.shape[0]):
+        w = WO[o]
+        a0 = bO[o]
+        a1 = bO[o]
+        for c in range(n):
+            a0 += w[c] * h0[c]
+            a1 += w[c] * h1[c]
+        if act == ACT_TANH:
+            a0 = fast_tanh(a0)
+            a1 = fast_tanh(a1)
+        out0[o] = a0
+        out1[o] = a1
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def forward_kernel(x, h, t, S, S_ok, WH, WI, bH, WO, bO, offsets, periods, act, y, scratch, phase):
     """Advance ``B`` voices by ``T`` steps, in place.
 
@@ -129,16 +219,35 @@ def forward_kernel(x, h, t, S, S_ok, WH, WI, bH, WO, bO, offsets, periods, act, 
     y (B, T, O) float32 outputs, written. WH (n, n), WI (n, I), WO (O, n) row-major.
     S (B, n) float32 and S_ok (B, g) uint8: the slow-input caches of
     :func:`step_state`; callers set S_ok to 0 whenever they replace ``h``.
-    scratch (n,) float32 and phase (g,) int64 are work space.
+    scratch (2, n) float32 and phase (g,) int64 are work space. Neighbouring
+    voices at the same step (stereo channels, voices started together) run
+    as pairs through :func:`step_pair`.
     """
     B, T, _ = x.shape
-    for b in range(B):
+    g = periods.shape[0]
+    b = 0
+    while b < B:
         init_phase(phase, t[b], periods)
+        if b + 1 < B and t[b + 1] == t[b]:
+            ok = S_ok[b]
+            for i in range(g):
+                ok[i] &= S_ok[b + 1, i]
+            x0, x1, h0, h1, y0, y1 = x[b], x[b + 1], h[b], h[b + 1], y[b], y[b + 1]
+            S0, S1, s0, s1 = S[b], S[b + 1], scratch[0], scratch[1]
+            for s in range(T):
+                step_pair(x0[s], x1[s], h0, h1, S0, S1, ok, phase, WH, WI, bH, offsets, periods, s0, s1)
+                read_pair(h0, h1, WO, bO, act, y0[s], y1[s])
+            S_ok[b + 1, :] = ok
+            t[b] += T
+            t[b + 1] += T
+            b += 2
+            continue
         xb, hb, Sb, okb, yb = x[b], h[b], S[b], S_ok[b], y[b]  # views made once, not per sample
         for s in range(T):
-            step_state(xb[s], hb, Sb, okb, phase, WH, WI, bH, offsets, periods, scratch)
+            step_state(xb[s], hb, Sb, okb, phase, WH, WI, bH, offsets, periods, scratch[0])
             read_out(hb, WO, bO, act, yb[s])
         t[b] += T
+        b += 1
 
 
 @njit(nogil=True, cache=True)

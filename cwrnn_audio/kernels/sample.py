@@ -90,7 +90,7 @@ def pick_class(logits, inv_temp, top_k, u):
     return _pick(logits, np.empty_like(logits), inv_temp, top_k, u)
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, class_values,
                               uniforms, inv_temp, top_k, out, scratch, phase, logits, probs):  # fmt: skip
     """Sample ``N`` classes for each of ``V`` voices; the input is the last class's value.
@@ -110,7 +110,7 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
         t[v] += N
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offsets, periods, class_values,
                          audio_values, uniforms, inv_temp, top_k, n_steps, out, scratch, phase, logits, probs):  # fmt: skip
     """A polyphonic instrument's voices in one call: :func:`sample_categorical_kernel` for the
@@ -166,7 +166,7 @@ def ticks(sub: int, frames: int, factor: int) -> int:
     return 0 if first >= frames else 1 + (frames - 1 - first) // factor
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def sample_regression_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, act, noise, lo, hi,
                              out, scratch, phase):  # fmt: skip
     """Free-run ``N`` steps with output fed back as input (I == O), plus ``noise``.

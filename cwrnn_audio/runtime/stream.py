@@ -130,7 +130,7 @@ class NumbaStream(_Stream):
         self._t = np.zeros(voices, np.int64)
         self._S = np.zeros((voices, config.hidden_size), np.float32)
         self._S_ok = np.zeros((voices, config.num_modules), np.uint8)
-        self._scratch = np.zeros(config.hidden_size, np.float32)
+        self._scratch = np.zeros((2, config.hidden_size), np.float32)
         self._phase = np.zeros(config.num_modules, np.int64)
 
     def _advance(self, x, y) -> None:
@@ -160,7 +160,7 @@ class NumbaStream(_Stream):
         K = w.bO.shape[0]
         sample_categorical_kernel(
             self._h, self._t, self._S, self._S_ok, x_last, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods,
-            class_values, uniforms, 1.0 / temperature, int(top_k), out, self._scratch, self._phase,
+            class_values, uniforms, 1.0 / temperature, int(top_k), out, self._scratch[0], self._phase,
             np.empty(K, np.float32), np.empty(K, np.float32),
         )  # fmt: skip
         return out
@@ -174,7 +174,7 @@ class NumbaStream(_Stream):
         out = np.empty(noise.shape, np.float32)
         sample_regression_kernel(
             self._h, self._t, self._S, self._S_ok, x_last, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods,
-            w.act, noise, np.float32(lo), np.float32(hi), out, self._scratch, self._phase,
+            w.act, noise, np.float32(lo), np.float32(hi), out, self._scratch[0], self._phase,
         )  # fmt: skip
         return out
 

@@ -54,6 +54,48 @@ def test_any_split_into_blocks_is_bit_identical(rng, trial):
     np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
 
 
+@pytest.mark.parametrize("trial", range(6))
+def test_voices_on_the_same_step_run_as_pairs_and_match_the_equations(rng, trial):
+    # t = (5, 5, 9, 9, 2): two pairs through step_pair, the last voice alone
+    kw = random_config_kwargs(rng)
+    model = make(rng, **kw)
+    c = model.config
+    t0 = np.array([5, 5, 9, 9, 2], np.int64)
+    h0 = rng.uniform(-0.5, 0.5, (5, c.hidden_size)).astype(np.float32)
+    x = rng.normal(size=(5, int(rng.integers(1, 150)), kw["input_size"])).astype(np.float32)
+    s = model.stream(voices=5)
+    s.set_state((h0, t0))
+    y = s.process(x)
+    for v in range(5):
+        ref, h_ref = reference_forward(
+            model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[v], h0[v], int(t0[v])
+        )
+        np.testing.assert_allclose(y[v], ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(s.state.h[v], h_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_a_pair_rebuilds_the_cache_of_a_voice_whose_state_was_replaced(rng):
+    # voice 0 keeps a current slow-input cache, voice 1's state is swapped under it
+    model = make(rng, input_size=1, module_sizes=[3, 4, 2, 5], periods=[1, 2, 4, 8])
+    c, w = model.config, model.kernel_weights()
+    n, g = c.hidden_size, c.num_modules
+    h = np.zeros((2, n), np.float32)
+    t = np.zeros(2, np.int64)
+    S, ok = np.zeros((2, n), np.float32), np.zeros((2, g), np.uint8)
+    work = (np.zeros((2, n), np.float32), np.zeros(g, np.int64))
+    x = rng.normal(size=(2, 37, 1)).astype(np.float32)
+    y = np.zeros((2, 37, 1), np.float32)
+    forward_kernel(x, h, t, S, ok, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act, y, *work)
+    assert ok[0].any()
+    h_start = h.copy()
+    h_start[1] = rng.uniform(-0.9, 0.9, n)
+    h[1], ok[1] = h_start[1], 0
+    forward_kernel(x, h, t, S, ok, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act, y, *work)
+    for v in range(2):
+        ref, _ = reference_forward(model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[v], h_start[v], 37)
+        np.testing.assert_allclose(y[v], ref, rtol=1e-5, atol=1e-5)
+
+
 def test_no_input_generator_runs_for_a_number_of_steps(rng):
     model = make(rng, input_size=0, hidden_size=40, num_modules=9)
     y = model.run(steps=320)
@@ -72,6 +114,10 @@ def test_kernel_never_reads_below_the_block_diagonal(rng):
     poisoned[~block_upper_mask([4, 3, 5])] = np.nan  # any read, even times 0, gives NaN
     s = NumbaStream(model.config, w._replace(WH=poisoned))
     np.testing.assert_array_equal(s.process(x), expect)
+    pair = np.concatenate([x, -x])  # two voices on one clock: the paired step
+    expect = model.stream(voices=2).process(pair)
+    s = NumbaStream(model.config, w._replace(WH=poisoned), voices=2)
+    np.testing.assert_array_equal(s.process(pair), expect)
 
 
 def _spins_while(kernel, args):
