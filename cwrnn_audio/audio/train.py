@@ -56,14 +56,36 @@ class AudioTrainConfig(LoopConfig):
         )  # fmt: skip
 
 
-def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resume=False, progress=True, log=print):
+def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resume=False, progress=True, log=print,
+                distributed=False, workers=0, cache_dir=None):  # fmt: skip
     """Train an autoregressive CW-RNN on audio files; writes a model folder to ``out_dir``.
 
     Returns a dict with the per-epoch ``train_loss`` and ``val_loss``, the
     ``best_epoch``, and the ``skipped`` files with their reasons.
+
+    ``distributed``: run under ``torchrun`` with DDP (gloo on CPUs, NCCL on GPUs), files
+    streamed window by window (``workers`` DataLoader processes per rank; ``cache_dir`` keeps
+    decoded, resampled audio) instead of loaded whole.
     """
     cfg = config or AudioTrainConfig()
     adapter = cfg.adapter()
+    loss = "ce" if adapter.name == "mulaw" else "mse"
+    out = Path(out_dir)
+    if distributed:
+        from ..data.loaders import AudioLoader
+        from ..train.distributed import process_group
+        from ..train.streaming import train_streaming
+        from .dataset import find_audio_files
+
+        files = find_audio_files(paths)
+        with process_group(cfg.device) as ranks:
+            torch.manual_seed(cfg.seed)
+            res = train_streaming(
+                files, AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir), cfg.model(adapter), loss, out,
+                cfg, ranks=ranks, settings=asdict(cfg), workers=workers, resume=resume, progress=progress,
+                log=log, save=lambda model, info, _: save_model_dir(out, model, adapter, info),
+            )  # fmt: skip
+        return {k: v for k, v in res.items() if k != "meta"}
     clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
     for path, reason in skipped:
         log(f"skipped {reason}")
@@ -71,8 +93,6 @@ def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resum
     for _, audio in clips:
         x, y = adapter.encode(audio)
         streams.extend(zip(x, y))
-    loss = "ce" if adapter.name == "mulaw" else "mse"
-    out = Path(out_dir)
     torch.manual_seed(cfg.seed)  # the initial weights are part of the run
     history = train_sequences(
         streams, cfg.model(adapter), loss, out, cfg, settings=asdict(cfg), resume=resume, progress=progress, log=log,

@@ -2,6 +2,7 @@
 
   cwrnn-audio train audio PATH... --encoding raw|mulaw|mel --out MODEL_DIR [--epochs N] ...
   cwrnn-audio train midi PATH... --encoding roll|events|melody --out MODEL_DIR [--epochs N] ...
+  torchrun --standalone --nproc-per-node N -m cwrnn_audio train midi|audio PATH... --out MODEL_DIR --distributed
   cwrnn-audio train effect --dry A.wav [B.wav ...] --wet A_fx.wav [B_fx.wav ...] --out MODEL_DIR ...
 
 PATH is an audio file or a folder (searched recursively). Bad files are
@@ -31,6 +32,8 @@ def add_arguments(p) -> None:
     a.add_argument("--periods-seconds", type=float, nargs=2, metavar=("SHORTEST", "LONGEST"),
                    help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)")
     _loop_arguments(a, window=256, chunk_windows=8, batch=16)
+    _distributed_arguments(a)
+    a.add_argument("--cache-dir", metavar="DIR", help="with --distributed: keep decoded, resampled audio here")
 
     m = sub.add_parser("midi", help="autoregressive note-stream model", description=__doc__)
     m.add_argument("paths", nargs="+", metavar="PATH")
@@ -44,6 +47,7 @@ def add_arguments(p) -> None:
                    help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats")
     m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
     _loop_arguments(m, window=64, chunk_windows=4, batch=8)
+    _distributed_arguments(m)
 
     e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", description=__doc__)
     e.add_argument("--dry", nargs="+", required=True, metavar="FILE")
@@ -72,6 +76,12 @@ def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
 
 
+def _distributed_arguments(p) -> None:
+    p.add_argument("--distributed", action="store_true",
+                   help="DDP under torchrun (gloo on CPUs, NCCL with --device cuda); files are streamed window by window")
+    p.add_argument("--workers", type=int, default=0, help="with --distributed: DataLoader processes per rank (default: 0)")
+
+
 def _loop_values(args) -> dict:
     keys = ("epochs", "window", "chunk_windows", "batch", "lr", "input_noise", "val_fraction", "patience", "seed", "device")
     return {k: getattr(args, k) for k in keys}
@@ -90,10 +100,20 @@ def run(args) -> int:
         module_size=args.module_size, periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
         **_loop_values(args),
     )  # fmt: skip
-    res = train_audio(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
+    res = train_audio(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print,
+                      distributed=args.distributed, workers=args.workers, cache_dir=args.cache_dir)  # fmt: skip
+    if not _is_main():
+        return 0
     print(f"model: {args.out} (best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f})")
     _report_skipped(res["skipped"], "skipped")
     return 0
+
+
+def _is_main() -> bool:
+    """Only rank 0 of a torchrun job reports (RANK is unset outside torchrun)."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _report_skipped(skipped, verb: str) -> None:
@@ -111,7 +131,10 @@ def run_midi(args) -> int:
         num_modules=args.modules, module_size=args.module_size, drums=args.drums,
         periods_beats=tuple(args.periods_beats) if args.periods_beats else None, **_loop_values(args),
     )  # fmt: skip
-    res = train_midi(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
+    res = train_midi(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print,
+                     distributed=args.distributed, workers=args.workers)  # fmt: skip
+    if not _is_main():
+        return 0
     print(f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "
           f"validation loss {min(res['val_loss']):.4f})")  # fmt: skip
     _report_skipped(res["skipped"], "skipped or warned about")

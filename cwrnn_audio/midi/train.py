@@ -58,17 +58,42 @@ class MidiTrainConfig(LoopConfig):
         return LSTMNet(input_size=I, hidden_size=H, output_size=O, output_activation=act, forget_bias=1.0)
 
 
-def tempo_and_program(scores) -> tuple[float, int]:
-    """The corpus's most common first tempo and program, to write generated files with."""
-    tempos = [60e6 / s.tempos[0][1] for s in scores]
-    programs = [n.program for s in scores for n in s.notes]
-    return float(np.median(tempos)), int(np.bincount(programs).argmax()) if programs else 0
+def tempo_and_program(tempos, programs) -> tuple[float, int]:
+    """The corpus's median first tempo (BPM) and most common program, to write generated files with."""
+    return (float(np.median(tempos)) if tempos else 120.0), (int(np.bincount(programs).argmax()) if programs else 0)
 
 
-def train_midi(paths, out_dir, config: MidiTrainConfig | None = None, *, resume=False, progress=True, log=print):
-    """Train an autoregressive model on MIDI files; writes a MIDI model folder to ``out_dir``."""
+def train_midi(paths, out_dir, config: MidiTrainConfig | None = None, *, resume=False, progress=True, log=print,
+               distributed=False, workers=0):  # fmt: skip
+    """Train an autoregressive model on MIDI files; writes a MIDI model folder to ``out_dir``.
+
+    ``distributed``: run under ``torchrun`` with DDP, files streamed window by window
+    (``workers`` DataLoader processes per rank); see :func:`cwrnn_audio.audio.train.train_audio`.
+    """
     cfg = config or MidiTrainConfig()
     enc = cfg.encoding_obj()
+    loss = "ce" if is_categorical(enc) else "bce"
+    out = Path(out_dir)
+    if distributed:
+        from ..data.loaders import MidiLoader
+        from ..train.distributed import process_group
+        from ..train.streaming import train_streaming
+        from .corpus import find_midi_files
+
+        files = find_midi_files(paths)
+        with process_group(cfg.device) as ranks:
+            torch.manual_seed(cfg.seed)
+            model = cfg.model(enc)
+
+            def save(m, info, meta):
+                tempo, program = tempo_and_program([d["tempo_bpm"] for d in meta], [p for d in meta for p in d["programs"]])
+                save_midi_model_dir(out, m, enc, info, program=program, tempo_bpm=tempo)
+
+            res = train_streaming(
+                files, MidiLoader(enc, drums=cfg.drums), model, loss, out, cfg, ranks=ranks, settings=asdict(cfg),
+                workers=workers, resume=resume, progress=progress, log=log, save=save,
+            )  # fmt: skip
+        return {**{k: v for k, v in res.items() if k != "meta"}, "parameters": model.num_parameters}
     scores, skipped = load_scores(paths, drums=cfg.drums)
     for _, reason in skipped:
         log(f"skipped {reason}")
@@ -79,12 +104,11 @@ def train_midi(paths, out_dir, config: MidiTrainConfig | None = None, *, resume=
         except ParameterError as exc:  # e.g. a roll past the step limit
             skipped.append((s.source, str(exc)))
             log(f"skipped {exc}")
-    tempo, program = tempo_and_program(scores)
-    out = Path(out_dir)
+    tempo, program = tempo_and_program([60e6 / s.tempos[0][1] for s in scores], [n.program for s in scores for n in s.notes])
     torch.manual_seed(cfg.seed)
     model = cfg.model(enc)
     history = train_sequences(
-        streams, model, "ce" if is_categorical(enc) else "bce", out, cfg, settings=asdict(cfg),
+        streams, model, loss, out, cfg, settings=asdict(cfg),
         resume=resume, progress=progress, log=log,
         save=lambda m, info: save_midi_model_dir(out, m, enc, info, program=program, tempo_bpm=tempo),
     )  # fmt: skip

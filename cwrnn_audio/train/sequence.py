@@ -51,17 +51,14 @@ class LoopConfig:
 
 def _chunks(encoded, cfg):
     """Split each (inputs, targets) stream into train chunks and validation tails."""
-    L = cfg.window * cfg.chunk_windows
+    from ..data.windows import split_stream
+
     train, val = [], []
     for x, y in encoded:
-        T = x.shape[0]
-        cut = T - int(round(T * cfg.val_fraction))
-        if T - cut >= cfg.window:
-            val.append((x[cut:], y[cut:]))
-        n = (cut // cfg.window) * cfg.window
-        for start in range(0, n, L):
-            stop = min(start + L, n)
-            train.append((x[start:stop], y[start:stop]))
+        chunks, tail = split_stream(x, y, window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction)
+        train.extend(chunks)
+        if tail is not None:
+            val.append(tail)
     return train, val
 
 
@@ -113,12 +110,7 @@ def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save
         arrays, info = found
         if info["settings"] != settings:
             raise ParameterError(f"{ckpt}: made with other settings; train into another folder")
-        model.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")})
-        sd = opt.state_dict()
-        for i in range(len(sd["param_groups"][0]["params"])):
-            if f"opt.{i}.exp_avg" in arrays:
-                sd["state"][i] = {k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")}
-        opt.load_state_dict(sd)
+        load_training_arrays(model, opt, arrays)
         history, best, start_epoch = info["history"], info["best"], info["epoch"]
         torch.set_rng_state(torch.tensor(info["torch_rng"], dtype=torch.uint8))
     elif out.exists() and any(out.iterdir()) and not resume:
@@ -177,18 +169,41 @@ def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save
     return history
 
 
-def _save_checkpoint(ckpt: Path, model, opt, history, best, epoch, settings) -> None:
+def training_arrays(model, opt) -> dict:
+    """The model's and the Adam optimiser's tensors, flat, for a checkpoint."""
     arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     for i, st in opt.state_dict()["state"].items():
         for k, v in st.items():
             arrays[f"opt.{i}.{k}"] = v.detach().cpu().reshape(v.shape).numpy()
+    return arrays
+
+
+def load_training_arrays(model, opt, arrays) -> None:
+    """Inverse of :func:`training_arrays`, in place (Adam moves its moments to the parameters' device)."""
+    model.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")})
+    sd = opt.state_dict()
+    for i in range(len(sd["param_groups"][0]["params"])):
+        if f"opt.{i}.exp_avg" in arrays:
+            sd["state"][i] = {k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")}
+    opt.load_state_dict(sd)
+
+
+def _save_checkpoint(ckpt: Path, model, opt, history, best, epoch, settings) -> None:
     info = {"history": history, "best": best, "settings": settings, "torch_rng": torch.get_rng_state().tolist()}
-    save_checkpoint(ckpt, epoch, arrays, info)
+    save_checkpoint(ckpt, epoch, training_arrays(model, opt), info)
 
 
-def write_history(out: Path, history: dict) -> None:
+def write_history(out: Path, history: dict, *, plot: bool = True) -> None:
+    """``history.json``, ``metrics.csv`` (a row per epoch) and, with ``plot``, ``loss_curve.png``."""
     with atomic_path(out / "history.json") as tmp:
         tmp.write_text(json.dumps(history, indent=1))
+    columns = [k for k in ("train_loss", "val_loss", "seconds", "samples_per_s") if k in history]
+    rows = ["epoch," + ",".join(columns)]
+    rows += [",".join([str(e + 1)] + [str(history[k][e]) for k in columns]) for e in range(len(history["train_loss"]))]
+    with atomic_path(out / "metrics.csv") as tmp:
+        tmp.write_text("\n".join(rows) + "\n")
+    if not plot:
+        return
     try:
         from ..plots.training import loss_curve
 
