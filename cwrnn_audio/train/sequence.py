@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..checks import valid_choice
+from ..data.windows import split_stream
 from ..errors import ParameterError
 from ..io.atomic import atomic_path
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -51,8 +52,6 @@ class LoopConfig:
 
 def _chunks(encoded, cfg):
     """Split each (inputs, targets) stream into train chunks and validation tails."""
-    from ..data.windows import split_stream
-
     train, val = [], []
     for x, y in encoded:
         chunks, tail = split_stream(x, y, window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction)
@@ -75,6 +74,25 @@ def _detach(state):
     if isinstance(state, tuple) and hasattr(state, "_fields"):  # CWRNNState: the clock has no gradient
         return type(state)(state.h.detach(), state.t)
     return tuple(s.detach() for s in state)
+
+
+def train_batch(net, model, opt, kind, xs, ys, cfg) -> list[float]:
+    """One batch of chunks ``xs`` (B, L, I), window by window with the state carried and detached.
+
+    ``net`` runs the forward (``model`` itself, or its DDP wrapper); gradients are clipped on
+    ``model``'s parameters. Returns each window's loss.
+    """
+    hx, losses = None, []
+    for w in range(0, xs.shape[1], cfg.window):
+        out_w, state = net(xs[:, w : w + cfg.window], hx)
+        batch_loss = sequence_loss(kind, out_w, ys[:, w : w + cfg.window])
+        opt.zero_grad()
+        batch_loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        opt.step()
+        hx = _detach(state)
+        losses.append(batch_loss.item())
+    return losses
 
 
 def _to(arr, device):
@@ -131,18 +149,9 @@ def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save
             L = min(len(x) for x, _ in group)  # equal lengths within a batch
             xs = _to(np.stack([x[:L] for x, _ in group]), dev)
             ys = _to(np.stack([y[:L] for _, y in group]), dev)
-            hx = None
             if cfg.input_noise > 0:
                 xs = xs + cfg.input_noise * torch.randn_like(xs)
-            for w in range(0, L, cfg.window):
-                out_w, state = model(xs[:, w : w + cfg.window], hx)
-                batch_loss = sequence_loss(kind, out_w, ys[:, w : w + cfg.window])
-                opt.zero_grad()
-                batch_loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-                hx = _detach(state)
-                losses.append(batch_loss.item())
+            losses += train_batch(model, model, opt, kind, xs, ys, cfg)
             bar.update(len(group))
         bar.close()
         model.eval()

@@ -23,7 +23,7 @@ from ..checks import valid_choice
 from ..data.windows import WindowDataset
 from ..errors import ParameterError
 from .checkpoint import load_checkpoint, save_checkpoint
-from .sequence import LOSSES, _detach, load_training_arrays, sequence_loss, training_arrays, write_history
+from .sequence import LOSSES, load_training_arrays, sequence_loss, train_batch, training_arrays, write_history
 
 
 def weights_digest(model) -> str:
@@ -106,17 +106,7 @@ def train_streaming(files, loader, model, loss: str, out_dir, cfg, *, ranks, sav
             xs, ys = next(it)
             if cfg.input_noise > 0:
                 xs = xs + cfg.input_noise * torch.randn(xs.shape, generator=noise)
-            xs, ys = xs.to(dev), ys.to(dev)
-            hx = None
-            for w in range(0, L, cfg.window):
-                out_w, state = net(xs[:, w : w + cfg.window], hx)
-                batch_loss = sequence_loss(kind, out_w, ys[:, w : w + cfg.window])
-                opt.zero_grad()
-                batch_loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-                opt.step()
-                hx = _detach(state)
-                losses.append(batch_loss.item())
+            losses += train_batch(net, model, opt, kind, xs.to(dev), ys.to(dev), cfg)
         del it
         model.eval()
         with torch.no_grad():
