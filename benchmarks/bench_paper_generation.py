@@ -68,7 +68,7 @@ def subset(runs: int, epochs: int, targets, backend: str, device: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("audio", nargs="?", default=str(cwrnn_audio_samples.path("piano_phrase.wav")))
+    ap.add_argument("audio", nargs="?", default=str(cwrnn_audio_samples.path("bach_prelude_fluidr3.flac")))
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--subset-runs", type=int, default=10)
     ap.add_argument("--subset-epochs", type=int, default=20)

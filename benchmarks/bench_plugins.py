@@ -1,9 +1,10 @@
-"""Plugins in real time: 48 kHz, blocks of 128, stereo, against torch.nn.LSTM stepping.
+"""Plugins in real time at 44.1 and 48 kHz, blocks of 128, stereo, against torch.nn.LSTM stepping.
 
-Usage: python benchmarks/bench_plugins.py [--seconds 2]
+Usage: python benchmarks/bench_plugins.py [--seconds 2] [--rates 44100,48000]
 
-For each built-in plugin with its bundled M-size model, the real-time factor of process /
-process_midi over blocks of 128 stereo frames (the generator with 4 voices held, the continuator
+For each host rate and built-in plugin with its bundled M-size model, the real-time factor of
+process / process_midi (at a rate other than the model's, the streaming resampler's cost
+included: the effect's model runs at 48 kHz, the generator's at 16 kHz) over blocks of 128 stereo frames (the generator with 4 voices held, the continuator
 fed a two-bar phrase and answering), and the same stream through a torch.nn.LSTM + Linear of about
 the same parameter count, stepped block by block with its state carried (1 thread, inference
 mode), in this run.
@@ -18,18 +19,24 @@ import torch
 
 from cwrnn_audio.plugin import available_plugins, get_plugin
 
-SR, BLOCK, CH = 48_000, 128, 2
+BLOCK, CH = 128, 2
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--rates", default="44100,48000", help="host rates in Hz, comma-separated")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    n = int(args.seconds * SR) // BLOCK * BLOCK
+    for rate in (int(r) for r in args.rates.split(",")):
+        bench(rate, args.seconds)
+
+
+def bench(SR: int, seconds: float) -> None:
+    n = int(seconds * SR) // BLOCK * BLOCK
     audio = (0.5 * np.sin(np.arange(n) / 30.0)).astype(np.float32)
     audio = np.stack([audio, audio[::-1].copy()])
-    print(f"{SR} Hz, blocks of {BLOCK}, {CH} channels, {args.seconds:g} s; torch {torch.__version__}, 1 thread")
+    print(f"{SR} Hz, blocks of {BLOCK}, {CH} channels, {seconds:g} s; torch {torch.__version__}, 1 thread")
     for name in available_plugins():
         cls = get_plugin(name)
         try:
@@ -38,9 +45,11 @@ def main() -> None:
             print(f"{name}: skipped ({exc})")
             continue
         plugin.prepare(SR, BLOCK, CH)
+        lat = f"latency {plugin.latency_samples}"
         block = np.zeros((CH, BLOCK), np.float32)
-        phrase = [(k * 6000, "note_on", p, 90) for k, p in enumerate((60, 62, 64, 65))]
-        phrase += [(k * 6000 + 5000, "note_off", p, 0) for k, p in enumerate((60, 62, 64, 65))]
+        beat = SR // 8
+        phrase = [(k * beat, "note_on", p, 90) for k, p in enumerate((60, 62, 64, 65))]
+        phrase += [(k * beat + beat * 5 // 6, "note_off", p, 0) for k, p in enumerate((60, 62, 64, 65))]
         start = time.perf_counter()
         for i in range(0, n, BLOCK):
             if name == "generator":
@@ -63,8 +72,8 @@ def main() -> None:
                 lin(y)
             theirs = time.perf_counter() - start
         secs = n / SR
-        print(f"{name:<10} {params} params: {secs / ours:7.1f}x real time | nn.LSTM({H}) {secs / theirs:6.1f}x "
-              f"| plugin is {theirs / ours:5.1f}x faster")  # fmt: skip
+        print(f"{SR} Hz {name:<11} {params} params: {secs / ours:7.1f}x real time | nn.LSTM({H}) {secs / theirs:6.1f}x "
+              f"| plugin is {theirs / ours:5.1f}x faster | {lat}")  # fmt: skip
 
 
 if __name__ == "__main__":

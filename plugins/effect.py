@@ -1,6 +1,8 @@
 """Effect: audio in, audio out, through a CW-RNN trained on (dry, processed) pairs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cwrnn_audio.errors import ParameterError
@@ -33,56 +35,96 @@ class Effect(Plugin):
 
     def _prepare(self, sample_rate, max_block_size, num_channels):
         from cwrnn_audio.kernels.forward import forward_kernel
+        from cwrnn_audio.runtime.resample import host_to_model
 
-        if sample_rate != self.adapter.sample_rate:
-            raise ParameterError(
-                f"{self.name}: the model was trained at {self.adapter.sample_rate} Hz; got sample_rate={sample_rate} "
-                "(resample the audio, or train a model at this rate)"
-            )
         c = self.model.config
-        C, M, n = num_channels, max_block_size, c.hidden_size
+        C, n = num_channels, c.hidden_size
+        # at another rate the model hears its own rate through a band-limited round trip
+        self._into, self._back, self.latency_samples = host_to_model(
+            sample_rate, self.adapter.sample_rate, C, max_block_size
+        )
+        M = self._into.max_out(max_block_size)
+        # The input filter's delay puts the piece's first sample d model steps into the stream;
+        # the clock starts d steps early so that sample still meets t = 0 (mod every period), as
+        # at the model's own rate. Measured on the bundled model: the 44.1 kHz output's error
+        # against its 48 kHz output resampled drops from 5% to 0.9% RMS (tests/plugin/test_rates.py).
+        span = math.lcm(*(int(p) for p in c.periods))
+        self._t0 = -round(self._into.delay / self._into.M) % span
         self._h = np.zeros((C, n), np.float32)
         self._t = np.zeros(C, np.int64)
         self._S = np.zeros((C, n), np.float32)
         self._ok = np.zeros((C, c.num_modules), np.uint8)
         self._x = np.zeros((C, M, 1), np.float32)
         self._y = np.zeros((C, M, 1), np.float32)
-        self._out = np.zeros((C, M), np.float32)
+        self._wet = np.zeros((C, max_block_size), np.float32)
+        self._out = np.zeros((C, max_block_size), np.float32)
+        self._dry = np.zeros((C, self.latency_samples + max_block_size), np.float32)  # dry delayed to the wet
         self._scratch = np.zeros((2, n), np.float32)
         self._phase = np.zeros(c.num_modules, np.int64)
         self._kernel = forward_kernel
-        self._process(np.zeros((C, 1), np.float32))  # compiles (or loads the cache) now, not in process
+        # compile (or load the cache) now, not in process: a slice of 1 frame and the whole buffer
+        # differ in layout for several channels, so both kinds of kernel call are made here
+        self._process(np.zeros((C, 1), np.float32))
+        self._run_model(self._x, self._y)
         self._reset()
 
     def _reset(self):
         self._h[...] = 0
-        self._t[...] = 0
+        self._t[...] = self._t0
         self._ok[...] = 0
+        self._dry[...] = 0
+        self._into.reset()
+        self._back.reset()
 
-    def _process(self, audio):
-        n = audio.shape[1]
+    def _run_model(self, x, y):
         w = self.weights
-        mix = self._values["mix"]
-        gain = 10.0 ** (self._values["output_gain_db"] / 20.0)
-        x, y = self._x[:, :n], self._y[:, :n]
-        np.copyto(x[:, :, 0], audio)
         # all channels in one call: they share the clock, so the kernel steps them in pairs
         self._kernel(
             x, self._h, self._t, self._S, self._ok, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act,
             y, self._scratch, self._phase,
         )  # fmt: skip
+
+    def _process(self, audio):
+        n = audio.shape[1]
+        mix = self._values["mix"]
+        gain = 10.0 ** (self._values["output_gain_db"] / 20.0)
+        if self._into.identity:
+            x, y = self._x[:, :n], self._y[:, :n]
+            np.copyto(x[:, :, 0], audio)
+            self._run_model(x, y)
+            wet = y[:, :, 0]
+        else:
+            k = self._into.ready(self._into.n_in + n) - self._into.n_out
+            x, y = self._x[:, :k], self._y[:, :k]
+            self._into.process(audio, n, self._x[:, :, 0], k)
+            self._run_model(x, y)
+            wet = self._back.process(self._y[:, :, 0], k, self._wet, n)
+        dry = audio
+        if self.latency_samples:  # kept current at any mix, so turning the mix down is seamless
+            lat, d = self.latency_samples, self._dry
+            d[:, lat : lat + n] = audio
+            dry = self._out[:, :n]
+            np.copyto(dry, d[:, :n])
+            d[:, :lat] = d[:, n : n + lat]
         if mix == 1.0 and gain == 1.0:
-            return y[:, :, 0]
+            return wet
         out = self._out[:, :n]
-        np.multiply(y[:, :, 0], mix * gain, out=out)
         if mix < 1.0:
-            out += ((1.0 - mix) * gain) * audio
+            np.multiply(dry, (1.0 - mix) * gain, out=out)
+            out += (mix * gain) * wet
+        else:
+            np.multiply(wet, gain, out=out)
         return out
 
     def _state_arrays(self):
-        return {"h": self._h, "t": self._t}
+        lat = self.latency_samples
+        return {"h": self._h, "t": self._t, "dry": self._dry[:, :lat],
+                **self._into.state_arrays("into."), **self._back.state_arrays("back.")}  # fmt: skip
 
     def _load_state_arrays(self, arrays):
         self._h[...] = arrays["h"]
         self._t[...] = arrays["t"]
         self._ok[...] = 0  # the slow-input caches are rebuilt from h, identically
+        self._dry[:, : self.latency_samples] = arrays["dry"]
+        self._into.load_state_arrays(arrays, "into.")
+        self._back.load_state_arrays(arrays, "back.")

@@ -19,8 +19,8 @@ class MidiEvent(NamedTuple):
 class Generator(Plugin):
     """A note-on starts a voice (from a primed state, or silence), a note-off fades it.
 
-    ``model``: a mu-law model folder (default: the bundled ``bach_mulaw``, 16 kHz); the host rate
-    must be a whole multiple of the model's (each model sample is held for that many frames).
+    ``model``: a mu-law model folder (default: the bundled ``bach_mulaw``, 16 kHz); the voices
+    run at the model's rate and their mix is resampled to the host's (any rate ``prepare`` takes).
     ``polyphony`` voices are sampled together in one kernel call; the quietest is stolen when
     all are busy. The model is not pitch-conditioned: notes trigger and shape voices, they do
     not set a pitch.
@@ -61,57 +61,60 @@ class Generator(Plugin):
         return s.state.h[0].copy(), int(s.state.t[0]), last
 
     def _prepare(self, sample_rate, max_block_size, num_channels):
-        from cwrnn_audio.kernels.sample import mix_voices_kernel, sample_voices_kernel, ticks
+        from cwrnn_audio.kernels.sample import mix_voices_kernel, sample_voices_kernel
+        from cwrnn_audio.runtime.resample import model_to_host
 
-        sr = self.adapter.sample_rate
-        if sample_rate % sr:
-            raise ParameterError(
-                f"{self.name}: sample_rate must be a multiple of the model's {sr} Hz; got {sample_rate}"
-            )
-        c, V = self.model.config, self.polyphony
-        self.factor = sample_rate // sr
-        K = max_block_size // self.factor + 2
+        c, V, sr = self.model.config, self.polyphony, self.adapter.sample_rate
+        # voices run at the model's rate; the mix is resampled to the host's, band-limited
+        K = -(-max_block_size * sr // sample_rate) + 2  # model samples one block can need
+        self._back, self.latency_samples = model_to_host(sr, sample_rate, 1, K)
         f32 = lambda *s: np.zeros(s, np.float32)  # noqa: E731
         self._h, self._S, self._x = f32(V, c.hidden_size), f32(V, c.hidden_size), f32(V, c.input_size)
         self._t, self._ok = np.zeros(V, np.int64), np.zeros((V, c.num_modules), np.uint8)
         self._active, self._note = np.zeros(V, np.uint8), np.full(V, -1, np.int64)
         self._env, self._step, self._gain = f32(V), f32(V), f32(V)
-        self._gen, self._u = f32(V, K + 1), np.zeros((V, K), np.float64)
-        self._mono, self._out = f32(max_block_size), f32(num_channels, max_block_size)
+        self._gen, self._u = f32(V, K), np.zeros((V, K), np.float64)
+        self._mono, self._out = f32(1, K), f32(num_channels, max_block_size)
         self._scratch, self._phase = f32(c.hidden_size), np.zeros(c.num_modules, np.int64)
         self._logits, self._probs = f32(c.output_size), f32(c.output_size)
         self._class_values = self.adapter.class_value(np.arange(c.output_size))
         self._audio = self.adapter.decode_classes(np.arange(c.output_size)[None])[0]
-        self._sample, self._mix, self._ticks = sample_voices_kernel, mix_voices_kernel, ticks
+        self._sample, self._mix = sample_voices_kernel, mix_voices_kernel
         self._reset()
-        self._render(1)  # compile (or load the cache) now, never inside process
+        self._active[0] = 1
+        self._render_to(1)  # compile (or load the cache) now, never inside process
+        self._back.process(self._mono, 1, self._out[:1], 0)
         self._reset()
 
     def _reset(self):
         self._active[:] = 0
         self._note[:] = -1
         self._env[:] = 0
-        self._gen[:] = 0
-        self._sub = 0
+        self._frames = 0  # host frames rendered
+        self._steps = 0  # model samples rendered
+        self._filled = 0  # of them, in self._mono for the current block
+        self._back.reset()
         # one stream per voice, drawn once per model step: any split into blocks draws the same
         self._rngs = [np.random.Generator(np.random.PCG64([self.seed, v])) for v in range(self.polyphony)]
 
-    def _render(self, n):
-        """Mix ``n`` frames of every active voice into ``self._mono[:n]``."""
-        k = self._ticks(self._sub, n, self.factor)
+    def _render_to(self, stop):
+        """Render model samples up to ``stop`` (exclusive), mixed into ``self._mono``."""
+        k = stop - self._steps
+        if k <= 0:
+            return
         w = self.weights
-        if k:
-            for v, rng in enumerate(self._rngs):
-                rng.random(out=self._u[v, :k])
-            self._sample(
-                self._h, self._t, self._S, self._ok, self._x, self._active, w.WH, w.WI, w.bH, w.WO, w.bO,
-                w.offsets, w.periods, self._class_values, self._audio, self._u, 1.0 / self["temperature"], 0, k,
-                self._gen, self._scratch, self._phase, self._logits, self._probs,
-            )  # fmt: skip
-        out = self._mono[:n]
-        out[:] = 0.0
-        self._mix(self._gen, self._active, self._env, self._step, self._gain, self._sub, self.factor, out)
-        self._sub = (self._sub + n) % self.factor
+        for v, rng in enumerate(self._rngs):
+            rng.random(out=self._u[v, :k])
+        self._sample(
+            self._h, self._t, self._S, self._ok, self._x, self._active, w.WH, w.WI, w.bH, w.WO, w.bO,
+            w.offsets, w.periods, self._class_values, self._audio, self._u, 1.0 / self["temperature"], 0, k,
+            self._gen, self._scratch, self._phase, self._logits, self._probs,
+        )  # fmt: skip
+        mono = self._mono[0, self._filled : self._filled + k]
+        mono[:] = 0.0
+        self._mix(self._gen, self._active, self._env, self._step, self._gain, k, mono)
+        self._filled += k
+        self._steps = stop
 
     def _note_on(self, note, velocity):
         free = np.flatnonzero(self._active == 0)
@@ -124,46 +127,50 @@ class Generator(Plugin):
         else:
             self._h[v], self._t[v], self._x[v] = 0.0, 0, 0.0
         self._ok[v] = 0
-        self._gen[v, 0] = 0.0
         self._active[v], self._note[v] = 1, note
         self._env[v], self._step[v] = 1.0, 0.0
         self._gain[v] = velocity / 127.0
 
     def _note_off(self, note):
-        frames = max(1.0, self["release_ms"] * 1e-3 * self.prepared[0])
+        frames = max(1.0, self["release_ms"] * 1e-3 * self.adapter.sample_rate)
         for v in np.flatnonzero((self._note == note) & (self._active == 1) & (self._step == 0.0)):
             self._step[v] = -1.0 / frames
             self._note[v] = -1
 
     def process_midi(self, events, num_frames: int) -> np.ndarray:
-        """Render ``num_frames`` with note events at their frame offsets; returns (channels, frames)."""
+        """Render ``num_frames`` with note events at their frame offsets; returns (channels, frames).
+
+        An event at host frame ``J`` acts before the first model sample at or after it; the
+        block ends with every model sample its frames need (see ``runtime/resample.py``).
+        """
         if self.prepared is None:
             raise ParameterError(f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first")
         if not (isinstance(num_frames, (int, np.integer)) and 0 <= num_frames <= self.prepared[1]):
             raise ParameterError(f"{self.name}: num_frames must be in 0..{self.prepared[1]}; got {num_frames!r}")
-        done = 0
-        gain = 10.0 ** (self["gain_db"] / 20.0)
+        host, model = self.prepared[0], self.adapter.sample_rate
+        self._filled = 0
         for ev in sorted(events, key=lambda e: e[0]):
             ev = MidiEvent(*ev)
             if not (0 <= ev.offset < max(1, num_frames)) or not (0 <= ev.note <= 127):
                 raise ParameterError(f"{self.name}: event {ev!r} is outside the block of {num_frames} frames")
-            if ev.offset > done:
-                self._render_into(done, ev.offset, gain)
-                done = ev.offset
+            self._render_to(-(-(self._frames + ev.offset) * model // host))
             if ev.type == "note_on" and ev.velocity > 0:
                 self._note_on(ev.note, ev.velocity)
             elif ev.type in ("note_on", "note_off"):
                 self._note_off(ev.note)
             else:
                 raise ParameterError(f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}")
-        if num_frames > done:
-            self._render_into(done, num_frames, gain)
-        return self._out[:, :num_frames]
-
-    def _render_into(self, start, stop, gain):
-        self._render(stop - start)
-        for c in range(self._out.shape[0]):
-            np.multiply(self._mono[: stop - start], gain, out=self._out[c, start:stop])
+        b = self._back
+        self._frames += num_frames
+        need = 0  # model samples the block's last frame reads, found by the resampler's own rule
+        if self._frames:
+            need = ((self._frames - 1) * b.M + b.advance) // b.L + 1
+        self._render_to(need)
+        out = self._out[:, :num_frames]
+        b.process(self._mono, self._filled, self._out[:1], num_frames)
+        np.multiply(out[:1], 10.0 ** (self["gain_db"] / 20.0), out=out[:1])
+        out[1:] = out[:1]
+        return out
 
     def _process(self, audio):
         """An instrument ignores its audio input: the voices started by MIDI keep sounding."""
@@ -175,13 +182,15 @@ class Generator(Plugin):
             b = g.bit_generator.state["state"]
             rng[v] = [b["state"] >> 64, b["state"] & (2**64 - 1), b["inc"] >> 64, b["inc"] & (2**64 - 1)]
         return {"h": self._h, "t": self._t, "x": self._x, "active": self._active, "note": self._note, "env": self._env,
-                "step": self._step, "gain": self._gain, "gen": self._gen, "sub": np.array([self._sub]), "rng": rng}  # fmt: skip
+                "step": self._step, "gain": self._gain, "clock": np.array([self._frames, self._steps]), "rng": rng,
+                **self._back.state_arrays("back.")}  # fmt: skip
 
     def _load_state_arrays(self, a):
-        for k in ("h", "t", "x", "active", "note", "env", "step", "gain", "gen"):
+        for k in ("h", "t", "x", "active", "note", "env", "step", "gain"):
             getattr(self, "_" + k)[...] = a[k]
         self._ok[...] = 0
-        self._sub = int(a["sub"][0])
+        self._frames, self._steps = (int(v) for v in a["clock"])
+        self._back.load_state_arrays(a, "back.")
         for g, row in zip(self._rngs, a["rng"]):
             r = [int(v) for v in row]
             state = g.bit_generator.state

@@ -9,12 +9,19 @@ def bash_blocks(text):
     return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
 
 
-def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
+def test_ci_runs_both_readme_setup_commands_verbatim_in_order_in_a_fresh_venv():
     readme = (ROOT / "README.md").read_text()
     setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
     commands = [b.strip() for b in bash_blocks(setup)]
-    assert len(commands) == 2
-    main_job, test_cmd = commands
-    assert "cwrnn-audio demo" in main_job and "pytest" in test_cmd
+    (main_job,) = [c for c in commands if "cwrnn-audio demo" in c]
+    (test_cmd,) = [c for c in commands if "pytest" in c]
+    assert commands.index(main_job) < commands.index(test_cmd)
+    assert main_job.startswith("pip install . ") and test_cmd.startswith("pip install -e ")
+    assert "-m venv" in commands[0]  # the environment comes first
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert test_cmd in ci
+    assert main_job in ci and test_cmd in ci, "each README command must be one line of .ci/run, verbatim"
+    venv = next(i for i, line in enumerate(ci) if "-m venv" in line)
+    activate = next(i for i, line in enumerate(ci) if "bin/activate" in line)
+    torch = next(i for i, line in enumerate(ci) if "pip install" in line and "torch==" in line)
+    assert venv < activate < torch < ci.index(main_job) < ci.index(test_cmd)
+    assert "set -euo pipefail" in ci

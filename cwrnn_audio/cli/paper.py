@@ -1,6 +1,10 @@
 """Reproduce the paper's experiments.
 
-  cwrnn-audio paper generation AUDIO_FILE --out DIR   (Sec. 4.1, sequence generation)
+  cwrnn-audio paper generation [AUDIO_FILE] --out DIR   (Sec. 4.1, sequence generation)
+
+AUDIO_FILE defaults to the bundled bach_prelude_fluidr3.flac: real music, a
+sampled piano playing Bach (the synthetic samples/piano_phrase.wav still works
+when given by path).
 
 After an interruption, rerun the same command with --resume: methods and
 sizes already finished in DIR are kept, and the one in progress continues
@@ -9,6 +13,7 @@ from its checkpoint to the same result.
 from __future__ import annotations
 
 HELP = "reproduce the paper's experiments (generation)"
+DEFAULT_MUSIC = "bach_prelude_fluidr3.flac"  # in cwrnn_audio_samples
 
 
 def _csv(kind):
@@ -24,7 +29,10 @@ def _csv(kind):
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
     g = sub.add_parser("generation", help="sequence generation (Sec. 4.1)", description=__doc__)
-    g.add_argument("audio", metavar="AUDIO_FILE", help="music file (any format soundfile/librosa reads)")
+    import cwrnn_audio_samples  # importlib.resources only: cheap enough for every parser build
+
+    g.add_argument("audio", metavar="AUDIO_FILE", nargs="?", default=str(cwrnn_audio_samples.path(DEFAULT_MUSIC)),
+                   help=f"music file (any format soundfile/librosa reads; default: the bundled {DEFAULT_MUSIC})")  # fmt: skip
     g.add_argument("--out", required=True, metavar="DIR", help="folder for results.json, outputs and PNGs")
     g.add_argument("--runs", type=int, default=100, help="networks per method and size (default: %(default)s)")
     g.add_argument("--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000")

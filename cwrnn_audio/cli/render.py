@@ -3,7 +3,9 @@
   cwrnn-audio render PLUGIN [--model M] -i in.wav -o out.wav [--block 512] [--param NAME=VALUE ...]
 
 The input is read and the output written through soundfile in blocks (an hour-long file is
-never loaded whole); the output appears only when complete (temp file, then rename).
+never loaded whole), at the file's own rate; the output appears only when complete (temp file,
+then rename). A plugin's latency (its resampler's delay, at a rate other than its model's) is
+compensated: the output has the input's length and lines up with it.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def run(args) -> int:
 
     from ..errors import ParameterError
     from ..io.atomic import atomic_path
-    from ..plugin import get_plugin
+    from ..plugin import aligned, get_plugin
 
     if args.block < 1:
         raise ParameterError(f"--block must be a positive integer; got {args.block}")
@@ -55,17 +57,21 @@ def run(args) -> int:
     if fmt not in sf.available_formats():
         raise ParameterError(f"{out_path}: unknown audio format {fmt!r}; use e.g. .wav or .flac")
     block = np.zeros((info.channels, args.block), np.float32)
+
+    def blocks(fin, bar):
+        for chunk in fin.blocks(blocksize=args.block, dtype="float32", always_2d=True):
+            view = block[:, : chunk.shape[0]]
+            np.copyto(view, chunk.T)
+            if not np.isfinite(view).all():
+                raise ParameterError(f"{src}: NaN or infinite samples")
+            bar.update(chunk.shape[0])
+            yield np.ascontiguousarray(view)
+
     with atomic_path(out_path) as tmp, sf.SoundFile(str(src)) as fin, \
             sf.SoundFile(str(tmp), "w", info.samplerate, info.channels, format=fmt) as fout:  # fmt: skip
         with tqdm(total=info.frames, unit="frame", unit_scale=True, disable=args.quiet, desc=args.plugin) as bar:
-            for chunk in fin.blocks(blocksize=args.block, dtype="float32", always_2d=True):
-                n = chunk.shape[0]
-                view = block[:, :n]
-                np.copyto(view, chunk.T)
-                if not np.isfinite(view).all():
-                    raise ParameterError(f"{src}: NaN or infinite samples")
-                fout.write(plugin.process(np.ascontiguousarray(view)).T)
-                bar.update(n)
+            for y in aligned(plugin, blocks(fin, bar)):
+                fout.write(y.T)
     if not args.quiet:
         print(f"wrote {out_path}: {info.frames / info.samplerate:.2f} s through {args.plugin} in blocks of {args.block}")
     return 0

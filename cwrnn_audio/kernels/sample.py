@@ -114,8 +114,7 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
 def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offsets, periods, class_values,
                          audio_values, uniforms, inv_temp, top_k, n_steps, out, scratch, phase, logits, probs):  # fmt: skip
     """A polyphonic instrument's voices in one call: :func:`sample_categorical_kernel` for the
-    ``active`` voices only, ``n_steps`` each, writing ``audio_values[class]`` to ``out[v, 1:]``
-    (column 0 holds the sample sounding from the previous block)."""
+    ``active`` voices only, ``n_steps`` each, writing ``audio_values[class]`` to ``out[v, :n_steps]``."""
     V = h.shape[0]
     for v in range(V):
         if active[v] == 0:
@@ -125,45 +124,26 @@ def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offs
         for s in range(n_steps):
             c = _sample_step(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, WO, bO, offsets, periods,
                              class_values, inv_temp, top_k, uniforms[v, s], scratch, logits, probs)  # fmt: skip
-            out[v, 1 + s] = audio_values[c]
+            out[v, s] = audio_values[c]
         t[v] += n_steps
 
 
 @njit(nogil=True, cache=True)
-def mix_voices_kernel(gen, active, env, env_step, gain, sub, factor, out):
-    """Add every active voice to ``out`` (N,) at the host rate, holding each model sample for
-    ``factor`` frames.
+def mix_voices_kernel(gen, active, env, env_step, gain, n_steps, out):
+    """Add ``n_steps`` samples of every active voice's ``gen`` (V, >= n_steps) to ``out``.
 
-    ``gen`` (V, 1 + K): column 0 is the sample already sounding, then the new ones, each
-    starting where the position inside the current model sample (``sub`` at frame 0) is 0.
-    ``env`` (V,) moves by ``env_step`` per frame; a voice whose envelope reaches 0 stops.
-    Afterwards column 0 holds each voice's last sample, for the next block.
+    ``env`` (V,) moves by ``env_step`` per sample; a voice whose envelope reaches 0 stops.
     """
-    N = out.shape[0]
     for v in range(gen.shape[0]):
         if active[v] == 0:
             continue
-        k = 0
-        pos = sub
-        for j in range(N):
-            if pos == 0:
-                k += 1
-            out[j] += gain[v] * env[v] * gen[v, k]
+        for j in range(n_steps):
+            out[j] += gain[v] * env[v] * gen[v, j]
             env[v] = min(1.0, env[v] + env_step[v])
             if env[v] <= 0.0:
                 env[v] = 0.0
                 active[v] = 0
                 break
-            pos += 1
-            if pos == factor:
-                pos = 0
-        gen[v, 0] = gen[v, k]
-
-
-def ticks(sub: int, frames: int, factor: int) -> int:
-    """How many new model samples start within ``frames`` host frames from position ``sub``."""
-    first = (factor - sub) % factor
-    return 0 if first >= frames else 1 + (frames - 1 - first) // factor
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")

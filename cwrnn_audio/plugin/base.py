@@ -1,6 +1,7 @@
 """Plugin base class: prepare / process / reset, named parameters, state as bytes (no pickle)."""
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -58,13 +59,24 @@ class Plugin:
         self._values[name] = self._param(name).check(value)
 
     # -- life cycle ----------------------------------------------------------------
-    def prepare(self, sample_rate: int, max_block_size: int, num_channels: int) -> None:
-        """Allocate and compile everything ``process`` needs; call again to change the format."""
-        for key, v, lo in (("sample_rate", sample_rate, 1000), ("max_block_size", max_block_size, 1),
-                           ("num_channels", num_channels, 1)):  # fmt: skip
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ParameterError(f"{self.name}: {key} must be an integer >= {lo}; got {v!r}")
-        self.prepared = (int(sample_rate), int(max_block_size), int(num_channels))
+    def prepare(self, sample_rate: float, max_block_size: int, num_channels: int) -> None:
+        """Allocate and compile everything ``process`` needs; call again to change the format.
+
+        ``sample_rate`` is any whole number of Hz from 22050 to 192000 (hosts' floats included);
+        a plugin whose model runs at another rate resamples inside and reports the delay in
+        ``latency_samples``.
+        """
+        from ..runtime.resample import valid_rate
+
+        try:
+            rate = valid_rate(sample_rate)
+        except ParameterError as exc:
+            raise ParameterError(f"{self.name}: {exc}") from None
+        for key, v in (("max_block_size", max_block_size), ("num_channels", num_channels)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ParameterError(f"{self.name}: {key} must be an integer >= 1; got {v!r}")
+        self.latency_samples = 0
+        self.prepared = (rate, int(max_block_size), int(num_channels))
         self._prepare(*self.prepared)
 
     def process(self, audio: np.ndarray) -> np.ndarray:
@@ -79,7 +91,7 @@ class Plugin:
                 f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); "
                 f"got {getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
             )
-        return self._process(audio)
+        return self._process(np.ascontiguousarray(audio))  # a strided view would recompile the kernels
 
     def process_midi(self, events, num_frames: int):
         """Note-stream plugins take ``(offset, type, note, velocity)`` events inside a block here."""
@@ -118,19 +130,25 @@ class Plugin:
         self._load_state_arrays(arrays)
 
     # -- pedalboard-style whole-buffer call -----------------------------------------
-    def __call__(self, audio, sample_rate: int, *, buffer_size: int = 512, reset: bool = True) -> np.ndarray:
-        """Process a whole buffer ``(channels, frames)`` in blocks, as a pedalboard plugin is called."""
+    def __call__(self, audio, sample_rate: float, *, buffer_size: int = 512, reset: bool = True) -> np.ndarray:
+        """Process a whole buffer ``(channels, frames)`` in blocks, as a pedalboard plugin is called.
+
+        With ``reset=True`` the buffer is one whole piece: the plugin's latency is compensated
+        (the output lines up with the input, same length). With ``reset=False`` the call
+        continues a stream, so the output is delayed by ``latency_samples``, as in a host.
+        """
         a = np.ascontiguousarray(audio, dtype=np.float32)
         if a.ndim == 1:
             a = a[None]
-        if self.prepared != (int(sample_rate), int(buffer_size), a.shape[0]):
-            self.prepare(int(sample_rate), int(buffer_size), a.shape[0])
+        if self.prepared != (sample_rate, buffer_size, a.shape[0]):
+            self.prepare(sample_rate, buffer_size, a.shape[0])
         elif reset:
             self.reset()
-        out = np.empty_like(a)
-        for i in range(0, a.shape[1], buffer_size):
-            block = np.ascontiguousarray(a[:, i : i + buffer_size])
-            out[:, i : i + block.shape[1]] = self.process(block)
+        blocks = (np.ascontiguousarray(a[:, i : i + buffer_size]) for i in range(0, a.shape[1], buffer_size))
+        out, pos = np.empty_like(a), 0
+        for y in aligned(self, blocks) if reset else map(self.process, blocks):
+            out[:, pos : pos + y.shape[1]] = y
+            pos += y.shape[1]
         return out
 
     def describe(self) -> str:
@@ -139,6 +157,23 @@ class Plugin:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v:g}' for k, v in self._values.items())})"
+
+
+def aligned(plugin: Plugin, blocks):
+    """Yield ``plugin``'s output for a whole piece, lined up with its input blocks.
+
+    The first ``latency_samples`` output frames (the delay) are dropped and the end is flushed
+    with that many frames of silence, so the frames yielded add up to the frames given.
+    """
+    skip = owed = plugin.latency_samples
+    _, max_block, channels = plugin.prepared
+    flush = (np.zeros((channels, min(max_block, owed - i)), np.float32) for i in range(0, owed, max_block))
+    for block in itertools.chain(blocks, flush):
+        y = plugin.process(block)
+        drop = min(skip, y.shape[1])
+        skip -= drop
+        if drop < y.shape[1]:
+            yield y[:, drop:]
 
 
 def _metadata(data: bytes) -> dict:

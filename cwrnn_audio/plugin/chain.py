@@ -35,6 +35,8 @@ class Chain(Plugin):
         for p in self.plugins:
             if isinstance(p, Plugin):
                 p.prepare(sample_rate, max_block_size, num_channels)
+        # in series the delays add up (pedalboard's plugin objects report none to Python)
+        self.latency_samples = sum(p.latency_samples for p in self.plugins if isinstance(p, Plugin))
 
     def _reset(self):
         self._fresh = True

@@ -28,3 +28,16 @@ def test_chain_refuses_other_objects_and_state():
     c.prepare(SR, 64, 1)
     with pytest.raises(ParameterError, match="cannot be saved"):
         c.get_state()
+
+
+def test_chain_reports_its_members_latency_and_lines_up_at_44k1():
+    rng = np.random.default_rng(1)
+    audio = (0.3 * rng.standard_normal((2, 5000))).astype(np.float32)
+    fx = get_plugin("effect")
+    chain = Chain([fx(), pedalboard.Gain(gain_db=-6.0), fx()])
+    chain.prepare(44100, 512, 2)
+    single = fx()
+    single.prepare(44100, 512, 2)
+    assert single.latency_samples > 0 and chain.latency_samples == 2 * single.latency_samples
+    gain = Chain([fx(), pedalboard.Gain(gain_db=-6.0)])
+    np.testing.assert_allclose(gain(audio, 44100), fx()(audio, 44100) * 10 ** (-6 / 20), atol=1e-6)

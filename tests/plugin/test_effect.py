@@ -86,8 +86,10 @@ def test_parameters_and_format_are_checked(Effect):
     fx = Effect()
     with pytest.raises(ParameterError, match="prepare"):
         fx.process(np.zeros((2, 10), np.float32))
-    with pytest.raises(ParameterError, match="trained at 48000 Hz; got sample_rate=44100"):
-        fx.prepare(44100, 512, 2)
+    with pytest.raises(ParameterError, match="effect: sample_rate must be a whole number of Hz from 22050 to 192000; got 16000"):
+        fx.prepare(16000, 512, 2)
+    with pytest.raises(ParameterError, match="from 22050 to 192000; got 44100.5"):
+        fx.prepare(44100.5, 512, 2)
     fx.prepare(SR, 64, 2)
     with pytest.raises(ParameterError, match=r"float32 \(2, frames <= 64\)"):
         fx.process(np.zeros((2, 65), np.float32))
