@@ -6,6 +6,7 @@ Both models go through the same sequence trainer (windows, Adam, clipping, early
 validation split); prints the best validation negative log-likelihood per event (nats and bits)
 and the training time for each. Default data: the bundled tunes (samples/midi).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,20 @@ def main() -> None:
         for arch in ("cwrnn", "lstm"):
             nlls, secs = [], []
             for seed in range(args.seeds):
-                cfg = MidiTrainConfig(encoding=enc, architecture=arch, epochs=args.epochs, patience=10, seed=seed)
+                cfg = MidiTrainConfig(
+                    encoding=enc, architecture=arch, epochs=args.epochs, patience=10, seed=seed
+                )
                 with tempfile.TemporaryDirectory() as out:
                     start = time.perf_counter()
                     res = train_midi(args.paths, out, cfg, progress=False, log=lambda s: None)
                     secs.append(time.perf_counter() - start)
                 nlls.append(min(res["val_loss"]))
             mean = sum(nlls) / len(nlls)
-            print(f"{enc:<7} {arch:<6} {res['parameters']:>6} params  validation NLL/event "
-                  f"{mean:.3f} nats ({mean / math.log(2):.3f} bits), runs {[round(v, 3) for v in nlls]}, "
-                  f"{sum(secs) / len(secs):.1f} s per run")  # fmt: skip
+            print(
+                f"{enc:<7} {arch:<6} {res['parameters']:>6} params  validation NLL/event "
+                f"{mean:.3f} nats ({mean / math.log(2):.3f} bits), runs {[round(v, 3) for v in nlls]}, "
+                f"{sum(secs) / len(secs):.1f} s per run"
+            )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ output, 16 kHz, one voice on one core (torch: 1 thread), temperature 1;
 also top-k 32 and 8 voices per call. Prints microseconds per sample, the
 real-time factor and the torch/Numba ratio, all from this run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,14 +40,22 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = CWRNN(input_size=1, output_size=256, num_modules=8, module_size=16, output_activation="none").eval()
+    model = CWRNN(
+        input_size=1, output_size=256, num_modules=8, module_size=16, output_activation="none"
+    ).eval()
     steps = int(SR * args.seconds)
-    print(f"M config, 256-way mu-law, {SR} Hz; {model.num_parameters} params; torch {torch.__version__}, 1 thread")
+    print(
+        f"M config, 256-way mu-law, {SR} Hz; {model.num_parameters} params; torch {torch.__version__}, 1 thread"
+    )
     for label, voices, top_k in (("1 voice", 1, 0), ("1 voice, top-k 32", 1, 32), ("8 voices", 8, 0)):
         nb = timed(model.stream(backend="numba", voices=voices), steps // voices, voices, top_k)
-        tc = timed(model.stream(backend="torch", voices=voices), max(50, args.torch_steps // voices), voices, top_k)
-        print(f"{label:<18} numba {nb * 1e6:7.2f} us/sample {1 / (nb * SR):6.1f}x real time | "
-              f"torch {tc * 1e6:8.1f} us/sample {1 / (tc * SR):6.2f}x | numba is {tc / nb:6.1f}x faster")  # fmt: skip
+        tc = timed(
+            model.stream(backend="torch", voices=voices), max(50, args.torch_steps // voices), voices, top_k
+        )
+        print(
+            f"{label:<18} numba {nb * 1e6:7.2f} us/sample {1 / (nb * SR):6.1f}x real time | "
+            f"torch {tc * 1e6:8.1f} us/sample {1 / (tc * SR):6.2f}x | numba is {tc / nb:6.1f}x faster"
+        )
 
 
 if __name__ == "__main__":

@@ -11,16 +11,17 @@ Usage: python benchmarks/bench_paper_generation.py [AUDIO] [--skip-full] [--devi
    torch.optim) in this run, with the ratio and both times projected to the
    full protocol.
 """
+
 from __future__ import annotations
 
 import argparse
 import tempfile
 import time
 
-import cwrnn_audio_samples
 import numpy as np
 import torch
 
+import cwrnn_audio_samples
 from cwrnn_audio.experiments.excerpts import cut_excerpts, load_music
 from cwrnn_audio.experiments.generation import (
     HIDDEN,
@@ -52,7 +53,7 @@ def subset(runs: int, epochs: int, targets, backend: str, device: str) -> dict:
             x = np.zeros((runs, 1, tgt.shape[2], 0), np.float32)
             opt = OptimizerConfig(lr=LEARNING_RATE[method], momentum=0.95, clip=cfg.clip)
 
-            def train(n):
+            def train(n, theta0=theta0, template=template, x=x, tgt=tgt, opt=opt):
                 theta = theta0.copy()
                 z = np.zeros_like(theta)
                 run_epochs(template, theta, z, z.copy(), np.zeros(runs, np.int64), x, tgt, n, 1.0, opt, **kw)
@@ -74,7 +75,9 @@ def main() -> None:
     ap.add_argument("--subset-epochs", type=int, default=20)
     ap.add_argument("--device", default="cpu", help="device for the torch side (cpu or cuda)")
     args = ap.parse_args()
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}; audio {args.audio}")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}; audio {args.audio}"
+    )
 
     full_work = 100 * 2000  # runs x epochs per method and size
     if not args.skip_full:
@@ -96,8 +99,10 @@ def main() -> None:
         print(f"{key[0] + '-' + str(key[1]):<12}{nb[key]:>10.3f}{tc[key]:>10.3f}{tc[key] / nb[key]:>13.1f}")
     n_sum, t_sum = sum(nb.values()), sum(tc.values())
     print(f"{'all':<12}{n_sum:>10.3f}{t_sum:>10.3f}{t_sum / n_sum:>13.1f}")
-    print(f"projected full protocol with torch on {args.device}: {t_sum * full_work / work / 60:.0f} min "
-          f"(numba, same projection: {n_sum * full_work / work / 60:.1f} min)")  # fmt: skip
+    print(
+        f"projected full protocol with torch on {args.device}: {t_sum * full_work / work / 60:.0f} min "
+        f"(numba, same projection: {n_sum * full_work / work / 60:.1f} min)"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ fed a two-bar phrase and answering), and the same stream through a torch.nn.LSTM
 the same parameter count, stepped block by block with its state carried (1 thread, inference
 mode), in this run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,9 @@ def bench(SR: int, seconds: float) -> None:
         start = time.perf_counter()
         for i in range(0, n, BLOCK):
             if name == "generator":
-                plugin.process_midi([(0, "note_on", p, 90) for p in (60, 64, 67, 72)] if i == 0 else [], BLOCK)
+                plugin.process_midi(
+                    [(0, "note_on", p, 90) for p in (60, 64, 67, 72)] if i == 0 else [], BLOCK
+                )
             elif name == "continuator":
                 plugin.process_midi([(t - i, *r) for t, *r in phrase if i <= t < i + BLOCK], BLOCK)
             else:
@@ -72,8 +75,10 @@ def bench(SR: int, seconds: float) -> None:
                 lin(y)
             theirs = time.perf_counter() - start
         secs = n / SR
-        print(f"{SR} Hz {name:<11} {params} params: {secs / ours:7.1f}x real time | nn.LSTM({H}) {secs / theirs:6.1f}x "
-              f"| plugin is {theirs / ours:5.1f}x faster | {lat}")  # fmt: skip
+        print(
+            f"{SR} Hz {name:<11} {params} params: {secs / ours:7.1f}x real time | nn.LSTM({H}) {secs / theirs:6.1f}x "
+            f"| plugin is {theirs / ours:5.1f}x faster | {lat}"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ with about the same parameter count (plus a Linear read-out), and, for
 blocks of 512, torch.nn.LSTM over the block. torch runs on 1 thread in
 inference mode; Numba is single-threaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,9 @@ def bench_config(name: str, kw: dict, seconds: float, torch_samples: int) -> lis
     results["numba", 1] = per_sample(lambda i: s.process(x[i : i + 1], out=out1), n_samples)
     out512 = np.empty((512, 1), np.float32)
     blocks = n_samples // 512
-    results["numba", 512] = per_sample(lambda i: s.process(x[(i * 512) % (n_samples - 511) :][:512], out=out512), blocks) / 512
+    results["numba", 512] = (
+        per_sample(lambda i: s.process(x[(i * 512) % (n_samples - 511) :][:512], out=out512), blocks) / 512
+    )
 
     xt = torch.from_numpy(x)
     with torch.inference_mode():

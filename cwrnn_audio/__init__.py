@@ -3,6 +3,7 @@
 Heavy modules (torch, Numba, librosa, matplotlib) load on first use, so
 ``import cwrnn_audio`` stays cheap.
 """
+
 from ._version import __version__
 from .core.config import CWRNNConfig
 from .core.state import CWRNNState

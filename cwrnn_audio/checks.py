@@ -1,4 +1,5 @@
 """Validation at public entry points (NumPy side)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,9 +26,7 @@ def valid_sequence(x, *, features: int, name: str = "inputs", ndims=(2, 3)) -> n
     if x.dtype.kind != "f":
         raise ParameterError(f"{name} must have a floating-point dtype; got dtype {x.dtype}")
     if x.ndim not in ndims or x.shape[-1] != features:
-        want = " or ".join(
-            {2: f"(time, {features})", 3: f"(batch, time, {features})"}[d] for d in ndims
-        )
+        want = " or ".join({2: f"(time, {features})", 3: f"(batch, time, {features})"}[d] for d in ndims)
         raise ParameterError(f"{name} must have shape {want}; got {_shape_str(x.shape)}")
     if x.dtype != np.float32 or not x.flags.c_contiguous:
         x = np.ascontiguousarray(x, dtype=np.float32)

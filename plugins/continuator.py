@@ -1,4 +1,5 @@
 """MIDI continuator: listens to the notes played and answers with a continuation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,7 +38,9 @@ class Continuator(Plugin):
     def _prepare(self, sample_rate, max_block_size, num_channels):
         from cwrnn_audio.midi.generate import generate_midi
 
-        generate_midi(self.model, self.encoding, bars=1, seed=0, **self.settings)  # compile now, not in process
+        generate_midi(
+            self.model, self.encoding, bars=1, seed=0, **self.settings
+        )  # compile now, not in process
         self._reset()
 
     def _reset(self):
@@ -55,7 +58,9 @@ class Continuator(Plugin):
     def process_midi(self, events, num_frames: int) -> list:
         """Take the player's events in this block; return the continuation's events in it."""
         if self.prepared is None:
-            raise ParameterError(f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first")
+            raise ParameterError(
+                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
+            )
         start, stop = self._now, self._now + num_frames
         for ev in sorted(events, key=lambda e: e[0]):
             ev = MidiEvent(*ev)
@@ -74,7 +79,9 @@ class Continuator(Plugin):
             due = self._last_input + wait
             if start <= due < stop:
                 self._answer = sorted(self._answer + self._continue(due))
-        out = [MidiEvent(f - start, kind, note, vel) for f, kind, note, vel in self._answer if start <= f < stop]
+        out = [
+            MidiEvent(f - start, kind, note, vel) for f, kind, note, vel in self._answer if start <= f < stop
+        ]
         self._answer = [a for a in self._answer if a[0] >= stop]
         self._now = stop
         return out
@@ -92,8 +99,16 @@ class Continuator(Plugin):
         span = (at - first) / sr
         prime_bars = max(1.0, np.ceil(span / (4 * beat)))
         prime = Score(notes=notes, tempos=[(0.0, int(60e6 / tempo))])
-        _, new, _ = generate_midi(self.model, self.encoding, bars=self["bars"], prime=prime, prime_bars=prime_bars,
-                                  temperature=self["temperature"], seed=self.seed + self._answers, **self.settings)  # fmt: skip
+        _, new, _ = generate_midi(
+            self.model,
+            self.encoding,
+            bars=self["bars"],
+            prime=prime,
+            prime_bars=prime_bars,
+            temperature=self["temperature"],
+            seed=self.seed + self._answers,
+            **self.settings,
+        )
         self._answers += 1
         offset = prime_bars * 4 * beat  # the continuation starts where the prime ends
         out = []
@@ -109,12 +124,16 @@ class Continuator(Plugin):
             "history": as_rows(self._history, 4),
             "held": as_rows([(n, s, v) for n, (s, v) in self._held.items()], 3),
             "answer": as_rows([(f, int(kind == "note_on"), n, v) for f, kind, n, v in self._answer], 4),
-            "clock": np.array([self._now, -1 if self._last_input is None else self._last_input, self._answers]),
+            "clock": np.array(
+                [self._now, -1 if self._last_input is None else self._last_input, self._answers]
+            ),
         }
 
     def _load_state_arrays(self, a):
         self._history = [tuple(int(x) for x in r) for r in a["history"]]
         self._held = {int(n): (int(s), int(v)) for n, s, v in a["held"]}
-        self._answer = [(int(f), "note_on" if on else "note_off", int(n), int(v)) for f, on, n, v in a["answer"]]
+        self._answer = [
+            (int(f), "note_on" if on else "note_off", int(n), int(v)) for f, on, n, v in a["answer"]
+        ]
         now, last, answers = (int(x) for x in a["clock"])
         self._now, self._last_input, self._answers = now, (None if last < 0 else last), answers

@@ -1,4 +1,5 @@
 """Effect: audio in, audio out, through a CW-RNN trained on (dry, processed) pairs."""
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,9 @@ class Effect(Plugin):
         self.model, self.adapter = load_model_dir(model)
         c = self.model.config
         if (c.input_size, c.output_size) != (1, 1):
-            raise ParameterError(f"{model}: an effect model maps 1 input to 1 output; got {c.input_size} -> {c.output_size}")
+            raise ParameterError(
+                f"{model}: an effect model maps 1 input to 1 output; got {c.input_size} -> {c.output_size}"
+            )
         self.weights = self.model.kernel_weights()
         super().__init__(**values)
 
@@ -80,9 +83,23 @@ class Effect(Plugin):
         w = self.weights
         # all channels in one call: they share the clock, so the kernel steps them in pairs
         self._kernel(
-            x, self._h, self._t, self._S, self._ok, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act,
-            y, self._scratch, self._phase,
-        )  # fmt: skip
+            x,
+            self._h,
+            self._t,
+            self._S,
+            self._ok,
+            w.WH,
+            w.WI,
+            w.bH,
+            w.WO,
+            w.bO,
+            w.offsets,
+            w.periods,
+            w.act,
+            y,
+            self._scratch,
+            self._phase,
+        )
 
     def _process(self, audio):
         n = audio.shape[1]
@@ -118,8 +135,13 @@ class Effect(Plugin):
 
     def _state_arrays(self):
         lat = self.latency_samples
-        return {"h": self._h, "t": self._t, "dry": self._dry[:, :lat],
-                **self._into.state_arrays("into."), **self._back.state_arrays("back.")}  # fmt: skip
+        return {
+            "h": self._h,
+            "t": self._t,
+            "dry": self._dry[:, :lat],
+            **self._into.state_arrays("into."),
+            **self._back.state_arrays("back."),
+        }
 
     def _load_state_arrays(self, arrays):
         self._h[...] = arrays["h"]

@@ -1,4 +1,5 @@
 """Generator: a polyphonic synth whose voices are a trained mu-law audio model sampling."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -106,10 +107,31 @@ class Generator(Plugin):
         for v, rng in enumerate(self._rngs):
             rng.random(out=self._u[v, :k])
         self._sample(
-            self._h, self._t, self._S, self._ok, self._x, self._active, w.WH, w.WI, w.bH, w.WO, w.bO,
-            w.offsets, w.periods, self._class_values, self._audio, self._u, 1.0 / self["temperature"], 0, k,
-            self._gen, self._scratch, self._phase, self._logits, self._probs,
-        )  # fmt: skip
+            self._h,
+            self._t,
+            self._S,
+            self._ok,
+            self._x,
+            self._active,
+            w.WH,
+            w.WI,
+            w.bH,
+            w.WO,
+            w.bO,
+            w.offsets,
+            w.periods,
+            self._class_values,
+            self._audio,
+            self._u,
+            1.0 / self["temperature"],
+            0,
+            k,
+            self._gen,
+            self._scratch,
+            self._phase,
+            self._logits,
+            self._probs,
+        )
         mono = self._mono[0, self._filled : self._filled + k]
         mono[:] = 0.0
         self._mix(self._gen, self._active, self._env, self._step, self._gain, k, mono)
@@ -144,9 +166,13 @@ class Generator(Plugin):
         block ends with every model sample its frames need (see ``runtime/resample.py``).
         """
         if self.prepared is None:
-            raise ParameterError(f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first")
+            raise ParameterError(
+                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
+            )
         if not (isinstance(num_frames, (int, np.integer)) and 0 <= num_frames <= self.prepared[1]):
-            raise ParameterError(f"{self.name}: num_frames must be in 0..{self.prepared[1]}; got {num_frames!r}")
+            raise ParameterError(
+                f"{self.name}: num_frames must be in 0..{self.prepared[1]}; got {num_frames!r}"
+            )
         host, model = self.prepared[0], self.adapter.sample_rate
         self._filled = 0
         for ev in sorted(events, key=lambda e: e[0]):
@@ -159,7 +185,9 @@ class Generator(Plugin):
             elif ev.type in ("note_on", "note_off"):
                 self._note_off(ev.note)
             else:
-                raise ParameterError(f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}")
+                raise ParameterError(
+                    f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}"
+                )
         b = self._back
         self._frames += num_frames
         need = 0  # model samples the block's last frame reads, found by the resampler's own rule
@@ -181,9 +209,19 @@ class Generator(Plugin):
         for v, g in enumerate(self._rngs):
             b = g.bit_generator.state["state"]
             rng[v] = [b["state"] >> 64, b["state"] & (2**64 - 1), b["inc"] >> 64, b["inc"] & (2**64 - 1)]
-        return {"h": self._h, "t": self._t, "x": self._x, "active": self._active, "note": self._note, "env": self._env,
-                "step": self._step, "gain": self._gain, "clock": np.array([self._frames, self._steps]), "rng": rng,
-                **self._back.state_arrays("back.")}  # fmt: skip
+        return {
+            "h": self._h,
+            "t": self._t,
+            "x": self._x,
+            "active": self._active,
+            "note": self._note,
+            "env": self._env,
+            "step": self._step,
+            "gain": self._gain,
+            "clock": np.array([self._frames, self._steps]),
+            "rng": rng,
+            **self._back.state_arrays("back."),
+        }
 
     def _load_state_arrays(self, a):
         for k in ("h", "t", "x", "active", "note", "env", "step", "gain"):

@@ -1,4 +1,5 @@
 """Sample clips made by the project itself (see ``make_samples.py`` and README.md here)."""
+
 from importlib import resources
 
 

@@ -6,6 +6,7 @@ and eighth notes, each ending on the tonic: material for melody models.
 midi/chorale.mid: a four-voice C-major chord progression (I-IV-V-I, a bar each, twice) on
 piano at 90 bpm, with a tempo change to 70 bpm for the last two bars: polyphony and a tempo map.
 """
+
 from pathlib import Path
 
 import numpy as np

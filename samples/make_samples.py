@@ -10,6 +10,7 @@ faster, 5 ms attack) playing C-major arpeggios over held bass notes, with
 overlapping notes so excerpts hold chords. The music for the paper's
 sequence-generation experiment.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,8 @@ def pluck_melody(seed: int = 7) -> np.ndarray:
 PIANO_SR = 44100
 # (start s, duration s, MIDI pitch, velocity 0..1)
 PIANO_NOTES = [
-    (0.0, 2.0, 48, 0.6), (2.0, 2.0, 43, 0.6),  # bass C3, G2
+    (0.0, 2.0, 48, 0.6),
+    (2.0, 2.0, 43, 0.6),  # bass C3, G2
     *[(0.25 * i, 0.9, p, 0.5) for i, p in enumerate([60, 64, 67, 72, 67, 64, 60, 64])],
     *[(2.0 + 0.25 * i, 0.9, p, 0.5) for i, p in enumerate([59, 62, 67, 71, 67, 62, 59, 62])],
 ]

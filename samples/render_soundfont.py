@@ -9,6 +9,7 @@ FluidR3's sampled acoustic grand piano (recordings of a real piano), mixed to
 mono and peak-normalised to 0.8. Deterministic for a given fluidsynth and
 soundfont.
 """
+
 import subprocess
 import tempfile
 from pathlib import Path
@@ -45,7 +46,9 @@ def prelude_midi(path: Path, bpm: int = 70) -> None:
             for note in (low, middle):
                 events.append((tick + 8 * s16 - 10, 0, mido.Message("note_off", note=note, velocity=0)))
             tick += 8 * s16
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)), mido.Message("program_change", program=0)])
+    track = mido.MidiTrack(
+        [mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)), mido.Message("program_change", program=0)]
+    )
     last = 0
     for at, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
         track.append(msg.copy(time=at - last))
@@ -63,8 +66,9 @@ if __name__ == "__main__":
         prelude_midi(midi)
         subprocess.run(
             ["fluidsynth", "-ni", "-g", "0.8", "-r", str(SR), "-F", str(wav), SOUNDFONT, str(midi)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
         audio, sr = sf.read(str(wav))
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     mono = mono[: 8 * SR]

@@ -13,10 +13,11 @@ models/effect_drive/: an effect model (M config, 48 kHz) taught a NumPy overdriv
 models/melody/: a melody model (sixteenth-note grid, 130 classes, 6 modules x 16) trained on the
     tunes in midi/ (made by make_midi.py); it writes new C-major tunes.
 """
+
 from pathlib import Path
 
-from cwrnn_audio.audio.train import AudioTrainConfig, train_audio
 from cwrnn_audio.audio.effect import EffectTrainConfig, train_effect_arrays
+from cwrnn_audio.audio.train import AudioTrainConfig, train_audio
 from cwrnn_audio.midi.train import MidiTrainConfig, train_midi
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +51,11 @@ def effect_material(seconds=6.0, sr=EFFECT_SR, seed=0):
         i = int(start * sr)
         n = int(0.4 * sr)
         f = rng.uniform(80, 800)
-        plucks[i : i + n] += rng.uniform(0.2, 0.8) * np.exp(-np.arange(n) / (0.08 * sr)) * np.sin(2 * np.pi * f * np.arange(n) / sr)
+        plucks[i : i + n] += (
+            rng.uniform(0.2, 0.8)
+            * np.exp(-np.arange(n) / (0.08 * sr))
+            * np.sin(2 * np.pi * f * np.arange(n) / sr)
+        )
     noise = rng.standard_normal(t.size) * (rng.random(t.size // 4800 + 1).repeat(4800)[: t.size] < 0.2) * 0.3
     return np.clip(0.5 * sweep * env + plucks + noise, -1, 1).astype(np.float32)
 
@@ -64,9 +69,14 @@ class _EffectJob:
 MODELS = {
     "piano_mel": (
         ["piano_phrase.wav", "bach_prelude_fluidr3.flac"],
-        AudioTrainConfig(encoding="mel", window=16, chunk_windows=4, batch=4, epochs=150, patience=30, seed=0),
+        AudioTrainConfig(
+            encoding="mel", window=16, chunk_windows=4, batch=4, epochs=150, patience=30, seed=0
+        ),
     ),
-    "bach_mulaw": (["bach_prelude_fluidr3.flac"], AudioTrainConfig(encoding="mulaw", epochs=40, patience=8, seed=0)),
+    "bach_mulaw": (
+        ["bach_prelude_fluidr3.flac"],
+        AudioTrainConfig(encoding="mulaw", epochs=40, patience=8, seed=0),
+    ),
     "melody": (["midi"], MidiTrainConfig(encoding="melody", epochs=40, patience=10, seed=0)),
     "effect_drive": ([], EffectTrainConfig(epochs=15, patience=4, seed=0)),
 }

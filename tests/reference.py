@@ -4,12 +4,15 @@ Float64, one neuron at a time, no masks, no caches, no slices shared with the
 package: module i is active iff t % T_i == 0; an active neuron of module i
 reads every neuron of modules j >= i and the input; the rest keep their value.
 """
+
 import numpy as np
 
 
 def reference_forward(weights, module_sizes, periods, activation, x, h0=None, t0=0):
     """x (T, I) -> y (T, O), h_T (n,). weights: dict of W_H, W_I, b_H, W_O, b_O."""
-    W_H, W_I, b_H, W_O, b_O = (np.asarray(weights[k], np.float64) for k in ("W_H", "W_I", "b_H", "W_O", "b_O"))
+    W_H, W_I, b_H, W_O, b_O = (
+        np.asarray(weights[k], np.float64) for k in ("W_H", "W_I", "b_H", "W_O", "b_O")
+    )
     module_of = [i for i, k in enumerate(module_sizes) for _ in range(k)]
     n = len(module_of)
     h = np.zeros(n) if h0 is None else np.array(h0, np.float64)

@@ -1,4 +1,5 @@
 """The benchmark scripts still run (tiny sizes; no timing is asserted)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -8,10 +9,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_stream_benchmark_prints_ratios_for_each_alternative():
     r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_stream_cpu.py"), "--seconds", "0.05",
-         "--torch-samples", "80", "--configs", "S"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_stream_cpu.py"),
+            "--seconds",
+            "0.05",
+            "--torch-samples",
+            "80",
+            "--configs",
+            "S",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     for alt in ("torch path", "LSTMCell", "nn.LSTM"):
         assert alt in r.stdout
@@ -19,7 +30,9 @@ def test_stream_benchmark_prints_ratios_for_each_alternative():
 
 
 def run_script(name, *args):
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout
 

@@ -1,4 +1,5 @@
 """Build a real wheel once and use it from outside the checkout."""
+
 import os
 import subprocess
 import sys
@@ -16,7 +17,18 @@ pytestmark = pytest.mark.slow
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
     )
     (whl,) = out.glob("cwrnn_audio-*.whl")
@@ -36,8 +48,14 @@ def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
         assert rel in names, f"{rel} missing from the wheel: add its package to pyproject.toml"
     assert "cwrnn_audio_plugins/__init__.py" in names
     assert "cwrnn_audio_samples/pluck_melody.wav" in names
-    for name in ("midi/tune_0.mid", "models/melody/model.safetensors", "models/piano_mel/adapter.json", "models/effect_drive/model.safetensors",
-                 "models/bach_mulaw/model.safetensors", "bach_prelude_fluidr3.flac"):  # fmt: skip
+    for name in (
+        "midi/tune_0.mid",
+        "models/melody/model.safetensors",
+        "models/piano_mel/adapter.json",
+        "models/effect_drive/model.safetensors",
+        "models/bach_mulaw/model.safetensors",
+        "bach_prelude_fluidr3.flac",
+    ):
         assert f"cwrnn_audio_samples/{name}" in names, name
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
@@ -49,24 +67,35 @@ def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
 def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
     )
     before = snapshot(site)
     code = "import cwrnn_audio, sys; print(cwrnn_audio.__file__); sys.exit(__import__('cwrnn_audio.cli.main', fromlist=['main']).main(['demo', '-q']))"
     r = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].startswith(str(site))  # not the checkout
     assert (tmp_path / "cwrnn_demo.wav").is_file()
     assert snapshot(site) == before  # the kernels were cached in the user's cache folder instead
     assert list((tmp_path / ".cache" / "cwrnn_audio").rglob("forward.forward_kernel-*.nbi"))
     # the built-in plugins resolve through the wheel's entry points, to the wheel's files
-    code = ("import sys; from cwrnn_audio.plugin import get_plugin; cls = get_plugin('effect'); "
-            "print(sys.modules[cls.__module__].__file__); cls().prepare(48000, 64, 1)")  # fmt: skip
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                       env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    code = (
+        "import sys; from cwrnn_audio.plugin import get_plugin; cls = get_plugin('effect'); "
+        "print(sys.modules[cls.__module__].__file__); cls().prepare(48000, 64, 1)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(site))
 
@@ -74,17 +103,27 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):
 def test_install_run_uninstall_leaves_nothing_behind(wheel, tmp_path):
     """Issue 12: Numba's cache files in site-packages outlived ``pip uninstall`` and shadowed the next install."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True
+    )
     python = str(venv / "bin" / "python")
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())  # fmt: skip
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # --system-site-packages reaches the base interpreter's; when pytest itself runs in a venv (.ci/run),
     # its numpy, numba and pip live there: list them after the new venv's own folder
     (site / "outer.pth").write_text("\n".join(__import__("site").getsitepackages()) + "\n")
     env = {**os.environ, "HOME": str(tmp_path), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("CWRNN_AUDIO_CACHE_DIR", None)  # the default folder, under this HOME
-    code = ("import cwrnn_audio, numpy as np; from cwrnn_audio.kernels.forward import all_finite; "
-            "assert all_finite(np.zeros(3, np.float32)); print(cwrnn_audio.__file__)")  # fmt: skip
+    code = (
+        "import cwrnn_audio, numpy as np; from cwrnn_audio.kernels.forward import all_finite; "
+        "assert all_finite(np.zeros(3, np.float32)); print(cwrnn_audio.__file__)"
+    )
     for _ in range(2):
         pip = [python, "-m", "pip", "-q"]
         subprocess.run([*pip, "install", "--no-deps", "--ignore-installed", str(wheel)], check=True, env=env)

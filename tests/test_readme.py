@@ -1,4 +1,5 @@
 """The README's set-up commands are the ones CI and the CLI really use."""
+
 import re
 from pathlib import Path
 

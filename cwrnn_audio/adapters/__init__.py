@@ -5,6 +5,7 @@ sample rate and returns per channel an AR pair: ``inputs`` (the previous
 step's value) and ``targets`` (this step's value or class). ``decode``
 turns model outputs back into audio.
 """
+
 from .base import Adapter, adapter_from_dict, periods_for_seconds
 from .mel import MelAdapter
 from .mulaw import MuLawAdapter
@@ -12,4 +13,12 @@ from .raw import RawAdapter
 
 ENCODINGS = {"raw": RawAdapter, "mulaw": MuLawAdapter, "mel": MelAdapter}
 
-__all__ = ["Adapter", "ENCODINGS", "MelAdapter", "MuLawAdapter", "RawAdapter", "adapter_from_dict", "periods_for_seconds"]
+__all__ = [
+    "Adapter",
+    "ENCODINGS",
+    "MelAdapter",
+    "MuLawAdapter",
+    "RawAdapter",
+    "adapter_from_dict",
+    "periods_for_seconds",
+]

@@ -1,4 +1,5 @@
 """What every adapter provides, and clock periods set in seconds."""
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,11 @@ class Adapter:
     output_activation = "linear"
 
     def __init__(self, *, sample_rate: int):
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1000:
+        if (
+            isinstance(sample_rate, bool)
+            or not isinstance(sample_rate, (int, np.integer))
+            or sample_rate < 1000
+        ):
             raise ParameterError(f"sample_rate must be an integer >= 1000 Hz; got {sample_rate!r}")
         self.sample_rate = int(sample_rate)
 

@@ -1,4 +1,5 @@
 """Log-mel frames for frame-rate models; decoded by Griffin-Lim."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,9 @@ class MelAdapter(Adapter):
     name = "mel"
     output_activation = "linear"
 
-    def __init__(self, *, sample_rate: int = 16000, n_fft: int = 1024, hop_length: int = 256, n_mels: int = 64):
+    def __init__(
+        self, *, sample_rate: int = 16000, n_fft: int = 1024, hop_length: int = 256, n_mels: int = 64
+    ):
         super().__init__(sample_rate=sample_rate)
         for key, v in (("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
             if not isinstance(v, (int, np.integer)) or v < 1:
@@ -30,16 +33,25 @@ class MelAdapter(Adapter):
     output_size = property(lambda self: self.n_mels)
 
     def settings(self) -> dict:
-        return {"sample_rate": self.sample_rate, "n_fft": self.n_fft, "hop_length": self.hop_length, "n_mels": self.n_mels}
+        return {
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "n_mels": self.n_mels,
+        }
 
     def frames(self, audio) -> np.ndarray:
         """audio (C, F) -> log-mel frames (C, T, n_mels)."""
         import librosa
 
         S = librosa.feature.melspectrogram(
-            y=np.asarray(audio, np.float32), sr=self.sample_rate, n_fft=self.n_fft,
-            hop_length=self.hop_length, n_mels=self.n_mels, power=2.0,
-        )  # fmt: skip
+            y=np.asarray(audio, np.float32),
+            sr=self.sample_rate,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            n_mels=self.n_mels,
+            power=2.0,
+        )
         return np.log(np.maximum(S, _FLOOR)).transpose(0, 2, 1).astype(np.float32)
 
     def encode(self, audio):
@@ -56,5 +68,7 @@ class MelAdapter(Adapter):
 
         M = np.exp(np.asarray(frames, np.float32)).transpose(0, 2, 1)
         S = librosa.feature.inverse.mel_to_stft(M, sr=self.sample_rate, n_fft=self.n_fft, power=2.0)
-        y = librosa.griffinlim(S, n_iter=n_iter, hop_length=self.hop_length, n_fft=self.n_fft, random_state=seed)
+        y = librosa.griffinlim(
+            S, n_iter=n_iter, hop_length=self.hop_length, n_fft=self.n_fft, random_state=seed
+        )
         return np.clip(y, -1.0, 1.0).astype(np.float32)

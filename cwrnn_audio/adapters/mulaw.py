@@ -4,6 +4,7 @@ Classes come from librosa's ``mu_compress`` (signed -128..127, shifted to
 0..255); the model's input is the previous class mapped linearly onto
 [-1, 1], i.e. the companded value.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,7 +61,9 @@ class MuLawAdapter(Adapter):
         v = self.class_value(c)
         C, F = c.shape
         padded = np.concatenate([np.zeros((C, self.context), np.float32), v], axis=1)
-        inputs = np.stack([padded[:, self.context - 1 - j : self.context - 1 - j + F] for j in range(self.context)], axis=-1)
+        inputs = np.stack(
+            [padded[:, self.context - 1 - j : self.context - 1 - j + F] for j in range(self.context)], axis=-1
+        )
         return inputs, c
 
     def decode_classes(self, classes) -> np.ndarray:

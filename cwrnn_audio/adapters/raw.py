@@ -1,4 +1,5 @@
 """Raw samples: regression on float values in [-1, 1] (tanh output)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Audio corpora: files or folders in, clips at the adapter's rate out; bad files skipped and listed."""
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,15 @@ def load_corpus(paths, sample_rate: int, *, channels: str = "mix", min_frames: i
         try:
             audio = load_clip(f, sample_rate, channels=channels)
             if audio.shape[1] < min_frames:
-                raise ParameterError(f"{f}: {audio.shape[1]} frames at {sample_rate} Hz; need at least {min_frames}")
+                raise ParameterError(
+                    f"{f}: {audio.shape[1]} frames at {sample_rate} Hz; need at least {min_frames}"
+                )
             clips.append((f, audio))
         except ParameterError as exc:
             skipped.append((f, str(exc)))
     if not clips:
         detail = "; ".join(reason for _, reason in skipped) or "no audio files found"
-        raise ParameterError(f"no usable audio in {[str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]}: {detail}")
+        raise ParameterError(
+            f"no usable audio in {[str(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]}: {detail}"
+        )
     return clips, skipped

@@ -1,4 +1,5 @@
 """Teaching a CW-RNN an effect from (dry, processed) recordings, as neural amp modelers do."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -26,18 +27,27 @@ class EffectTrainConfig(LoopConfig):
     def model(self):
         from ..nn.module import CWRNN
 
-        return CWRNN(input_size=1, output_size=1, num_modules=self.num_modules, module_size=self.module_size,
-                     output_activation="tanh")  # fmt: skip
+        return CWRNN(
+            input_size=1,
+            output_size=1,
+            num_modules=self.num_modules,
+            module_size=self.module_size,
+            output_activation="tanh",
+        )
 
 
-def train_effect_arrays(pairs, out_dir, config: EffectTrainConfig | None = None, *, resume=False, progress=True, log=print):
+def train_effect_arrays(
+    pairs, out_dir, config: EffectTrainConfig | None = None, *, resume=False, progress=True, log=print
+):
     """Train on ``[(dry (frames,), processed (frames,))]`` float arrays at ``config.sample_rate``."""
     cfg = config or EffectTrainConfig()
     streams = []
     for i, (dry, wet) in enumerate(pairs):
         dry, wet = np.asarray(dry, np.float32).ravel(), np.asarray(wet, np.float32).ravel()
         if dry.shape != wet.shape:
-            raise ParameterError(f"pair {i}: dry and processed must have the same length; got {dry.size} and {wet.size}")
+            raise ParameterError(
+                f"pair {i}: dry and processed must have the same length; got {dry.size} and {wet.size}"
+            )
         if not (np.isfinite(dry).all() and np.isfinite(wet).all()):
             raise ParameterError(f"pair {i}: NaN or infinite samples")
         streams.append((dry[:, None], np.clip(wet, -1, 1)[:, None]))
@@ -45,16 +55,26 @@ def train_effect_arrays(pairs, out_dir, config: EffectTrainConfig | None = None,
     out = Path(out_dir)
     torch.manual_seed(cfg.seed)
     return train_sequences(
-        streams, cfg.model(), "mse", out, cfg, settings=asdict(cfg), resume=resume, progress=progress, log=log,
+        streams,
+        cfg.model(),
+        "mse",
+        out,
+        cfg,
+        settings=asdict(cfg),
+        resume=resume,
+        progress=progress,
+        log=log,
         save=lambda model, info: save_model_dir(out, model, adapter, {**info, "kind": "effect"}),
-    )  # fmt: skip
+    )
 
 
 def train_effect(dry_files, wet_files, out_dir, config: EffectTrainConfig | None = None, **kw):
     """Train on pairs of files (dry, processed), resampled to ``config.sample_rate`` and mixed to mono."""
     cfg = config or EffectTrainConfig()
     if len(dry_files) != len(wet_files) or not dry_files:
-        raise ParameterError(f"need as many processed files as dry ones; got {len(dry_files)} and {len(wet_files)}")
+        raise ParameterError(
+            f"need as many processed files as dry ones; got {len(dry_files)} and {len(wet_files)}"
+        )
     pairs = []
     for d, w in zip(dry_files, wet_files):
         a, b = load_clip(d, cfg.sample_rate)[0], load_clip(w, cfg.sample_rate)[0]

@@ -1,4 +1,5 @@
 """Generation from a trained model: free-running, sampled, or continuing a primed clip."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,19 @@ from ..errors import ParameterError
 from ..io.audio import valid_audio
 
 
-def generate(model, adapter, seconds: float, *, prime=None, temperature: float = 1.0, top_k: int = 0,
-             noise: float = 0.0, voices: int = 1, seed: int | None = None, backend: str = "numba") -> np.ndarray:  # fmt: skip
+def generate(
+    model,
+    adapter,
+    seconds: float,
+    *,
+    prime=None,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    noise: float = 0.0,
+    voices: int = 1,
+    seed: int | None = None,
+    backend: str = "numba",
+) -> np.ndarray:
     """Generate ``seconds`` of audio per voice.
 
     Parameters
@@ -63,10 +75,11 @@ def generate(model, adapter, seconds: float, *, prime=None, temperature: float =
             x_last[:] = targets[:, -1].reshape(1, -1)
     if adapter.name == "mulaw":
         values = adapter.class_value(np.arange(adapter.output_size))
-        classes = stream.sample_classes(rng.random((voices, steps)), values, x_last, temperature=temperature, top_k=top_k)
+        classes = stream.sample_classes(
+            rng.random((voices, steps)), values, x_last, temperature=temperature, top_k=top_k
+        )
         return adapter.decode_classes(classes)
     shape = (voices, steps, c.output_size)
     z = (rng.standard_normal(shape) * noise).astype(np.float32) if noise else np.zeros(shape, np.float32)
     bounds = (-1.0, 1.0) if adapter.name == "raw" else (-np.inf, np.inf)
     return adapter.decode(stream.free_run(z, x_last, lo=bounds[0], hi=bounds[1]))
-

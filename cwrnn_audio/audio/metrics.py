@@ -1,4 +1,5 @@
 """How close two sounds are in spectrum."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,4 +15,6 @@ def average_spectrum_db(audio, *, n_fft: int = 1024) -> np.ndarray:
 
 def log_spectral_distance(a, b, *, n_fft: int = 1024) -> float:
     """RMS difference in dB between the average spectra of ``a`` and ``b`` (same sample rate)."""
-    return float(np.sqrt(np.mean((average_spectrum_db(a, n_fft=n_fft) - average_spectrum_db(b, n_fft=n_fft)) ** 2)))
+    return float(
+        np.sqrt(np.mean((average_spectrum_db(a, n_fft=n_fft) - average_spectrum_db(b, n_fft=n_fft)) ** 2))
+    )

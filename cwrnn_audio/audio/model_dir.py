@@ -1,4 +1,5 @@
 """Model folders: ``model.safetensors`` (the core format), ``config.json``, ``adapter.json``."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Autoregressive audio training: adapters turn clips into streams for the sequence trainer."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -39,8 +40,9 @@ class AudioTrainConfig(LoopConfig):
         if self.encoding == "mulaw":
             return ENCODINGS["mulaw"](sample_rate=self.sample_rate, context=self.context)
         if self.encoding == "mel":
-            return ENCODINGS["mel"](sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
-                                    n_mels=self.n_mels)  # fmt: skip
+            return ENCODINGS["mel"](
+                sample_rate=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels
+            )
         return ENCODINGS[self.encoding](sample_rate=self.sample_rate)
 
     def model(self, adapter):
@@ -51,13 +53,27 @@ class AudioTrainConfig(LoopConfig):
             lo, hi = periods
             periods = periods_for_seconds(lo, hi, self.num_modules, adapter.step_rate)
         return CWRNN(
-            input_size=adapter.input_size, output_size=adapter.output_size, num_modules=self.num_modules,
-            module_size=self.module_size, periods=periods, output_activation=adapter.output_activation,
-        )  # fmt: skip
+            input_size=adapter.input_size,
+            output_size=adapter.output_size,
+            num_modules=self.num_modules,
+            module_size=self.module_size,
+            periods=periods,
+            output_activation=adapter.output_activation,
+        )
 
 
-def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resume=False, progress=True, log=print,
-                distributed=False, workers=0, cache_dir=None):  # fmt: skip
+def train_audio(
+    paths,
+    out_dir,
+    config: AudioTrainConfig | None = None,
+    *,
+    resume=False,
+    progress=True,
+    log=print,
+    distributed=False,
+    workers=0,
+    cache_dir=None,
+):
     """Train an autoregressive CW-RNN on audio files; writes a model folder to ``out_dir``.
 
     Returns a dict with the per-epoch ``train_loss`` and ``val_loss``, the
@@ -81,13 +97,23 @@ def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resum
         with process_group(cfg.device) as ranks:
             torch.manual_seed(cfg.seed)
             res = train_streaming(
-                files, AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir), cfg.model(adapter), loss, out,
-                cfg, ranks=ranks, settings=asdict(cfg), workers=workers, resume=resume, progress=progress,
-                log=log, save=lambda model, info, _: save_model_dir(out, model, adapter, info),
-            )  # fmt: skip
+                files,
+                AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir),
+                cfg.model(adapter),
+                loss,
+                out,
+                cfg,
+                ranks=ranks,
+                settings=asdict(cfg),
+                workers=workers,
+                resume=resume,
+                progress=progress,
+                log=log,
+                save=lambda model, info, _: save_model_dir(out, model, adapter, info),
+            )
         return {k: v for k, v in res.items() if k != "meta"}
     clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
-    for path, reason in skipped:
+    for _path, reason in skipped:
         log(f"skipped {reason}")
     streams = []
     for _, audio in clips:
@@ -95,7 +121,15 @@ def train_audio(paths, out_dir, config: AudioTrainConfig | None = None, *, resum
         streams.extend(zip(x, y))
     torch.manual_seed(cfg.seed)  # the initial weights are part of the run
     history = train_sequences(
-        streams, cfg.model(adapter), loss, out, cfg, settings=asdict(cfg), resume=resume, progress=progress, log=log,
+        streams,
+        cfg.model(adapter),
+        loss,
+        out,
+        cfg,
+        settings=asdict(cfg),
+        resume=resume,
+        progress=progress,
+        log=log,
         save=lambda model, info: save_model_dir(out, model, adapter, info),
-    )  # fmt: skip
+    )
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}

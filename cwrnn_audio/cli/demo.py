@@ -6,6 +6,7 @@ then generates a continuation, decoded by Griffin-Lim; the prime and the
 continuation are written to one file. Choose another model folder or clip
 with --model / --input.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,7 +21,9 @@ def add_arguments(p) -> None:
     p.add_argument("-i", "--input", help="audio to continue (default: the bundled piano phrase)")
     p.add_argument("--prime-seconds", type=float, default=1.5)
     p.add_argument("--seconds", type=float, default=2.0, help="length of the continuation")
-    p.add_argument("-o", "--output", default="cwrnn_demo.wav", help="output audio file (default: %(default)s)")
+    p.add_argument(
+        "-o", "--output", default="cwrnn_demo.wav", help="output audio file (default: %(default)s)"
+    )
     p.add_argument("--backend", choices=("numba", "torch"), default="numba")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the output path")
@@ -36,7 +39,9 @@ def run(args) -> int:
     from ..io.audio import write_audio
 
     if args.prime_seconds <= 0 or args.seconds <= 0:
-        raise ParameterError(f"--prime-seconds and --seconds must be positive; got {args.prime_seconds}, {args.seconds}")
+        raise ParameterError(
+            f"--prime-seconds and --seconds must be positive; got {args.prime_seconds}, {args.seconds}"
+        )
     model_dir = args.model or cwrnn_audio_samples.path("models/piano_mel")
     source = args.input or cwrnn_audio_samples.path("piano_phrase.wav")
     model, adapter = load_model_dir(model_dir)
@@ -51,10 +56,14 @@ def run(args) -> int:
         return 0
     c = model.config
     steps = adapter.steps(args.prime_seconds) + adapter.steps(args.seconds)
-    print(f"model      {model_dir}: CW-RNN {c.num_modules} modules x {list(c.module_sizes)}, periods {list(c.periods)}")
+    print(
+        f"model      {model_dir}: CW-RNN {c.num_modules} modules x {list(c.module_sizes)}, periods {list(c.periods)}"
+    )
     print(f"           {c.num_parameters} weights (+{c.num_periods} periods); {adapter!r}")
     print(f"prime      {source}: first {prime.shape[1] / adapter.sample_rate:.2f} s")
-    print(f"generated  {audio.shape[1] / adapter.sample_rate:.2f} s in {elapsed * 1e3:.0f} ms "
-          f"({steps} model steps on {args.backend}, decoding included)")  # fmt: skip
+    print(
+        f"generated  {audio.shape[1] / adapter.sample_rate:.2f} s in {elapsed * 1e3:.0f} ms "
+        f"({steps} model steps on {args.backend}, decoding included)"
+    )
     print(f"output     {out}  (prime, then continuation; peak {np.abs(audio).max():.3f})")
     return 0

@@ -5,6 +5,7 @@
 
 For MIDI, a piano-roll PNG of the priming and generated notes is written beside OUT.
 """
+
 from __future__ import annotations
 
 HELP = "generate audio or MIDI from a trained model"
@@ -41,12 +42,24 @@ def run(args) -> int:
 
     model, adapter = load_model_dir(args.model_dir)
     prime = load_clip(args.prime, adapter.sample_rate) if args.prime else None
-    audio = generate(model, adapter, args.seconds or 2.0, prime=prime, temperature=args.temperature, top_k=args.top_k,
-                     noise=args.noise, voices=args.voices, seed=args.seed, backend=args.backend)  # fmt: skip
+    audio = generate(
+        model,
+        adapter,
+        args.seconds or 2.0,
+        prime=prime,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        noise=args.noise,
+        voices=args.voices,
+        seed=args.seed,
+        backend=args.backend,
+    )
     if args.with_prime and prime is not None:
         audio = np.concatenate([np.repeat(prime, audio.shape[0], axis=0), audio], axis=1)
     out = write_audio(args.output, audio, adapter.sample_rate)
-    print(f"wrote {out}: {audio.shape[0]} voice(s), {audio.shape[1] / adapter.sample_rate:.2f} s at {adapter.sample_rate} Hz")
+    print(
+        f"wrote {out}: {audio.shape[0]} voice(s), {audio.shape[1] / adapter.sample_rate:.2f} s at {adapter.sample_rate} Hz"
+    )
     return 0
 
 
@@ -62,18 +75,34 @@ def run_midi(args) -> int:
     prime = read_midi(args.prime) if args.prime else None
     bars = args.bars if args.bars is not None or args.seconds is not None or args.events is not None else 8
     prime_notes, new, score = generate_midi(
-        model, enc, bars=bars, seconds=args.seconds, events=args.events, prime=prime, prime_bars=args.prime_bars,
-        temperature=args.temperature, top_k=args.top_k, seed=args.seed, backend=args.backend, **settings,
-    )  # fmt: skip
+        model,
+        enc,
+        bars=bars,
+        seconds=args.seconds,
+        events=args.events,
+        prime=prime,
+        prime_bars=args.prime_bars,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+        backend=args.backend,
+        **settings,
+    )
     if not args.with_prime:
         score.notes = new
     out = write_midi(score, args.output)
-    print(f"wrote {out}: {len(new)} new notes" + (f" after {len(prime_notes)} priming notes" if prime else ""))
+    print(
+        f"wrote {out}: {len(new)} new notes" + (f" after {len(prime_notes)} priming notes" if prime else "")
+    )
     try:
         from ..plots.pianoroll import piano_roll
 
-        png = piano_roll(Path(args.output).with_suffix(".png"), ("prime", prime_notes), ("generated", new),
-                         title=f"{Path(args.model_dir).name}: {enc.name}")  # fmt: skip
+        png = piano_roll(
+            Path(args.output).with_suffix(".png"),
+            ("prime", prime_notes),
+            ("generated", new),
+            title=f"{Path(args.model_dir).name}: {enc.name}",
+        )
         print(f"piano roll: {png}")
     except Exception as exc:  # the MIDI file is written; a missing matplotlib should not fail the run
         print(f"piano roll skipped: {exc}")

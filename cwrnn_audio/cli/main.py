@@ -4,6 +4,7 @@ Exit codes: 0 done, 1 the work failed, 2 a usage error (bad arguments or
 input files). Subcommands live in their own modules and are imported only
 when chosen, so ``--help`` and ``--version`` start fast.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ After an interruption, rerun the same command with --resume: methods and
 sizes already finished in DIR are kept, and the one in progress continues
 from its checkpoint to the same result.
 """
+
 from __future__ import annotations
 
 HELP = "reproduce the paper's experiments (generation)"
@@ -21,7 +22,9 @@ def _csv(kind):
         try:
             return tuple(kind(v) for v in text.split(",") if v)
         except ValueError:
-            raise __import__("argparse").ArgumentTypeError(f"expected a comma-separated list; got {text!r}")
+            raise __import__("argparse").ArgumentTypeError(
+                f"expected a comma-separated list; got {text!r}"
+            ) from None
 
     return parse
 
@@ -31,18 +34,34 @@ def add_arguments(p) -> None:
     g = sub.add_parser("generation", help="sequence generation (Sec. 4.1)", description=__doc__)
     import cwrnn_audio_samples  # importlib.resources only: cheap enough for every parser build
 
-    g.add_argument("audio", metavar="AUDIO_FILE", nargs="?", default=str(cwrnn_audio_samples.path(DEFAULT_MUSIC)),
-                   help=f"music file (any format soundfile/librosa reads; default: the bundled {DEFAULT_MUSIC})")  # fmt: skip
+    g.add_argument(
+        "audio",
+        metavar="AUDIO_FILE",
+        nargs="?",
+        default=str(cwrnn_audio_samples.path(DEFAULT_MUSIC)),
+        help=f"music file (any format soundfile/librosa reads; default: the bundled {DEFAULT_MUSIC})",
+    )
     g.add_argument("--out", required=True, metavar="DIR", help="folder for results.json, outputs and PNGs")
-    g.add_argument("--runs", type=int, default=100, help="networks per method and size (default: %(default)s)")
-    g.add_argument("--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000")
+    g.add_argument(
+        "--runs", type=int, default=100, help="networks per method and size (default: %(default)s)"
+    )
+    g.add_argument(
+        "--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000"
+    )
     g.add_argument("--methods", type=_csv(str), default=("srn", "lstm", "cwrnn"), help="e.g. srn,lstm,cwrnn")
     g.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--backend", choices=("numba", "torch"), default="numba")
     g.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
-    g.add_argument("--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s (see README)")
-    g.add_argument("--clip", type=float, default=10.0, help="gradient-norm clip per network; 0 disables (default: %(default)s)")
+    g.add_argument(
+        "--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s (see README)"
+    )
+    g.add_argument(
+        "--clip",
+        type=float,
+        default=10.0,
+        help="gradient-norm clip per network; 0 disables (default: %(default)s)",
+    )
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -53,9 +72,16 @@ def run(args) -> int:
     from ..experiments.generation import GenerationConfig, format_table, run_generation
 
     cfg = GenerationConfig(
-        runs=args.runs, sizes=args.sizes, methods=args.methods, epochs=args.epochs, seed=args.seed,
-        backend=args.backend, device=args.device, loss=args.loss, clip=args.clip or None,
-    )  # fmt: skip
+        runs=args.runs,
+        sizes=args.sizes,
+        methods=args.methods,
+        epochs=args.epochs,
+        seed=args.seed,
+        backend=args.backend,
+        device=args.device,
+        loss=args.loss,
+        clip=args.clip or None,
+    )
     out = Path(args.out)
     quiet = (lambda s: None) if args.quiet else print
     results = run_generation(args.audio, out, cfg, resume=args.resume, progress=not args.quiet, log=quiet)

@@ -7,6 +7,7 @@ never loaded whole), at the file's own rate; the output appears only when comple
 then rename). A plugin's latency (its resampler's delay, at a rate other than its model's) is
 compensated: the output has the input's length and lines up with it.
 """
+
 from __future__ import annotations
 
 HELP = "render an audio file through a plugin"
@@ -67,11 +68,18 @@ def run(args) -> int:
             bar.update(chunk.shape[0])
             yield np.ascontiguousarray(view)
 
-    with atomic_path(out_path) as tmp, sf.SoundFile(str(src)) as fin, \
-            sf.SoundFile(str(tmp), "w", info.samplerate, info.channels, format=fmt) as fout:  # fmt: skip
-        with tqdm(total=info.frames, unit="frame", unit_scale=True, disable=args.quiet, desc=args.plugin) as bar:
+    with (
+        atomic_path(out_path) as tmp,
+        sf.SoundFile(str(src)) as fin,
+        sf.SoundFile(str(tmp), "w", info.samplerate, info.channels, format=fmt) as fout,
+    ):
+        with tqdm(
+            total=info.frames, unit="frame", unit_scale=True, disable=args.quiet, desc=args.plugin
+        ) as bar:
             for y in aligned(plugin, blocks(fin, bar)):
                 fout.write(y.T)
     if not args.quiet:
-        print(f"wrote {out_path}: {info.frames / info.samplerate:.2f} s through {args.plugin} in blocks of {args.block}")
+        print(
+            f"wrote {out_path}: {info.frames / info.samplerate:.2f} s through {args.plugin} in blocks of {args.block}"
+        )
     return 0

@@ -10,6 +10,7 @@ skipped and listed; the rest train. MODEL_DIR receives model.safetensors,
 config.json, adapter.json, history.json and loss_curve.png; rerun with
 --resume after an interruption.
 """
+
 from __future__ import annotations
 
 HELP = "train a model on audio or MIDI files"
@@ -22,18 +23,29 @@ def add_arguments(p) -> None:
     a.add_argument("--encoding", choices=("raw", "mulaw", "mel"), default="mulaw")
     a.add_argument("--out", required=True, metavar="MODEL_DIR")
     a.add_argument("--sample-rate", type=int, default=16000)
-    a.add_argument("--context", type=int, default=1, help="mulaw: the last N samples as input (default: %(default)s)")
-    a.add_argument("--hop-length", type=int, default=256, help="mel: samples per frame (default: %(default)s)")
+    a.add_argument(
+        "--context", type=int, default=1, help="mulaw: the last N samples as input (default: %(default)s)"
+    )
+    a.add_argument(
+        "--hop-length", type=int, default=256, help="mel: samples per frame (default: %(default)s)"
+    )
     a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size (default: %(default)s)")
     a.add_argument("--n-mels", type=int, default=64, help="mel: bands (default: %(default)s)")
     a.add_argument("--channels", choices=("mix", "keep"), default="mix")
     a.add_argument("--modules", type=int, default=8)
     a.add_argument("--module-size", type=int, default=16)
-    a.add_argument("--periods-seconds", type=float, nargs=2, metavar=("SHORTEST", "LONGEST"),
-                   help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)")
+    a.add_argument(
+        "--periods-seconds",
+        type=float,
+        nargs=2,
+        metavar=("SHORTEST", "LONGEST"),
+        help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)",
+    )
     _loop_arguments(a, window=256, chunk_windows=8, batch=16)
     _distributed_arguments(a)
-    a.add_argument("--cache-dir", metavar="DIR", help="with --distributed: keep decoded, resampled audio here")
+    a.add_argument(
+        "--cache-dir", metavar="DIR", help="with --distributed: keep decoded, resampled audio here"
+    )
 
     m = sub.add_parser("midi", help="autoregressive note-stream model", description=__doc__)
     m.add_argument("paths", nargs="+", metavar="PATH")
@@ -43,15 +55,22 @@ def add_arguments(p) -> None:
     m.add_argument("--architecture", choices=("cwrnn", "lstm"), default="cwrnn")
     m.add_argument("--modules", type=int, default=6)
     m.add_argument("--module-size", type=int, default=16)
-    m.add_argument("--periods-beats", type=float, nargs=2, metavar=("SHORTEST", "LONGEST"),
-                   help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats")
+    m.add_argument(
+        "--periods-beats",
+        type=float,
+        nargs=2,
+        metavar=("SHORTEST", "LONGEST"),
+        help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats",
+    )
     m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
     _loop_arguments(m, window=64, chunk_windows=4, batch=8)
     _distributed_arguments(m)
 
     e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", description=__doc__)
     e.add_argument("--dry", nargs="+", required=True, metavar="FILE")
-    e.add_argument("--wet", nargs="+", required=True, metavar="FILE", help="the processed files, in the same order")
+    e.add_argument(
+        "--wet", nargs="+", required=True, metavar="FILE", help="the processed files, in the same order"
+    )
     e.add_argument("--out", required=True, metavar="MODEL_DIR")
     e.add_argument("--sample-rate", type=int, default=48000)
     e.add_argument("--modules", type=int, default=8)
@@ -62,9 +81,15 @@ def add_arguments(p) -> None:
 def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
     """The truncated-BPTT trainer's options (train.sequence.LoopConfig), shared by every kind."""
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--window", type=int, default=window, help="truncated-BPTT window in steps (default: %(default)s)")
-    p.add_argument("--chunk-windows", type=int, default=chunk_windows,
-                   help="windows per chunk, state carried across them (default: %(default)s)")
+    p.add_argument(
+        "--window", type=int, default=window, help="truncated-BPTT window in steps (default: %(default)s)"
+    )
+    p.add_argument(
+        "--chunk-windows",
+        type=int,
+        default=chunk_windows,
+        help="windows per chunk, state carried across them (default: %(default)s)",
+    )
     p.add_argument("--batch", type=int, default=batch, help="chunks per batch (default: %(default)s)")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--input-noise", type=float, default=0.0, help="noise std on training inputs")
@@ -77,13 +102,32 @@ def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
 
 
 def _distributed_arguments(p) -> None:
-    p.add_argument("--distributed", action="store_true",
-                   help="DDP under torchrun (gloo on CPUs, NCCL with --device cuda); files are streamed window by window")
-    p.add_argument("--workers", type=int, default=0, help="with --distributed: DataLoader processes per rank (default: 0)")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="DDP under torchrun (gloo on CPUs, NCCL with --device cuda); files are streamed window by window",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="with --distributed: DataLoader processes per rank (default: 0)",
+    )
 
 
 def _loop_values(args) -> dict:
-    keys = ("epochs", "window", "chunk_windows", "batch", "lr", "input_noise", "val_fraction", "patience", "seed", "device")
+    keys = (
+        "epochs",
+        "window",
+        "chunk_windows",
+        "batch",
+        "lr",
+        "input_noise",
+        "val_fraction",
+        "patience",
+        "seed",
+        "device",
+    )
     return {k: getattr(args, k) for k in keys}
 
 
@@ -95,13 +139,29 @@ def run(args) -> int:
     from ..audio.train import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
-        encoding=args.encoding, context=args.context, hop_length=args.hop_length, n_fft=args.n_fft,
-        n_mels=args.n_mels, sample_rate=args.sample_rate, channels=args.channels, num_modules=args.modules,
-        module_size=args.module_size, periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
+        encoding=args.encoding,
+        context=args.context,
+        hop_length=args.hop_length,
+        n_fft=args.n_fft,
+        n_mels=args.n_mels,
+        sample_rate=args.sample_rate,
+        channels=args.channels,
+        num_modules=args.modules,
+        module_size=args.module_size,
+        periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
         **_loop_values(args),
-    )  # fmt: skip
-    res = train_audio(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print,
-                      distributed=args.distributed, workers=args.workers, cache_dir=args.cache_dir)  # fmt: skip
+    )
+    res = train_audio(
+        args.paths,
+        args.out,
+        cfg,
+        resume=args.resume,
+        progress=not args.quiet,
+        log=print,
+        distributed=args.distributed,
+        workers=args.workers,
+        cache_dir=args.cache_dir,
+    )
     if not _is_main():
         return 0
     print(f"model: {args.out} (best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f})")
@@ -127,16 +187,31 @@ def run_midi(args) -> int:
     from ..midi.train import MidiTrainConfig, train_midi
 
     cfg = MidiTrainConfig(
-        encoding=args.encoding, steps_per_beat=args.steps_per_beat, architecture=args.architecture,
-        num_modules=args.modules, module_size=args.module_size, drums=args.drums,
-        periods_beats=tuple(args.periods_beats) if args.periods_beats else None, **_loop_values(args),
-    )  # fmt: skip
-    res = train_midi(args.paths, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print,
-                     distributed=args.distributed, workers=args.workers)  # fmt: skip
+        encoding=args.encoding,
+        steps_per_beat=args.steps_per_beat,
+        architecture=args.architecture,
+        num_modules=args.modules,
+        module_size=args.module_size,
+        drums=args.drums,
+        periods_beats=tuple(args.periods_beats) if args.periods_beats else None,
+        **_loop_values(args),
+    )
+    res = train_midi(
+        args.paths,
+        args.out,
+        cfg,
+        resume=args.resume,
+        progress=not args.quiet,
+        log=print,
+        distributed=args.distributed,
+        workers=args.workers,
+    )
     if not _is_main():
         return 0
-    print(f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "
-          f"validation loss {min(res['val_loss']):.4f})")  # fmt: skip
+    print(
+        f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "
+        f"validation loss {min(res['val_loss']):.4f})"
+    )
     _report_skipped(res["skipped"], "skipped or warned about")
     return 0
 
@@ -144,9 +219,17 @@ def run_midi(args) -> int:
 def run_effect(args) -> int:
     from ..audio.effect import EffectTrainConfig, train_effect
 
-    cfg = EffectTrainConfig(sample_rate=args.sample_rate, num_modules=args.modules, module_size=args.module_size,
-                            **_loop_values(args))  # fmt: skip
-    res = train_effect(args.dry, args.wet, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print)
-    print(f"model: {args.out} (best epoch {res['best_epoch']}, validation MSE {min(res['val_loss']):.5f}); "
-          f"use it with: cwrnn-audio render effect --model {args.out} -i IN -o OUT")  # fmt: skip
+    cfg = EffectTrainConfig(
+        sample_rate=args.sample_rate,
+        num_modules=args.modules,
+        module_size=args.module_size,
+        **_loop_values(args),
+    )
+    res = train_effect(
+        args.dry, args.wet, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print
+    )
+    print(
+        f"model: {args.out} (best epoch {res['best_epoch']}, validation MSE {min(res['val_loss']):.5f}); "
+        f"use it with: cwrnn-audio render effect --model {args.out} -i IN -o OUT"
+    )
     return 0

@@ -1,4 +1,5 @@
 """Model structure: configuration, clock, state. No torch, no Numba."""
+
 from .config import CWRNNConfig, exponential_periods, split_hidden
 from .state import CWRNNState
 

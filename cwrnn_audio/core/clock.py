@@ -4,6 +4,7 @@ Module ``i`` is active at step ``t`` iff ``t % periods[i] == 0``; ``t`` counts
 from 0 at the start of a sequence and is part of the state, so a sequence cut
 into blocks sees the same clock as one pass.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,4 +1,5 @@
 """The CW-RNN configuration: sizes, clock periods and output activation."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,7 @@ OUTPUT_ACTIVATIONS = ("linear", "tanh", "none")
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not (
-        hasattr(value, "__index__")
-    ):
+    if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__")):
         raise ParameterError(f"{name} must be an integer >= {minimum}; got {value!r}")
     value = int(value)
     if value < minimum:
@@ -47,27 +46,22 @@ def _resolve_periods(periods: Any, num_modules: int) -> tuple[int, ...]:
     if isinstance(periods, str):
         if periods != "exponential":
             raise ParameterError(
-                f"periods must be 'exponential' or an increasing list of positive "
-                f"integers; got {periods!r}"
+                f"periods must be 'exponential' or an increasing list of positive integers; got {periods!r}"
             )
         return exponential_periods(num_modules)
     try:
         values = list(periods)
     except TypeError:
         raise ParameterError(
-            f"periods must be 'exponential' or an increasing list of positive integers; "
-            f"got {periods!r}"
+            f"periods must be 'exponential' or an increasing list of positive integers; got {periods!r}"
         ) from None
     out = tuple(_check_int(f"periods[{i}]", p, minimum=1) for i, p in enumerate(values))
     if len(out) != num_modules:
         raise ParameterError(
-            f"periods has {len(out)} entries but there are {num_modules} modules; "
-            f"got periods={list(out)!r}"
+            f"periods has {len(out)} entries but there are {num_modules} modules; got periods={list(out)!r}"
         )
     if any(b <= a for a, b in zip(out, out[1:])):
-        raise ParameterError(
-            f"periods must be strictly increasing (fastest module first); got {list(out)!r}"
-        )
+        raise ParameterError(f"periods must be strictly increasing (fastest module first); got {list(out)!r}")
     return out
 
 
@@ -108,14 +102,10 @@ class CWRNNConfig:
         if act is None:
             act = "none"
         if act not in OUTPUT_ACTIVATIONS:
-            raise ParameterError(
-                f"output_activation must be one of {OUTPUT_ACTIVATIONS}; got {act!r}"
-            )
+            raise ParameterError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; got {act!r}")
         set_(self, "output_activation", act)
         std = self.init_std
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or not (
-            math.isfinite(std) and std > 0
-        ):
+        if isinstance(std, bool) or not isinstance(std, (int, float)) or not (math.isfinite(std) and std > 0):
             raise ParameterError(f"init_std must be a positive finite number; got {std!r}")
         set_(self, "init_std", float(std))
         if not isinstance(self.extra, dict):
@@ -135,9 +125,7 @@ class CWRNNConfig:
                 ) from None
             if not raw:
                 raise ParameterError("module_sizes must not be empty; got []")
-            sizes = tuple(
-                _check_int(f"module_sizes[{i}]", k, minimum=1) for i, k in enumerate(raw)
-            )
+            sizes = tuple(_check_int(f"module_sizes[{i}]", k, minimum=1) for i, k in enumerate(raw))
             self._agree("num_modules", self.num_modules, len(sizes), sizes)
             self._agree("hidden_size", self.hidden_size, sum(sizes), sizes)
             if self.module_size is not None and set(sizes) != {self.module_size}:

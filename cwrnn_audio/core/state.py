@@ -1,4 +1,5 @@
 """The recurrent state: hidden vector plus the step counter that drives the clock."""
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple

@@ -4,6 +4,7 @@ A loader returns ``(streams, meta)``: ``streams`` a list of ``(inputs (T, I), ta
 ``meta`` what the model folder needs from the corpus (MIDI: tempo and programs). It raises
 :class:`ParameterError` for a file it cannot use.
 """
+
 from __future__ import annotations
 
 import hashlib

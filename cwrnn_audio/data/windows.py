@@ -6,6 +6,7 @@ shuffles chunks through a bounded buffer. The stream cycles through the worker's
 trainer takes the same number of batches on every rank (DDP needs that) and stops when it
 has them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,10 +38,23 @@ class WindowDataset(torch.utils.data.IterableDataset):
     order is a function of ``(seed, epoch, rank, worker)`` only.
     """
 
-    def __init__(self, files, loader, *, window: int, chunk_windows: int, val_fraction: float, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, shuffle_buffer: int = 64):  # fmt: skip
+    def __init__(
+        self,
+        files,
+        loader,
+        *,
+        window: int,
+        chunk_windows: int,
+        val_fraction: float,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle_buffer: int = 64,
+    ):
         if len(files) < world_size:
-            raise ParameterError(f"{len(files)} file(s) for {world_size} processes: each process needs at least one")
+            raise ParameterError(
+                f"{len(files)} file(s) for {world_size} processes: each process needs at least one"
+            )
         self.files = list(files)
         self.loader = loader
         self.window, self.chunk_windows, self.val_fraction = window, chunk_windows, val_fraction
@@ -56,7 +70,12 @@ class WindowDataset(torch.utils.data.IterableDataset):
         return self.files[self.rank :: self.world_size]
 
     def _split(self, streams):
-        kw = dict(window=self.window, chunk_windows=self.chunk_windows, val_fraction=self.val_fraction, full_only=True)
+        kw = dict(
+            window=self.window,
+            chunk_windows=self.chunk_windows,
+            val_fraction=self.val_fraction,
+            full_only=True,
+        )
         return [split_stream(x, y, **kw) for x, y in streams]
 
     def index(self, *, max_val_windows: int = 8) -> dict:

@@ -1,4 +1,5 @@
 """Music in, the paper's targets out: 44.1 kHz mono, 320-sample excerpts in [-1, 1]."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,12 @@ def load_music(path, *, sr: int = PAPER_SR) -> np.ndarray:
 
 
 def cut_excerpts(
-    audio: np.ndarray, *, count: int = PAPER_COUNT, length: int = PAPER_LENGTH, seed: int = 0, source: str = "audio"
+    audio: np.ndarray,
+    *,
+    count: int = PAPER_COUNT,
+    length: int = PAPER_LENGTH,
+    seed: int = 0,
+    source: str = "audio",
 ) -> np.ndarray:
     """Pick ``count`` non-overlapping, non-silent excerpts, each scaled to span [-1, 1].
 

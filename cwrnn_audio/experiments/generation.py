@@ -6,6 +6,7 @@ over 5 excerpts. Each (method, size) is one population trained at once; a
 finished population is written to ``results.json`` before the next starts,
 and a population in progress is checkpointed, so a killed run resumes.
 """
+
 from __future__ import annotations
 
 import json
@@ -123,7 +124,9 @@ def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True)
     P, T = cfg.runs, targets.shape[1]
     tgt = np.ascontiguousarray(targets[np.arange(P) % targets.shape[0]][:, None, :, None])
     x = np.zeros((P, 1, T, 0), np.float32)
-    opt = OptimizerConfig(name="sgd", lr=LEARNING_RATE[method], momentum=cfg.momentum, nesterov=True, clip=cfg.clip)
+    opt = OptimizerConfig(
+        name="sgd", lr=LEARNING_RATE[method], momentum=cfg.momentum, nesterov=True, clip=cfg.clip
+    )
     scale = loss_scale(cfg.loss, T, 1)
     m1, m2, steps = np.zeros_like(theta), np.zeros_like(theta), np.zeros(P, np.int64)
     losses, done = [np.zeros((P, 0))], 0
@@ -132,7 +135,14 @@ def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True)
         found = load_checkpoint(checkpoint_dir)
         if found is not None and found[1].get("stamp") == stamp:
             a, info = found
-            theta, m1, m2, steps, losses, done = a["theta"], a["m1"], a["m2"], a["steps"], [a["losses"]], info["epoch"]
+            theta, m1, m2, steps, losses, done = (
+                a["theta"],
+                a["m1"],
+                a["m2"],
+                a["steps"],
+                [a["losses"]],
+                info["epoch"],
+            )
     if cfg.backend == "numba":
         from ..train.engine_numba import run_epochs
 
@@ -142,14 +152,22 @@ def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True)
 
         kw = {"device": cfg.device}
     chunk = max(1, min(100, cfg.epochs // 20))
-    with tqdm(total=cfg.epochs, initial=done, disable=not progress, unit="epoch", desc=f"{method:>5} {size:>4}") as bar:
+    with tqdm(
+        total=cfg.epochs, initial=done, disable=not progress, unit="epoch", desc=f"{method:>5} {size:>4}"
+    ) as bar:
         while done < cfg.epochs:
             n = min(chunk, cfg.epochs - done)
             losses.append(run_epochs(template, theta, m1, m2, steps, x, tgt, n, scale, opt, **kw))
             done += n
             bar.update(n)
             if checkpoint_dir is not None:
-                arrays = {"theta": theta, "m1": m1, "m2": m2, "steps": steps, "losses": np.concatenate(losses, 1)}
+                arrays = {
+                    "theta": theta,
+                    "m1": m1,
+                    "m2": m2,
+                    "steps": steps,
+                    "losses": np.concatenate(losses, 1),
+                }
                 save_checkpoint(checkpoint_dir, done, arrays, {"stamp": stamp})
     outputs = network_outputs(template, theta, T)
     return nmse(outputs, tgt[:, 0, :, 0]), outputs, np.concatenate(losses, 1)
@@ -184,7 +202,13 @@ def format_table(results: dict, sizes, methods) -> str:
 
 
 def run_generation(
-    audio_path, out_dir, config: GenerationConfig | None = None, *, resume: bool = False, progress=True, log=print
+    audio_path,
+    out_dir,
+    config: GenerationConfig | None = None,
+    *,
+    resume: bool = False,
+    progress=True,
+    log=print,
 ) -> dict:
     """Run the experiment; writes ``results.json`` and ``outputs.npz`` to ``out_dir``.
 
@@ -197,10 +221,14 @@ def run_generation(
     cfg = config or GenerationConfig()
     out = Path(out_dir)
     if not resume and ((out / "results.json").exists() or (out / "checkpoints").exists()):
-        raise ParameterError(f"{out} already holds an experiment; resume it (--resume) or choose another folder")
+        raise ParameterError(
+            f"{out} already holds an experiment; resume it (--resume) or choose another folder"
+        )
     out.mkdir(parents=True, exist_ok=True)
     music = load_music(audio_path)
-    targets = cut_excerpts(music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path))
+    targets = cut_excerpts(
+        music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path)
+    )
     meta = json.loads(json.dumps({**asdict(cfg), "audio": str(audio_path), "sample_rate": 44_100}))
     path = out / "results.json"
     results = {"nmse": {}, "config": meta, "seconds": {}}
@@ -218,7 +246,12 @@ def run_generation(
                 continue
             start = time.perf_counter()
             scores, outs, _ = train_one(
-                method, size, cfg, targets, checkpoint_dir=out / "checkpoints" / f"{method}-{size}", progress=progress
+                method,
+                size,
+                cfg,
+                targets,
+                checkpoint_dir=out / "checkpoints" / f"{method}-{size}",
+                progress=progress,
             )
             results["nmse"].setdefault(method, {})[str(size)] = [float(v) for v in scores]
             results["seconds"][f"{method}-{size}"] = round(time.perf_counter() - start, 2)
@@ -232,5 +265,8 @@ def run_generation(
             write_json(path, results)
             shutil.rmtree(out / "checkpoints" / f"{method}-{size}", ignore_errors=True)
             mean, std, bad = summarize(scores)
-            log(f"{method:>5} {size:>4} params: NMSE {mean:.4f} ± {std:.4f}" + (f", {bad} diverged" if bad else ""))
+            log(
+                f"{method:>5} {size:>4} params: NMSE {mean:.4f} ± {std:.4f}"
+                + (f", {bad} diverged" if bad else "")
+            )
     return results

@@ -1,4 +1,5 @@
 """Atomic writes: a temp file beside the target, renamed over it only on success."""
+
 from __future__ import annotations
 
 import contextlib

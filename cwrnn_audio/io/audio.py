@@ -2,6 +2,7 @@
 
 soundfile reads frames-first float64; this is the one place that converts.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """LSTM baseline files: safetensors tensors plus ``lstm_config`` JSON metadata."""
+
 from __future__ import annotations
 
 import json

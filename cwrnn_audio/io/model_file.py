@@ -5,6 +5,7 @@ Tensors: ``W_H`` (n, n, zeros below the block diagonal), ``W_I`` (n, input),
 ``cwrnn_config`` holds :meth:`CWRNNConfig.to_json`. No pickle anywhere: a file
 from a stranger can hold numbers, never code.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,7 @@ def check_weights(config: CWRNNConfig, tensors: dict, *, source: str) -> None:
     """Refuse missing/extra tensors, wrong shapes, non-finite values, a non-triangular ``W_H``."""
     names = set(tensors)
     if names != set(TENSOR_NAMES):
-        raise ParameterError(
-            f"{source}: expected tensors {sorted(TENSOR_NAMES)}; got {sorted(names)}"
-        )
+        raise ParameterError(f"{source}: expected tensors {sorted(TENSOR_NAMES)}; got {sorted(names)}")
     for name, shape in expected_shapes(config).items():
         a = tensors[name]
         if tuple(a.shape) != shape:

@@ -6,6 +6,7 @@ fallbacks. forward.py holds the step, read-out and tanh that the other kernels i
 cache notices edits only to the cached function's own file, so after editing forward.py (or
 readout_grad.py, optim.py) delete the ``kernels_*`` subfolders there to drop stale kernels.
 """
+
 # Before any kernel module: they decorate with cache=True on import, which picks the locator then.
 from .cache import install as _install_cache_locator
 

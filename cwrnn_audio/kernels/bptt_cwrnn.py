@@ -6,6 +6,7 @@ alike. The backward pass follows the paper: error enters a module only at
 steps where it was active; at idle steps its error is carried back
 unchanged. Only active rows and the non-zero blocks of W_H are touched.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Flat parameter order: W_x (4H, I), W_h (4H, H), b (4H), W_O (O, H), b_O (O),
 row-major; gate rows in torch's order (input, forget, cell, output).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,13 @@ from .readout_grad import readout_backward, readout_loss
 def lstm_layout(H: int, I: int, O: int) -> dict:
     """name -> (offset, shape) inside the flat parameter vector."""
     out, off = {}, 0
-    for name, shape in (("W_x", (4 * H, I)), ("W_h", (4 * H, H)), ("b", (4 * H,)), ("W_O", (O, H)), ("b_O", (O,))):
+    for name, shape in (
+        ("W_x", (4 * H, I)),
+        ("W_h", (4 * H, H)),
+        ("b", (4 * H,)),
+        ("W_O", (O, H)),
+        ("b_O", (O,)),
+    ):
         out[name] = (off, shape)
         off += int(np.prod(shape))
     out["size"] = off

@@ -15,6 +15,7 @@ checkout and a site-packages install never share cache files. Only functions fro
 ``cwrnn_audio`` and ``cwrnn_audio_plugins`` packages are claimed; Numba's global settings and
 everyone else's ``cache=True`` functions are left alone.
 """
+
 from __future__ import annotations
 
 import os

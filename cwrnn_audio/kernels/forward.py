@@ -4,6 +4,7 @@ Only the rows of active modules are computed, and of those only the
 block-upper-triangular part of ``W_H``. Nothing is allocated inside the
 kernel; it releases the GIL.
 """
+
 from __future__ import annotations
 
 import numpy as np

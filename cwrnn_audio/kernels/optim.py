@@ -4,6 +4,7 @@ So a run trained with the Numba kernels and one trained with torch.optim
 follow the same trajectory (to float rounding), and checkpoints of either
 engine hold the same moment vectors.
 """
+
 import numpy as np
 from numba import njit
 

@@ -5,6 +5,7 @@ and sequences ``x[p, s]`` / ``target[p, s]``; per epoch its gradient is
 summed over its sequences, clipped, and applied. Sequences start from the
 zero state at step 0.
 """
+
 import numpy as np
 from numba import njit, prange
 
@@ -22,8 +23,9 @@ def _update(theta, grad, m1, m2, steps, p, kind, hp):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def train_cwrnn_population(theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale,
-                           kind, hp, losses):  # fmt: skip
+def train_cwrnn_population(
+    theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses
+):
     """theta, m1, m2 (P, D); steps (P,) int64; x (P, S, T, I); target (P, S, T, O); losses (P, epochs)."""
     P, D = theta.shape
     S, T = x.shape[1], x.shape[2]
@@ -40,8 +42,23 @@ def train_cwrnn_population(theta, m1, m2, steps, x, target, epochs, n, offsets, 
             total[:] = 0.0
             loss = 0.0
             for s in range(S):
-                loss += cwrnn_loss_grad(theta[p], grad, x[p, s], target[p, s], h0, 0, n, offsets, periods, act,
-                                        loss_scale, H, dy, dh, dpre)  # fmt: skip
+                loss += cwrnn_loss_grad(
+                    theta[p],
+                    grad,
+                    x[p, s],
+                    target[p, s],
+                    h0,
+                    0,
+                    n,
+                    offsets,
+                    periods,
+                    act,
+                    loss_scale,
+                    H,
+                    dy,
+                    dh,
+                    dpre,
+                )
                 total += grad
             losses[p, e] = loss
             _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp)
@@ -69,8 +86,25 @@ def train_lstm_population(theta, m1, m2, steps, x, target, epochs, Hn, act, loss
             total[:] = 0.0
             loss = 0.0
             for s in range(S):
-                loss += lstm_loss_grad(theta[p], grad, x[p, s], target[p, s], h0, h0, Hn, act, loss_scale,
-                                       Hs, Cs, G, TC, dy, dh, dc, dz)  # fmt: skip
+                loss += lstm_loss_grad(
+                    theta[p],
+                    grad,
+                    x[p, s],
+                    target[p, s],
+                    h0,
+                    h0,
+                    Hn,
+                    act,
+                    loss_scale,
+                    Hs,
+                    Cs,
+                    G,
+                    TC,
+                    dy,
+                    dh,
+                    dc,
+                    dz,
+                )
                 total += grad
             losses[p, e] = loss
             _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp)

@@ -1,4 +1,5 @@
 """The read-out layer's share of BPTT, common to every recurrent kernel."""
+
 from numba import njit
 
 from .forward import ACT_TANH, FASTMATH, fast_tanh

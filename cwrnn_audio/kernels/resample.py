@@ -1,4 +1,5 @@
 """Numba polyphase FIR for streaming rational resampling (see ``runtime/resample.py``)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 Random numbers arrive pre-drawn (one uniform or normal per voice and step),
 so a seed fixes the result on either engine and nothing is allocated here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,27 @@ def _pick(logits, probs, inv_temp, top_k, u):
 
 
 @njit(inline="always", fastmath=FASTMATH)
-def _sample_step(xs, hv, Sv, okv, phase, WH, WI, bH, WO, bO, offsets, periods, class_values, inv_temp, top_k, u,
-                 scratch, logits, probs):  # fmt: skip
+def _sample_step(
+    xs,
+    hv,
+    Sv,
+    okv,
+    phase,
+    WH,
+    WI,
+    bH,
+    WO,
+    bO,
+    offsets,
+    periods,
+    class_values,
+    inv_temp,
+    top_k,
+    u,
+    scratch,
+    logits,
+    probs,
+):
     """One autoregressive step of one voice: advance, read the logits, draw a class, feed it back."""
     step_state(xs, hv, Sv, okv, phase, WH, WI, bH, offsets, periods, scratch)
     read_out(hv, WO, bO, ACT_LINEAR, logits)
@@ -91,8 +111,29 @@ def pick_class(logits, inv_temp, top_k, u):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, class_values,
-                              uniforms, inv_temp, top_k, out, scratch, phase, logits, probs):  # fmt: skip
+def sample_categorical_kernel(
+    h,
+    t,
+    S,
+    S_ok,
+    x_last,
+    WH,
+    WI,
+    bH,
+    WO,
+    bO,
+    offsets,
+    periods,
+    class_values,
+    uniforms,
+    inv_temp,
+    top_k,
+    out,
+    scratch,
+    phase,
+    logits,
+    probs,
+):
     """Sample ``N`` classes for each of ``V`` voices; the input is the last class's value.
 
     h (V, n), t (V,), S (V, n), S_ok (V, g) state as in forward_kernel;
@@ -105,14 +146,57 @@ def sample_categorical_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets
         init_phase(phase, t[v], periods)
         xs = x_last[v]
         for s in range(N):
-            out[v, s] = _sample_step(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, WO, bO, offsets, periods,
-                                     class_values, inv_temp, top_k, uniforms[v, s], scratch, logits, probs)  # fmt: skip
+            out[v, s] = _sample_step(
+                xs,
+                h[v],
+                S[v],
+                S_ok[v],
+                phase,
+                WH,
+                WI,
+                bH,
+                WO,
+                bO,
+                offsets,
+                periods,
+                class_values,
+                inv_temp,
+                top_k,
+                uniforms[v, s],
+                scratch,
+                logits,
+                probs,
+            )
         t[v] += N
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offsets, periods, class_values,
-                         audio_values, uniforms, inv_temp, top_k, n_steps, out, scratch, phase, logits, probs):  # fmt: skip
+def sample_voices_kernel(
+    h,
+    t,
+    S,
+    S_ok,
+    x_last,
+    active,
+    WH,
+    WI,
+    bH,
+    WO,
+    bO,
+    offsets,
+    periods,
+    class_values,
+    audio_values,
+    uniforms,
+    inv_temp,
+    top_k,
+    n_steps,
+    out,
+    scratch,
+    phase,
+    logits,
+    probs,
+):
     """A polyphonic instrument's voices in one call: :func:`sample_categorical_kernel` for the
     ``active`` voices only, ``n_steps`` each, writing ``audio_values[class]`` to ``out[v, :n_steps]``."""
     V = h.shape[0]
@@ -122,8 +206,27 @@ def sample_voices_kernel(h, t, S, S_ok, x_last, active, WH, WI, bH, WO, bO, offs
         init_phase(phase, t[v], periods)
         xs = x_last[v]
         for s in range(n_steps):
-            c = _sample_step(xs, h[v], S[v], S_ok[v], phase, WH, WI, bH, WO, bO, offsets, periods,
-                             class_values, inv_temp, top_k, uniforms[v, s], scratch, logits, probs)  # fmt: skip
+            c = _sample_step(
+                xs,
+                h[v],
+                S[v],
+                S_ok[v],
+                phase,
+                WH,
+                WI,
+                bH,
+                WO,
+                bO,
+                offsets,
+                periods,
+                class_values,
+                inv_temp,
+                top_k,
+                uniforms[v, s],
+                scratch,
+                logits,
+                probs,
+            )
             out[v, s] = audio_values[c]
         t[v] += n_steps
 
@@ -147,8 +250,9 @@ def mix_voices_kernel(gen, active, env, env_step, gain, n_steps, out):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def sample_regression_kernel(h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, act, noise, lo, hi,
-                             out, scratch, phase):  # fmt: skip
+def sample_regression_kernel(
+    h, t, S, S_ok, x_last, WH, WI, bH, WO, bO, offsets, periods, act, noise, lo, hi, out, scratch, phase
+):
     """Free-run ``N`` steps with output fed back as input (I == O), plus ``noise``.
 
     x_last (V, I) the first input, updated; noise (V, N, O) added to each

@@ -1,4 +1,5 @@
 """Weights laid out for the Numba kernels (float32, the layouts the loops want)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple

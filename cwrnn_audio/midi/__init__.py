@@ -1,4 +1,5 @@
 """Note streams: MIDI files in and out (mido), one note list, sequence encodings."""
+
 from .notes import Note, Score
 from .read import read_midi
 from .write import write_midi

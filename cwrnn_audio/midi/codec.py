@@ -1,4 +1,5 @@
 """A MIDI encoding as a model sees it: step inputs, targets, loss, and the inverse."""
+
 from __future__ import annotations
 
 import numpy as np

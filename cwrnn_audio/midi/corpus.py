@@ -1,4 +1,5 @@
 """MIDI corpora: files or folders (recursive) in, scores out; bad files skipped and listed."""
+
 from __future__ import annotations
 
 import warnings

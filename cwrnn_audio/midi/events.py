@@ -3,6 +3,7 @@
 NOTE_ON(p) 0..127, NOTE_OFF(p) 128..255, TIME_SHIFT 256..355 (10 ms .. 1 s),
 VELOCITY 356..387 (32 bins): 388 classes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,7 +64,9 @@ class EventEncoding:
         """Tokens -> notes; an unmatched NOTE_OFF is ignored, notes still on are closed at the end."""
         tokens = np.asarray(tokens)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= VOCAB):
-            raise ParameterError(f"event tokens must be in 0..{VOCAB - 1}; got {tokens.min()}..{tokens.max()}")
+            raise ParameterError(
+                f"event tokens must be in 0..{VOCAB - 1}; got {tokens.min()}..{tokens.max()}"
+            )
         now, vel, open_ = 0, 80, {}
         notes = []
         for tok in tokens.tolist():

@@ -1,4 +1,5 @@
 """MIDI generation: free or primed with the first bars of a file, sampled step by step."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,9 +29,22 @@ def _stepper(model, backend):
     return lambda x: step_many(x[None])[0], step_many
 
 
-def generate_midi(model, enc, *, bars: float | None = None, seconds: float | None = None, events: int | None = None,
-                  prime: Score | None = None, prime_bars: float = 2, temperature: float = 1.0, top_k: int = 0,
-                  seed: int | None = None, tempo_bpm: float = 120.0, program: int = 0, backend: str = "numba"):  # fmt: skip
+def generate_midi(
+    model,
+    enc,
+    *,
+    bars: float | None = None,
+    seconds: float | None = None,
+    events: int | None = None,
+    prime: Score | None = None,
+    prime_bars: float = 2,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int | None = None,
+    tempo_bpm: float = 120.0,
+    program: int = 0,
+    backend: str = "numba",
+):
     """Generate a continuation; returns ``(prime_notes, new_notes, score)``.
 
     The length is given in ``bars`` (4/4), ``seconds``, or (events encoding) ``events``. With
@@ -89,7 +103,10 @@ def generate_midi(model, enc, *, bars: float | None = None, seconds: float | Non
                     break
         seq = np.array(out, np.int64)
         if enc.name == "events":
-            new = [n._replace(start=n.start + start_s, end=n.end + start_s) for n in enc.decode(seq, program=program)]
+            new = [
+                n._replace(start=n.start + start_s, end=n.end + start_s)
+                for n in enc.decode(seq, program=program)
+            ]
         else:
             full = np.concatenate([np.asarray(history, np.int64), seq])
             new = [n._replace(program=program) for n in enc.decode(full, base) if n.start >= start_s - 1e-9]
@@ -102,7 +119,9 @@ def generate_midi(model, enc, *, bars: float | None = None, seconds: float | Non
             if enc.onsets:
                 frame[:128] = np.maximum(frame[:128], frame[128:256])  # an onset sounds
             rows.append(frame)
-        full = np.concatenate([np.asarray(history, np.float32).reshape(-1, enc.size), np.asarray(rows).reshape(-1, enc.size)])
+        full = np.concatenate(
+            [np.asarray(history, np.float32).reshape(-1, enc.size), np.asarray(rows).reshape(-1, enc.size)]
+        )
         new = [n._replace(program=program) for n in enc.decode(full, base) if n.start >= start_s - 1e-9]
     score = Score(notes=prime_notes + new, tempos=tempos)
     return prime_notes, new, score

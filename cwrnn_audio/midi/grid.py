@@ -1,4 +1,5 @@
 """Step times: a fixed frame rate, or a beat grid that follows the tempo map."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,9 @@ class Grid:
 
     def __init__(self, *, fps: float | None = None, steps_per_beat: int | None = None):
         if (fps is None) == (steps_per_beat is None):
-            raise ParameterError(f"give exactly one of fps or steps_per_beat; got fps={fps!r}, steps_per_beat={steps_per_beat!r}")
+            raise ParameterError(
+                f"give exactly one of fps or steps_per_beat; got fps={fps!r}, steps_per_beat={steps_per_beat!r}"
+            )
         if fps is not None and not (0 < fps <= 1000):
             raise ParameterError(f"fps must be in (0, 1000]; got {fps!r}")
         if steps_per_beat is not None and not (isinstance(steps_per_beat, int) and 1 <= steps_per_beat <= 96):
@@ -32,8 +35,10 @@ class Grid:
     def length(self, score: Score) -> int:
         n = int(np.ceil(float(self.to_steps(score, score.end)) - 1e-9)) if score.notes else 0
         if n > MAX_STEPS:
-            raise ParameterError(f"{score.source or 'score'}: {n} steps is past the {MAX_STEPS} step limit "
-                                 f"(notes end at {score.end:.0f} s)")  # fmt: skip
+            raise ParameterError(
+                f"{score.source or 'score'}: {n} steps is past the {MAX_STEPS} step limit "
+                f"(notes end at {score.end:.0f} s)"
+            )
         return n
 
     def settings(self) -> dict:

@@ -1,4 +1,5 @@
 """Monophonic melody on a beat grid: 0 rest, 1 hold, 2 + pitch for a new note (130 classes)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +42,9 @@ class MelodyEncoding:
             tokens[k] = PITCH + top[k] if new else HOLD
         return tokens
 
-    def decode(self, tokens, score: Score | None = None, *, velocity: int = 80, channel: int = 0, program: int = 0):
+    def decode(
+        self, tokens, score: Score | None = None, *, velocity: int = 80, channel: int = 0, program: int = 0
+    ):
         """Tokens -> notes (a HOLD after a rest is read as a rest)."""
         score = score or Score()
         notes, current, begin = [], None, 0

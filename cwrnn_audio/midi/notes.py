@@ -1,4 +1,5 @@
 """The one note list every reader writes and every encoding reads."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Reading real-world MIDI files with mido into a :class:`Score`."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,10 @@ def _tempo_map(mid, source):
                 us = msg.tempo
                 if not MIN_TEMPO_US <= us <= MAX_TEMPO_US:
                     clamped = min(max(us, MIN_TEMPO_US), MAX_TEMPO_US)
-                    warnings.warn(f"{source}: absurd tempo {60e6 / us:.3g} bpm at tick {tick}; using {60e6 / clamped:.3g}")
+                    warnings.warn(
+                        f"{source}: absurd tempo {60e6 / us:.3g} bpm at tick {tick}; using {60e6 / clamped:.3g}",
+                        stacklevel=2,
+                    )
                     us = clamped
                 changes.append((tick, us))
     changes.sort(key=lambda c: c[0])
@@ -39,7 +43,7 @@ def _tick_to_seconds(changes, tpb):
     """A function tick -> seconds through the tempo changes."""
     starts, secs = [], []
     t = 0.0
-    for i, (tick, us) in enumerate(changes):
+    for i, (tick, _us) in enumerate(changes):
         if i:
             prev_tick, prev_us = changes[i - 1]
             t += (tick - prev_tick) * prev_us / 1e6 / tpb
@@ -91,7 +95,9 @@ def read_midi(path, *, sustain: bool = False, drums: str = "keep", type2: str = 
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError for broken files
         raise ParameterError(f"{source}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
     if mid.type == 2 and type2 == "refuse":
-        raise ParameterError(f"{source}: type 2 MIDI (independent patterns) is not supported; pass type2='tracks'")
+        raise ParameterError(
+            f"{source}: type 2 MIDI (independent patterns) is not supported; pass type2='tracks'"
+        )
     if mid.ticks_per_beat <= 0:
         raise ParameterError(f"{source}: SMPTE time division is not supported")
     changes = _tempo_map(mid, source)
@@ -101,14 +107,18 @@ def read_midi(path, *, sustain: bool = False, drums: str = "keep", type2: str = 
     for track in mid.tracks:
         tick = offset
         open_notes = defaultdict(deque)  # (channel, pitch) -> deque of (start tick, velocity, program)
-        held = defaultdict(list)  # channel -> notes released under the pedal: (channel, pitch, start, vel, prog)
+        held = defaultdict(
+            list
+        )  # channel -> notes released under the pedal: (channel, pitch, start, vel, prog)
         pedal = defaultdict(bool)
         program = defaultdict(int)
 
         def close(ch, pitch, start, vel, prog, end_tick):
             s, e = to_seconds(start), to_seconds(end_tick)
             if e > MAX_SECONDS:
-                raise ParameterError(f"{source}: a note ends at {e:.0f} s, past the {MAX_SECONDS:.0f} s limit")
+                raise ParameterError(
+                    f"{source}: a note ends at {e:.0f} s, past the {MAX_SECONDS:.0f} s limit"
+                )
             notes.append(Note(pitch, vel, s, max(s, e), ch, prog))
 
         for msg in track:
@@ -142,7 +152,7 @@ def read_midi(path, *, sustain: bool = False, drums: str = "keep", type2: str = 
         for (ch, p), queue in open_notes.items():  # still sounding at the end of the track
             for st, v, pr in queue:
                 close(ch, p, st, v, pr, tick)
-        for ch, items in held.items():
+        for items in held.values():
             for c, p, st, v, pr in items:
                 close(c, p, st, v, pr, tick)
         if mid.type == 2:

@@ -1,4 +1,5 @@
 """Piano roll: 128 multi-hot pitch channels, onset flags, optional velocity."""
+
 from __future__ import annotations
 
 import numpy as np

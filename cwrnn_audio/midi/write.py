@@ -1,4 +1,5 @@
 """Writing a :class:`Score` (or a note list) as a standard type 1 MIDI file."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,14 @@ def write_midi(score, path, *, ticks_per_beat: int = 480) -> Path:
     if not isinstance(score, Score):
         score = Score(notes=list(score))
     for n in score.notes:
-        if not (isinstance(n, Note) and 0 <= n.pitch <= 127 and 1 <= n.velocity <= 127 and 0 <= n.start <= n.end
-                and 0 <= n.channel <= 15 and 0 <= n.program <= 127):  # fmt: skip
+        if not (
+            isinstance(n, Note)
+            and 0 <= n.pitch <= 127
+            and 1 <= n.velocity <= 127
+            and 0 <= n.start <= n.end
+            and 0 <= n.channel <= 15
+            and 0 <= n.program <= 127
+        ):
             raise ParameterError(f"not a valid note for MIDI: {n!r}")
     path = Path(os.fspath(path))
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
@@ -31,8 +38,10 @@ def write_midi(score, path, *, ticks_per_beat: int = 480) -> Path:
 
     conductor = mido.MidiTrack()
     events = [(tick(s), mido.MetaMessage("set_tempo", tempo=int(us))) for s, us in score.tempos]
-    events += [(tick(s), mido.MetaMessage("time_signature", numerator=a, denominator=b))
-               for s, a, b in score.time_signatures]  # fmt: skip
+    events += [
+        (tick(s), mido.MetaMessage("time_signature", numerator=a, denominator=b))
+        for s, a, b in score.time_signatures
+    ]
     _append_sorted(conductor, events)
     mid.tracks.append(conductor)
     groups = {}
@@ -44,7 +53,9 @@ def write_midi(score, path, *, ticks_per_beat: int = 480) -> Path:
         for n in group:
             # offs sort before ons at the same tick, so a repeated note is not cut short
             events.append((tick(n.end), mido.Message("note_off", channel=channel, note=n.pitch, velocity=0)))
-            events.append((tick(n.start), mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity)))
+            events.append(
+                (tick(n.start), mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity))
+            )
         _append_sorted(track, events)
         mid.tracks.append(track)
     with atomic_path(path) as tmp:

@@ -1,4 +1,5 @@
 """The torch path: the CW-RNN as a ``torch.nn.Module``."""
+
 from .module import CWRNN
 
 __all__ = ["CWRNN"]

@@ -4,6 +4,7 @@ Each step computes only the rows of the active modules, as prefix/run slices
 of the block rows (``W[lo:hi, lo:] @ h[lo:]``), never a masked dense product.
 This is the correct-first path; throughput on CUDA is a later concern.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

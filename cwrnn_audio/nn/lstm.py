@@ -4,6 +4,7 @@ Gate rows in torch's order (input, forget, cell, output). Initialised as in
 the paper's experiments: every weight ~ N(0, init_std), forget-gate bias set
 to ``forget_bias`` (the paper uses 5).
 """
+
 from __future__ import annotations
 
 import math
@@ -103,7 +104,9 @@ class LSTMNet(nn.Module):
         else:
             h, cell = hx
             if tuple(h.shape) != (B, H) or tuple(cell.shape) != (B, H):
-                raise ParameterError(f"hx must be (h, c) of shape ({B}, {H}); got {tuple(h.shape)}, {tuple(cell.shape)}")
+                raise ParameterError(
+                    f"hx must be (h, c) of shape ({B}, {H}); got {tuple(h.shape)}, {tuple(cell.shape)}"
+                )
         xz = torch.nn.functional.linear(x, self.W_x, self.b) if c.input_size else self.b.expand(B, T, 4 * H)
         hs = []
         for s in range(T):

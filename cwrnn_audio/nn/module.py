@@ -1,4 +1,5 @@
 """The CW-RNN model: one definition, run by the torch path or the Numba kernels."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -127,9 +128,7 @@ class CWRNN(nn.Module):
     def forward_batched(self, x, h, t):
         """The unchecked core of :meth:`forward`: x ``(B, T, I)``, h ``(B, n)``, t ``(B,)``."""
         c = self.config
-        H = cwrnn_forward(
-            x, h, t, self.W_H * self.W_H_mask, self.W_I, self.b_H, c.periods, c.offsets
-        )
+        H = cwrnn_forward(x, h, t, self.W_H * self.W_H_mask, self.W_I, self.b_H, c.periods, c.offsets)
         h_n = H[:, -1] if H.shape[1] else h
         y = torch.nn.functional.linear(H, self.W_O, self.b_O)
         if c.output_activation == "tanh":
@@ -229,4 +228,3 @@ class CWRNN(nn.Module):
         from ..io.model_file import save_model
 
         save_model(self, path)
-

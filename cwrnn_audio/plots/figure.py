@@ -1,4 +1,5 @@
 """matplotlib, imported on first use, and atomic PNG writes."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Figures for the sequence-generation experiment."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Piano-roll pictures of note lists."""
+
 from __future__ import annotations
 
 from .figure import pyplot, save_png

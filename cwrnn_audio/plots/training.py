@@ -1,4 +1,5 @@
 """Loss curves."""
+
 from __future__ import annotations
 
 from .figure import pyplot, save_png

@@ -1,4 +1,5 @@
 """The plugin API: block processors with a JUCE/pedalboard-like life cycle, found by name."""
+
 from .base import Parameter, Plugin, aligned
 from .chain import Chain
 from .registry import available_plugins, get_plugin, register_plugin

@@ -1,4 +1,5 @@
 """Plugin base class: prepare / process / reset, named parameters, state as bytes (no pickle)."""
+
 from __future__ import annotations
 
 import itertools
@@ -19,10 +20,14 @@ class Parameter:
     unit: str = ""
 
     def check(self, value) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (
-            self.minimum <= value <= self.maximum
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.floating))
+            or not (self.minimum <= value <= self.maximum)
         ):
-            raise ParameterError(f"parameter {self.name!r} must be in [{self.minimum}, {self.maximum}]; got {value!r}")
+            raise ParameterError(
+                f"parameter {self.name!r} must be in [{self.minimum}, {self.maximum}]; got {value!r}"
+            )
         return float(value)
 
 
@@ -49,7 +54,9 @@ class Plugin:
         for p in self.parameters:
             if p.name == name:
                 return p
-        raise ParameterError(f"{self.name}: no parameter {name!r}; it has {[p.name for p in self.parameters]}")
+        raise ParameterError(
+            f"{self.name}: no parameter {name!r}; it has {[p.name for p in self.parameters]}"
+        )
 
     def __getitem__(self, name):
         self._param(name)
@@ -81,12 +88,17 @@ class Plugin:
 
     def process(self, audio: np.ndarray) -> np.ndarray:
         if self.prepared is None:
-            raise ParameterError(f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first")
+            raise ParameterError(
+                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
+            )
         _, max_block, channels = self.prepared
         if (
-            not isinstance(audio, np.ndarray) or audio.dtype != np.float32 or audio.ndim != 2
-            or audio.shape[0] != channels or audio.shape[1] > max_block
-        ):  # fmt: skip
+            not isinstance(audio, np.ndarray)
+            or audio.dtype != np.float32
+            or audio.ndim != 2
+            or audio.shape[0] != channels
+            or audio.shape[1] > max_block
+        ):
             raise ParameterError(
                 f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); "
                 f"got {getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
@@ -108,7 +120,11 @@ class Plugin:
         from safetensors.numpy import save
 
         arrays = {k: np.ascontiguousarray(v) for k, v in self._state_arrays().items()}
-        meta = {"plugin": self.name, "parameters": json.dumps(self._values), "prepared": json.dumps(self.prepared)}
+        meta = {
+            "plugin": self.name,
+            "parameters": json.dumps(self._values),
+            "prepared": json.dumps(self.prepared),
+        }
         return save(arrays, metadata=meta)
 
     def set_state(self, data: bytes) -> None:
@@ -124,13 +140,17 @@ class Plugin:
             raise ParameterError(f"{self.name}: the state belongs to plugin {meta.get('plugin')!r}")
         prepared = tuple(json.loads(meta["prepared"])) if json.loads(meta["prepared"]) else None
         if prepared != self.prepared:
-            raise ParameterError(f"{self.name}: the state was taken prepared as {prepared}; this one is {self.prepared}")
+            raise ParameterError(
+                f"{self.name}: the state was taken prepared as {prepared}; this one is {self.prepared}"
+            )
         for k, v in json.loads(meta["parameters"]).items():
             self[k] = v
         self._load_state_arrays(arrays)
 
     # -- pedalboard-style whole-buffer call -----------------------------------------
-    def __call__(self, audio, sample_rate: float, *, buffer_size: int = 512, reset: bool = True) -> np.ndarray:
+    def __call__(
+        self, audio, sample_rate: float, *, buffer_size: int = 512, reset: bool = True
+    ) -> np.ndarray:
         """Process a whole buffer ``(channels, frames)`` in blocks, as a pedalboard plugin is called.
 
         With ``reset=True`` the buffer is one whole piece: the plugin's latency is compensated
@@ -152,7 +172,10 @@ class Plugin:
         return out
 
     def describe(self) -> str:
-        ps = ", ".join(f"{p.name} [{p.minimum:g}..{p.maximum:g}{p.unit}] = {self._values[p.name]:g}" for p in self.parameters)
+        ps = ", ".join(
+            f"{p.name} [{p.minimum:g}..{p.maximum:g}{p.unit}] = {self._values[p.name]:g}"
+            for p in self.parameters
+        )
         return f"{self.name}: {ps or 'no parameters'}; latency {self.latency_samples} samples"
 
     def __repr__(self) -> str:

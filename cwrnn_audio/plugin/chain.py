@@ -4,6 +4,7 @@ pedalboard cannot host Python plugins, so the chain is ours: project plugins run
 prepare/process, pedalboard plugin objects are called block by block with ``reset=False`` so
 their internal state (delay lines, filters) carries across blocks, as in one pedalboard pass.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,9 @@ class Chain(Plugin):
         plugins = list(plugins)
         for p in plugins:
             if not (isinstance(p, Plugin) or _is_pedalboard(p)):
-                raise ParameterError(f"a chain holds project plugins or pedalboard plugins; got {type(p).__name__}")
+                raise ParameterError(
+                    f"a chain holds project plugins or pedalboard plugins; got {type(p).__name__}"
+                )
         self.plugins = plugins
 
     def _prepare(self, sample_rate, max_block_size, num_channels):

@@ -3,6 +3,7 @@
 Third-party packages register plugins under the entry-point group ``cwrnn_audio.plugins``
 (``name = "package.module:Class"``), exactly as the built-ins in ``plugins/`` do.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,7 +32,9 @@ def register_plugin(name: str, target, *, clobber: bool = False) -> None:
     if not isinstance(name, str) or not name:
         raise ParameterError(f"plugin name must be a non-empty string; got {name!r}")
     if name in _registry and not clobber and _registry[name] != target:
-        raise ParameterError(f"a plugin named {name!r} is already registered ({_registry[name]!r}); pass clobber=True")
+        raise ParameterError(
+            f"a plugin named {name!r} is already registered ({_registry[name]!r}); pass clobber=True"
+        )
     _registry[name] = target
 
 
@@ -55,6 +58,8 @@ def get_plugin(name: str):
         try:
             target = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
-            raise ParameterError(f"plugin {name!r} points at {_registry[name]!r}, which cannot be loaded ({exc})") from None
+            raise ParameterError(
+                f"plugin {name!r} points at {_registry[name]!r}, which cannot be loaded ({exc})"
+            ) from None
         _registry[name] = target
     return target

@@ -10,6 +10,7 @@ Times are counted on the grid of ``lcm(in_rate, out_rate)``: a host-to-model-to-
 trip's delay is a whole number of host samples there, and the second stage is advanced by
 the remainder so that the plugin's ``latency_samples`` is exact.
 """
+
 from __future__ import annotations
 
 from math import ceil, gcd
@@ -109,13 +110,29 @@ class StreamResampler:
             )
         if n_out and (self.n_out * self.M + self.advance) // self.L < self.n_in - _LAG:
             raise ParameterError("resampler: outputs fell too far behind their inputs")
-        self._kernel(x, n, self.buf, self.hist, self.taps, self.L, self.M, self.advance, self.n_in, self.n_out, out, n_out)
+        self._kernel(
+            x,
+            n,
+            self.buf,
+            self.hist,
+            self.taps,
+            self.L,
+            self.M,
+            self.advance,
+            self.n_in,
+            self.n_out,
+            out,
+            n_out,
+        )
         self.n_in += n
         self.n_out += n_out
         return out[:, :n_out]
 
     def state_arrays(self, prefix: str) -> dict:
-        return {prefix + "buf": self.buf[:, : self.hist].copy(), prefix + "count": np.array([self.n_in, self.n_out])}
+        return {
+            prefix + "buf": self.buf[:, : self.hist].copy(),
+            prefix + "count": np.array([self.n_in, self.n_out]),
+        }
 
     def load_state_arrays(self, arrays: dict, prefix: str) -> None:
         self.buf[:, : self.hist] = arrays[prefix + "buf"]

@@ -4,6 +4,7 @@ Both runners take and return NumPy float32 and expose the same state
 (:class:`CWRNNState` of NumPy arrays), so a state taken from one backend can
 be set on the other.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -136,9 +137,23 @@ class NumbaStream(_Stream):
     def _advance(self, x, y) -> None:
         w = self.weights
         forward_kernel(
-            x, self._h, self._t, self._S, self._S_ok, w.WH, w.WI, w.bH, w.WO, w.bO,
-            w.offsets, w.periods, w.act, y, self._scratch, self._phase,
-        )  # fmt: skip
+            x,
+            self._h,
+            self._t,
+            self._S,
+            self._S_ok,
+            w.WH,
+            w.WI,
+            w.bH,
+            w.WO,
+            w.bO,
+            w.offsets,
+            w.periods,
+            w.act,
+            y,
+            self._scratch,
+            self._phase,
+        )
 
     def _get_state(self):
         return self._h, self._t
@@ -159,10 +174,28 @@ class NumbaStream(_Stream):
         out = np.empty(uniforms.shape, np.int64)
         K = w.bO.shape[0]
         sample_categorical_kernel(
-            self._h, self._t, self._S, self._S_ok, x_last, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods,
-            class_values, uniforms, 1.0 / temperature, int(top_k), out, self._scratch[0], self._phase,
-            np.empty(K, np.float32), np.empty(K, np.float32),
-        )  # fmt: skip
+            self._h,
+            self._t,
+            self._S,
+            self._S_ok,
+            x_last,
+            w.WH,
+            w.WI,
+            w.bH,
+            w.WO,
+            w.bO,
+            w.offsets,
+            w.periods,
+            class_values,
+            uniforms,
+            1.0 / temperature,
+            int(top_k),
+            out,
+            self._scratch[0],
+            self._phase,
+            np.empty(K, np.float32),
+            np.empty(K, np.float32),
+        )
         return out
 
     def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
@@ -173,9 +206,26 @@ class NumbaStream(_Stream):
         w = self.weights
         out = np.empty(noise.shape, np.float32)
         sample_regression_kernel(
-            self._h, self._t, self._S, self._S_ok, x_last, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods,
-            w.act, noise, np.float32(lo), np.float32(hi), out, self._scratch[0], self._phase,
-        )  # fmt: skip
+            self._h,
+            self._t,
+            self._S,
+            self._S_ok,
+            x_last,
+            w.WH,
+            w.WI,
+            w.bH,
+            w.WO,
+            w.bO,
+            w.offsets,
+            w.periods,
+            w.act,
+            noise,
+            np.float32(lo),
+            np.float32(hi),
+            out,
+            self._scratch[0],
+            self._phase,
+        )
         return out
 
 
@@ -226,7 +276,9 @@ class TorchStream(_Stream):
                 logits = logits.masked_fill(logits < kth, float("-inf"))
             p = torch.exp((logits - logits.max(dim=1, keepdim=True).values) / temperature)
             cdf = torch.cumsum(p, dim=1)
-            c = torch.searchsorted(cdf, (u[:, s] * cdf[:, -1])[:, None], right=True).clamp(max=p.shape[1] - 1)[:, 0]
+            c = torch.searchsorted(cdf, (u[:, s] * cdf[:, -1])[:, None], right=True).clamp(
+                max=p.shape[1] - 1
+            )[:, 0]
             out[:, s] = c.cpu().numpy()
             x = torch.cat([values[c][:, None], x[:, :-1]], dim=1)
         x_last[...] = x.cpu().numpy()

@@ -1,4 +1,5 @@
 """Training: BPTT on either engine, optimisers, populations, checkpoints."""
+
 from .optimizer import OptimizerConfig
 from .trainer import fit
 

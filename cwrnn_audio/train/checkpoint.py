@@ -6,6 +6,7 @@ RNG state) and, for single models, the model file users can load. Only
 when a folder is complete does ``DIR/latest`` (written atomically) name it,
 so a run killed at any moment resumes from the last complete checkpoint.
 """
+
 from __future__ import annotations
 
 import json

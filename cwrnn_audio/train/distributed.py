@@ -4,6 +4,7 @@
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``; multi-node runs set them
 through torchrun's ``--nnodes`` / ``--rdzv-endpoint``), or stands alone as rank 0 of 1.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,5 +84,9 @@ def process_group(device: str = "cpu", *, distributed: bool = True):
 
 def _ranks(device) -> Ranks:
     dist = torch.distributed
-    dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if str(device).startswith("cuda") else torch.device(device)
+    dev = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if str(device).startswith("cuda")
+        else torch.device(device)
+    )
     return Ranks(dist.get_rank(), dist.get_world_size(), dev)

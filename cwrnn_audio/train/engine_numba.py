@@ -1,4 +1,5 @@
 """Training epochs on the Numba kernels (CPU, one network per thread)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,9 +22,24 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
     losses = np.zeros((theta.shape[0], epochs))
     if isinstance(template, CWRNN):
         train_cwrnn_population(
-            theta, m1, m2, steps, x, target, epochs, c.hidden_size,
-            np.asarray(c.offsets, np.int64), np.asarray(c.periods, np.int64), act, scale, kind, hp, losses,
-        )  # fmt: skip
+            theta,
+            m1,
+            m2,
+            steps,
+            x,
+            target,
+            epochs,
+            c.hidden_size,
+            np.asarray(c.offsets, np.int64),
+            np.asarray(c.periods, np.int64),
+            act,
+            scale,
+            kind,
+            hp,
+            losses,
+        )
     else:
-        train_lstm_population(theta, m1, m2, steps, x, target, epochs, c.hidden_size, act, scale, kind, hp, losses)
+        train_lstm_population(
+            theta, m1, m2, steps, x, target, epochs, c.hidden_size, act, scale, kind, hp, losses
+        )
     return losses

@@ -5,6 +5,7 @@
 their gradients independent and SGD/Adam act elementwise, so this is ``P``
 separate trainings in one batched graph (CPU or CUDA).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,14 +18,18 @@ from .networks import param_names, unflatten
 def _to_flat(model, tensors: dict) -> np.ndarray:
     P = next(iter(tensors.values())).shape[0]
     return np.concatenate(
-        [tensors[k].detach().reshape(P, -1).to("cpu", torch.float32).numpy() for k in param_names(model)], axis=1
+        [tensors[k].detach().reshape(P, -1).to("cpu", torch.float32).numpy() for k in param_names(model)],
+        axis=1,
     )
 
 
 def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: float, opt, *, device="cpu"):
     """Same contract as :func:`engine_numba.run_epochs`, computed with autograd."""
     dev = torch.device(device)
-    params = {k: v.clone().to(dev).requires_grad_(True) for k, v in unflatten(template, torch.from_numpy(theta)).items()}
+    params = {
+        k: v.clone().to(dev).requires_grad_(True)
+        for k, v in unflatten(template, torch.from_numpy(theta)).items()
+    }
     optim = opt.torch_optimizer(list(params.values()))
     step = int(steps[0])
     if step > 0:  # continue from moments of an earlier run (either engine)
@@ -64,7 +69,9 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
     theta[...] = _to_flat(template, params)
     if opt.name == "sgd" and opt.momentum > 0:
         bufs = {k: optim.state[p].get("momentum_buffer") for k, p in params.items()}
-        m1[...] = _to_flat(template, {k: (b if b is not None else torch.zeros_like(params[k])) for k, b in bufs.items()})
+        m1[...] = _to_flat(
+            template, {k: (b if b is not None else torch.zeros_like(params[k])) for k, b in bufs.items()}
+        )
     elif opt.name == "adam":
         get = lambda key: {k: optim.state[p].get(key, torch.zeros_like(p)) for k, p in params.items()}  # noqa: E731
         m1[...] = _to_flat(template, get("exp_avg"))

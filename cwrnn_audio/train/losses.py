@@ -4,6 +4,7 @@
 rates it reproduces the paper's magnitudes, see README); ``"half"``: half
 of that; ``"mean"``: averaged over steps and outputs.
 """
+
 from ..checks import valid_choice
 
 LOSSES = ("sum", "half", "mean")

@@ -1,4 +1,5 @@
 """Networks as flat parameter vectors: the order the Numba kernels expect."""
+
 from __future__ import annotations
 
 import numpy as np

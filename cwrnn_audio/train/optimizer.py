@@ -1,4 +1,5 @@
 """Optimiser settings shared by both engines (torch.optim's formulas)."""
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,8 @@ class OptimizerConfig:
         from ..kernels.optim import ADAM, SGD
 
         hp = np.array(
-            [self.lr, self.momentum, float(self.nesterov), *self.betas, self.eps, self.clip or 0.0], np.float64
+            [self.lr, self.momentum, float(self.nesterov), *self.betas, self.eps, self.clip or 0.0],
+            np.float64,
         )
         return (SGD if self.name == "sgd" else ADAM), hp
 

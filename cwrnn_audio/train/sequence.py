@@ -8,6 +8,7 @@ one window to the next and detached between them. The best epoch by
 validation loss is saved, a checkpoint is written every epoch, and a run
 resumed from it ends with the same weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,9 @@ def _chunks(encoded, cfg):
     """Split each (inputs, targets) stream into train chunks and validation tails."""
     train, val = [], []
     for x, y in encoded:
-        chunks, tail = split_stream(x, y, window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction)
+        chunks, tail = split_stream(
+            x, y, window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction
+        )
         train.extend(chunks)
         if tail is not None:
             val.append(tail)
@@ -99,8 +102,19 @@ def _to(arr, device):
     return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
 
 
-def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save, settings: dict,
-                    resume=False, progress=True, log=print) -> dict:  # fmt: skip
+def train_sequences(
+    streams,
+    model,
+    loss: str,
+    out_dir,
+    cfg: LoopConfig,
+    *,
+    save,
+    settings: dict,
+    resume=False,
+    progress=True,
+    log=print,
+) -> dict:
     """Train ``model`` in place on ``streams`` ``[(inputs (T, I), targets (T,) or (T, O))]``.
 
     ``save(model, info)`` writes the deliverable (called on each new best epoch);
@@ -113,7 +127,9 @@ def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save
     out = Path(out_dir)
     train, val = _chunks(streams, cfg)
     if not train:
-        raise ParameterError(f"not enough data for one window of {cfg.window} steps after the validation split")
+        raise ParameterError(
+            f"not enough data for one window of {cfg.window} steps after the validation split"
+        )
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
     model = model.to(dev)
@@ -143,7 +159,9 @@ def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save
         model.train()
         order = rng.permutation(len(train))
         losses = []
-        bar = tqdm(total=len(order), disable=not progress, unit="chunk", desc=f"epoch {epoch + 1}/{cfg.epochs}")
+        bar = tqdm(
+            total=len(order), disable=not progress, unit="chunk", desc=f"epoch {epoch + 1}/{cfg.epochs}"
+        )
         for b in range(0, len(order), cfg.batch):
             group = [train[i] for i in order[b : b + cfg.batch]]
             L = min(len(x) for x, _ in group)  # equal lengths within a batch
@@ -156,7 +174,9 @@ def train_sequences(streams, model, loss: str, out_dir, cfg: LoopConfig, *, save
         bar.close()
         model.eval()
         with torch.no_grad():
-            vals = [sequence_loss(kind, model(_to(x[None], dev))[0], _to(y[None], dev)).item() for x, y in val]
+            vals = [
+                sequence_loss(kind, model(_to(x[None], dev))[0], _to(y[None], dev)).item() for x, y in val
+            ]
         train_loss = float(np.mean(losses))
         val_loss = float(np.mean(vals)) if vals else train_loss
         history["train_loss"].append(train_loss)
@@ -193,12 +213,19 @@ def load_training_arrays(model, opt, arrays) -> None:
     sd = opt.state_dict()
     for i in range(len(sd["param_groups"][0]["params"])):
         if f"opt.{i}.exp_avg" in arrays:
-            sd["state"][i] = {k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")}
+            sd["state"][i] = {
+                k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")
+            }
     opt.load_state_dict(sd)
 
 
 def _save_checkpoint(ckpt: Path, model, opt, history, best, epoch, settings) -> None:
-    info = {"history": history, "best": best, "settings": settings, "torch_rng": torch.get_rng_state().tolist()}
+    info = {
+        "history": history,
+        "best": best,
+        "settings": settings,
+        "torch_rng": torch.get_rng_state().tolist(),
+    }
     save_checkpoint(ckpt, epoch, training_arrays(model, opt), info)
 
 
@@ -208,7 +235,10 @@ def write_history(out: Path, history: dict, *, plot: bool = True) -> None:
         tmp.write_text(json.dumps(history, indent=1))
     columns = [k for k in ("train_loss", "val_loss", "seconds", "samples_per_s") if k in history]
     rows = ["epoch," + ",".join(columns)]
-    rows += [",".join([str(e + 1)] + [str(history[k][e]) for k in columns]) for e in range(len(history["train_loss"]))]
+    rows += [
+        ",".join([str(e + 1)] + [str(history[k][e]) for k in columns])
+        for e in range(len(history["train_loss"]))
+    ]
     with atomic_path(out / "metrics.csv") as tmp:
         tmp.write_text("\n".join(rows) + "\n")
     if not plot:

@@ -7,6 +7,7 @@ functions of the seed and the epoch: a run resumed from the last checkpoint ends
 same weights as one never interrupted. Rank 0 writes checkpoints and the model folder; all
 ranks read the checkpoint back on resume.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,8 +39,23 @@ def _silent(*_args, **_kwargs) -> None:
     pass
 
 
-def train_streaming(files, loader, model, loss: str, out_dir, cfg, *, ranks, save, settings: dict, workers: int = 0,
-                    shuffle_buffer: int = 64, resume=False, progress=True, log=print) -> dict:  # fmt: skip
+def train_streaming(
+    files,
+    loader,
+    model,
+    loss: str,
+    out_dir,
+    cfg,
+    *,
+    ranks,
+    save,
+    settings: dict,
+    workers: int = 0,
+    shuffle_buffer: int = 64,
+    resume=False,
+    progress=True,
+    log=print,
+) -> dict:
     """Train ``model`` in place on chunks of ``files`` read by ``loader`` (see :mod:`cwrnn_audio.data`).
 
     ``ranks``: a :class:`~cwrnn_audio.train.distributed.Ranks`; ``save(model, info, meta)`` writes
@@ -60,8 +76,17 @@ def train_streaming(files, loader, model, loss: str, out_dir, cfg, *, ranks, sav
         raise ParameterError(f"{out} is not empty; use --resume to continue or choose another folder")
     ranks.barrier()  # every rank has looked before rank 0 writes anything
 
-    ds = WindowDataset(files, loader, window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction,
-                       seed=cfg.seed, rank=ranks.rank, world_size=ranks.world_size, shuffle_buffer=shuffle_buffer)  # fmt: skip
+    ds = WindowDataset(
+        files,
+        loader,
+        window=cfg.window,
+        chunk_windows=cfg.chunk_windows,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        rank=ranks.rank,
+        world_size=ranks.world_size,
+        shuffle_buffer=shuffle_buffer,
+    )
     index = ds.index()
     skipped = [s for part in ranks.gather(index["skipped"]) for s in part]
     meta = [m for part in ranks.gather(index["meta"]) for m in part]
@@ -78,7 +103,14 @@ def train_streaming(files, loader, model, loss: str, out_dir, cfg, *, ranks, sav
     model = model.to(dev)
     net = torch.nn.parallel.DistributedDataParallel(model) if ranks.grouped else model
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "seconds": [], "samples_per_s": [], "processes": ranks.world_size}
+    history = {
+        "train_loss": [],
+        "val_loss": [],
+        "best_epoch": 0,
+        "seconds": [],
+        "samples_per_s": [],
+        "processes": ranks.world_size,
+    }
     best, start_epoch = float("inf"), 0
     settings = json.loads(json.dumps(settings))
     if found is not None:
@@ -88,21 +120,35 @@ def train_streaming(files, loader, model, loss: str, out_dir, cfg, *, ranks, sav
         load_training_arrays(model, opt, arrays)
         history, best, start_epoch = info["history"], info["best"], info["epoch"]
         if info.get("processes") != ranks.world_size:
-            log(f"note: the checkpoint was written by {info.get('processes')} process(es); continuing on {ranks.world_size}")
+            log(
+                f"note: the checkpoint was written by {info.get('processes')} process(es); continuing on {ranks.world_size}"
+            )
         history["processes"] = ranks.world_size
 
     batches = torch.utils.data.DataLoader(ds, batch_size=cfg.batch, num_workers=workers)
-    val = [(torch.from_numpy(np.ascontiguousarray(x))[None].to(dev), torch.from_numpy(np.ascontiguousarray(y))[None].to(dev))
-           for x, y in index["val"]]  # fmt: skip
+    val = [
+        (
+            torch.from_numpy(np.ascontiguousarray(x))[None].to(dev),
+            torch.from_numpy(np.ascontiguousarray(y))[None].to(dev),
+        )
+        for x, y in index["val"]
+    ]
     stale = start_epoch - history["best_epoch"] if start_epoch else 0
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         ds.set_epoch(epoch)
-        noise = torch.Generator().manual_seed(int(np.random.SeedSequence([cfg.seed, epoch, ranks.rank]).generate_state(1)[0]))
+        noise = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([cfg.seed, epoch, ranks.rank]).generate_state(1)[0])
+        )
         model.train()
         losses = []
         it = iter(batches)
-        for _ in tqdm(range(steps), disable=not (progress and ranks.is_main), unit="batch", desc=f"epoch {epoch + 1}/{cfg.epochs}"):
+        for _ in tqdm(
+            range(steps),
+            disable=not (progress and ranks.is_main),
+            unit="batch",
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        ):
             xs, ys = next(it)
             if cfg.input_noise > 0:
                 xs = xs + cfg.input_noise * torch.randn(xs.shape, generator=noise)
@@ -123,13 +169,19 @@ def train_streaming(files, loader, model, loss: str, out_dir, cfg, *, ranks, sav
         history["seconds"].append(round(seconds, 2))
         history["samples_per_s"].append(round(steps * cfg.batch * L * ranks.world_size / seconds, 1))
         history.setdefault("weights_digests", []).append(digests)  # one per rank
-        log(f"epoch {epoch + 1}: train {train_loss:.4f}, validation {val_loss:.4f}, "
-            f"{history['samples_per_s'][-1]:,.0f} samples/s on {ranks.world_size} process(es)")  # fmt: skip
+        log(
+            f"epoch {epoch + 1}: train {train_loss:.4f}, validation {val_loss:.4f}, "
+            f"{history['samples_per_s'][-1]:,.0f} samples/s on {ranks.world_size} process(es)"
+        )
         if val_loss < best:
             best, stale = val_loss, 0
             history["best_epoch"] = epoch + 1
             if ranks.is_main:
-                save(copy.deepcopy(model).cpu(), {**settings, "best_epoch": epoch + 1, "val_loss": val_loss}, meta)
+                save(
+                    copy.deepcopy(model).cpu(),
+                    {**settings, "best_epoch": epoch + 1, "val_loss": val_loss},
+                    meta,
+                )
         else:
             stale += 1
         if ranks.is_main:

@@ -1,4 +1,5 @@
 """``fit``: one training API over both engines, with checkpoints and resume."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -158,8 +159,16 @@ def fit(
             bar.set_postfix(loss=f"{part[0, -1]:.4g}")
             if checkpoint_dir is not None:
                 load_flat(model, theta[0])
-                arrays = {"theta": theta, "m1": m1, "m2": m2, "steps": steps, "losses": np.concatenate(losses, 1),
-                          "torch_rng": torch.get_rng_state().numpy()}  # fmt: skip
-                save_checkpoint(Path(checkpoint_dir), done, arrays, {"settings": settings, "backend": engine}, model)
+                arrays = {
+                    "theta": theta,
+                    "m1": m1,
+                    "m2": m2,
+                    "steps": steps,
+                    "losses": np.concatenate(losses, 1),
+                    "torch_rng": torch.get_rng_state().numpy(),
+                }
+                save_checkpoint(
+                    Path(checkpoint_dir), done, arrays, {"settings": settings, "backend": engine}, model
+                )
     load_flat(model, theta[0])
     return FitResult(losses=np.concatenate(losses, 1)[0], backend=engine, resumed_from=int(history.shape[1]))

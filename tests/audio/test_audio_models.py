@@ -59,14 +59,19 @@ def test_resampling_keeps_duration(corpus):
 
 
 def test_training_learns_and_writes_a_model_folder(tmp_path):
-    res = train_audio([PLUCK], tmp_path / "m", AudioTrainConfig(epochs=3, **SMALL), progress=False, log=lambda s: None)
+    res = train_audio(
+        [PLUCK], tmp_path / "m", AudioTrainConfig(epochs=3, **SMALL), progress=False, log=lambda s: None
+    )
     assert res["train_loss"][-1] < res["train_loss"][0]
     assert res["val_loss"][-1] < np.log(256)  # better than guessing among 256 classes
     for name in ("model.safetensors", "config.json", "adapter.json", "history.json", "loss_curve.png"):
         assert (tmp_path / "m" / name).is_file()
     model, adapter = load_model_dir(tmp_path / "m")
     assert adapter.name == "mulaw" and adapter.sample_rate == 8000 and model.config.output_size == 256
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["training"]["best_epoch"] == res["best_epoch"]
+    assert (
+        json.loads((tmp_path / "m" / "config.json").read_text())["training"]["best_epoch"]
+        == res["best_epoch"]
+    )
 
 
 def test_interrupted_training_resumes_to_the_same_model(tmp_path):
@@ -150,8 +155,19 @@ def test_no_input_models_free_run():
 
 
 def test_frame_model_trains_at_the_users_hop(tmp_path):
-    cfg = AudioTrainConfig(encoding="mel", hop_length=128, n_fft=512, n_mels=20, epochs=1, sample_rate=8000,
-                           num_modules=2, module_size=4, window=8, chunk_windows=2, batch=2)  # fmt: skip
+    cfg = AudioTrainConfig(
+        encoding="mel",
+        hop_length=128,
+        n_fft=512,
+        n_mels=20,
+        epochs=1,
+        sample_rate=8000,
+        num_modules=2,
+        module_size=4,
+        window=8,
+        chunk_windows=2,
+        batch=2,
+    )
     train_audio([PLUCK], tmp_path, cfg, progress=False, log=lambda s: None)
     model, adapter = load_model_dir(tmp_path)
     assert adapter.settings() == {"sample_rate": 8000, "n_fft": 512, "hop_length": 128, "n_mels": 20}
@@ -160,7 +176,11 @@ def test_frame_model_trains_at_the_users_hop(tmp_path):
 
 def test_generation_argument_errors(mulaw_model):
     model, adapter = mulaw_model
-    for kw, needle in ((dict(temperature=0), "temperature"), (dict(top_k=-1), "top_k"), (dict(noise=-1), "noise")):
+    for kw, needle in (
+        (dict(temperature=0), "temperature"),
+        (dict(top_k=-1), "top_k"),
+        (dict(noise=-1), "noise"),
+    ):
         with pytest.raises(ParameterError, match=needle):
             generate(model, adapter, 0.01, **kw)
     with pytest.raises(ParameterError, match="seconds"):
@@ -169,12 +189,39 @@ def test_generation_argument_errors(mulaw_model):
 
 def test_cli_trains_on_a_folder_and_generates(corpus, tmp_path):
     run = lambda *a: subprocess.run([sys.executable, "-m", "cwrnn_audio", *a], capture_output=True, text=True)  # noqa: E731
-    r = run("train", "audio", str(corpus), "--out", str(tmp_path / "m"), "--epochs", "1", "--sample-rate", "8000",
-            "--modules", "3", "--module-size", "4", "--window", "64", "-q")  # fmt: skip
+    r = run(
+        "train",
+        "audio",
+        str(corpus),
+        "--out",
+        str(tmp_path / "m"),
+        "--epochs",
+        "1",
+        "--sample-rate",
+        "8000",
+        "--modules",
+        "3",
+        "--module-size",
+        "4",
+        "--window",
+        "64",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     assert "skipped 4 file(s)" in r.stdout and "corrupt.wav" in r.stdout
-    r = run("generate", str(tmp_path / "m"), "--seconds", "0.25", "--prime", str(PLUCK), "--with-prime",
-            "--seed", "1", "-o", str(tmp_path / "g.flac"))  # fmt: skip
+    r = run(
+        "generate",
+        str(tmp_path / "m"),
+        "--seconds",
+        "0.25",
+        "--prime",
+        str(PLUCK),
+        "--with-prime",
+        "--seed",
+        "1",
+        "-o",
+        str(tmp_path / "g.flac"),
+    )
     assert r.returncode == 0, r.stderr
     audio, sr = sf.read(str(tmp_path / "g.flac"))
     assert sr == 8000 and abs(audio.shape[0] - (2000 + sf.info(str(PLUCK)).duration * 8000)) <= 2

@@ -1,4 +1,5 @@
 """The example models shipped in samples/models behave as their README says."""
+
 import numpy as np
 import pytest
 

@@ -12,9 +12,12 @@ import cwrnn_audio
 
 def cli(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "cwrnn_audio", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "cwrnn_audio", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={**os.environ, "CWRNN_AUDIO_DEBUG": ""},
-    )  # fmt: skip
+    )
 
 
 def test_version_and_help():
@@ -55,7 +58,9 @@ def test_demo_on_another_clip_and_backend(tmp_path):
     rng = np.random.default_rng(0)
     stereo = (0.3 * rng.standard_normal((16000, 2))).astype(np.float32)
     sf.write(tmp_path / "st.flac", stereo, 16000)
-    r = cli("demo", "-q", "-i", "st.flac", "-o", "o.flac", "--seconds", "0.5", "--backend", "torch", cwd=tmp_path)
+    r = cli(
+        "demo", "-q", "-i", "st.flac", "-o", "o.flac", "--seconds", "0.5", "--backend", "torch", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     out, sr = sf.read(str(tmp_path / "o.flac"))
     assert sr == 16000 and abs(out.shape[0] - (16000 + 8000)) <= 512  # the whole 1 s clip primes

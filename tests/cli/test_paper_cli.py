@@ -1,9 +1,10 @@
 """``cwrnn-audio paper generation``: real music by default, any file by path."""
+
 import json
 
-import cwrnn_audio_samples
 import pytest
 
+import cwrnn_audio_samples
 from cwrnn_audio.cli.main import build_parser, main
 
 BACH = cwrnn_audio_samples.path("bach_prelude_fluidr3.flac")

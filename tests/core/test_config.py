@@ -47,7 +47,9 @@ def test_parameter_count_matches_the_papers_sizes(n, budget):
 
 
 def test_round_trip_through_json():
-    c = CWRNNConfig(input_size=2, output_size=3, module_sizes=[4, 3, 3], periods=[1, 4, 6], output_activation="tanh")
+    c = CWRNNConfig(
+        input_size=2, output_size=3, module_sizes=[4, 3, 3], periods=[1, 4, 6], output_activation="tanh"
+    )
     again = CWRNNConfig.from_dict(json.loads(c.to_json()))
     assert again == c
     assert again.module_sizes == (4, 3, 3) and again.periods == (1, 4, 6)

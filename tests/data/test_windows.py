@@ -1,4 +1,5 @@
 """The streaming dataset: shards, deterministic order, chunk contents, disk cache, bad files."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -32,7 +33,9 @@ def test_ranks_and_workers_share_out_the_files_without_overlap():
     files = list(range(10))
     seen = []
     for rank in range(3):
-        ds = WindowDataset(files, Ramps([400] * 10), window=10, chunk_windows=2, val_fraction=0.0, rank=rank, world_size=3)
+        ds = WindowDataset(
+            files, Ramps([400] * 10), window=10, chunk_windows=2, val_fraction=0.0, rank=rank, world_size=3
+        )
         seen.append(set(ds.rank_files))
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
         starts = {int(x[0, 0]) // 1000 for x, _ in [c for c, _ in zip(loader, range(60))]}
@@ -56,7 +59,15 @@ def test_chunks_are_the_slices_of_the_encoded_stream_and_the_tail_is_held_out():
 
 def test_order_is_a_function_of_seed_and_epoch():
     def order(seed, epoch):
-        ds = WindowDataset(list(range(6)), Ramps([300] * 6), window=10, chunk_windows=1, val_fraction=0.0, seed=seed, shuffle_buffer=16)
+        ds = WindowDataset(
+            list(range(6)),
+            Ramps([300] * 6),
+            window=10,
+            chunk_windows=1,
+            val_fraction=0.0,
+            seed=seed,
+            shuffle_buffer=16,
+        )
         ds.set_epoch(epoch)
         return [int(x[0, 0]) for x, _ in take(ds, 100)]
 
@@ -66,7 +77,9 @@ def test_order_is_a_function_of_seed_and_epoch():
 
 
 def test_bad_files_are_listed_and_skipped():
-    ds = WindowDataset([0, 1, 2], Ramps([100, 100, 100], bad={1}), window=10, chunk_windows=1, val_fraction=0.0)
+    ds = WindowDataset(
+        [0, 1, 2], Ramps([100, 100, 100], bad={1}), window=10, chunk_windows=1, val_fraction=0.0
+    )
     index = ds.index()
     assert index["skipped"] == [("1", "file 1: unreadable")] and index["chunks"] == 20
     assert {int(x[0, 0]) // 1000 for x, _ in take(ds, 50)} == {0, 2}
@@ -89,7 +102,9 @@ def test_audio_cache_holds_the_decoded_resampled_clip_and_follows_the_file(tmp_p
     np.testing.assert_array_equal(np.load(entry), first)
     np.save(entry, np.zeros_like(first))  # served from the cache: proves the second read used it
     assert not cached.audio(path).any()
-    sf.write(path, (0.25 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)  # a changed file: new entry
+    sf.write(
+        path, (0.25 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050
+    )  # a changed file: new entry
     np.testing.assert_array_equal(cached.audio(path), plain.audio(path))
     (streams, _) = cached(path)
     assert streams[0][0].shape[0] == first.shape[1]

@@ -4,11 +4,11 @@ import subprocess
 import sys
 import time
 
-import cwrnn_audio_samples
 import numpy as np
 import pytest
 import soundfile as sf
 
+import cwrnn_audio_samples
 from cwrnn_audio import ParameterError
 from cwrnn_audio.experiments.excerpts import cut_excerpts, load_music
 from cwrnn_audio.experiments.generation import (
@@ -34,7 +34,9 @@ def test_load_music_resamples_to_44k_mono(tmp_path):
 
 
 def test_excerpts_are_deterministic_non_silent_and_span_minus_one_to_one():
-    audio = np.concatenate([np.zeros(20000), np.sin(np.arange(5000) / 7.0), np.zeros(20000)]).astype(np.float32)
+    audio = np.concatenate([np.zeros(20000), np.sin(np.arange(5000) / 7.0), np.zeros(20000)]).astype(
+        np.float32
+    )
     a = cut_excerpts(audio, seed=3)
     b = cut_excerpts(audio, seed=3)
     np.testing.assert_array_equal(a, b)
@@ -120,10 +122,27 @@ def test_interrupted_experiment_resumes_to_the_same_numbers(tmp_path, monkeypatc
 
 
 def test_cli_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
-    args = [sys.executable, "-m", "cwrnn_audio", "paper", "generation", str(PIANO), "--runs", "4",
-            "--epochs", "400", "--sizes", "100", "--methods", "lstm,cwrnn", "-q"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "cwrnn_audio",
+        "paper",
+        "generation",
+        str(PIANO),
+        "--runs",
+        "4",
+        "--epochs",
+        "400",
+        "--sizes",
+        "100",
+        "--methods",
+        "lstm,cwrnn",
+        "-q",
+    ]
     subprocess.run(args + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
-    victim = subprocess.Popen(args + ["--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    victim = subprocess.Popen(
+        args + ["--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     pointer = tmp_path / "cut" / "checkpoints" / "lstm-100" / "latest"
     deadline = time.monotonic() + 120
     while not pointer.exists() and victim.poll() is None and time.monotonic() < deadline:
@@ -138,21 +157,63 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
 
 def test_cli_runs_the_experiment_and_draws_the_figures(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "cwrnn_audio", "paper", "generation", str(PIANO), "--out", str(tmp_path / "o"),
-         "--runs", "5", "--epochs", "20", "--sizes", "100", "--methods", "srn,cwrnn", "-q"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cwrnn_audio",
+            "paper",
+            "generation",
+            str(PIANO),
+            "--out",
+            str(tmp_path / "o"),
+            "--runs",
+            "5",
+            "--epochs",
+            "20",
+            "--sizes",
+            "100",
+            "--methods",
+            "srn,cwrnn",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert "SRN" in r.stdout and "CW-RNN" in r.stdout and "±" in r.stdout
     for name in ("results.json", "nmse_boxplots.png", "best_outputs_100.png"):
         assert (tmp_path / "o" / name).stat().st_size > 0
     bad = subprocess.run(
-        [sys.executable, "-m", "cwrnn_audio", "paper", "generation", str(tmp_path / "nope.wav"), "--out", str(tmp_path)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert bad.returncode == 2 and "nope.wav: no such audio file" in bad.stderr and "Traceback" not in bad.stderr
+        [
+            sys.executable,
+            "-m",
+            "cwrnn_audio",
+            "paper",
+            "generation",
+            str(tmp_path / "nope.wav"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        bad.returncode == 2 and "nope.wav: no such audio file" in bad.stderr and "Traceback" not in bad.stderr
+    )
     bad = subprocess.run(
-        [sys.executable, "-m", "cwrnn_audio", "paper", "generation", str(PIANO), "--out", str(tmp_path), "--sizes", "123"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cwrnn_audio",
+            "paper",
+            "generation",
+            str(PIANO),
+            "--out",
+            str(tmp_path),
+            "--sizes",
+            "123",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "sizes must be among" in bad.stderr

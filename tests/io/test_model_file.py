@@ -13,7 +13,9 @@ from cwrnn_audio import CWRNN, ParameterError
 @pytest.fixture
 def model():
     torch.manual_seed(1)
-    return CWRNN(input_size=2, output_size=3, module_sizes=[3, 2, 2], periods=[1, 2, 6], output_activation="tanh")
+    return CWRNN(
+        input_size=2, output_size=3, module_sizes=[3, 2, 2], periods=[1, 2, 6], output_activation="tanh"
+    )
 
 
 def test_file_layout_is_readable_without_this_package(model, tmp_path):
@@ -21,8 +23,12 @@ def test_file_layout_is_readable_without_this_package(model, tmp_path):
     model.save(path)
     tensors = load_file(str(path))
     assert {k: v.shape for k, v in tensors.items()} == {
-        "W_H": (7, 7), "W_I": (7, 2), "b_H": (7,), "W_O": (3, 7), "b_O": (3,),
-    }  # fmt: skip
+        "W_H": (7, 7),
+        "W_I": (7, 2),
+        "b_H": (7,),
+        "W_O": (3, 7),
+        "b_O": (3,),
+    }
     assert (tensors["W_H"][3:, :3] == 0).all() and (tensors["W_H"][5:, 3:5] == 0).all()
     with safe_open(str(path), framework="numpy") as f:
         cfg = json.loads(f.metadata()["cwrnn_config"])
@@ -65,7 +71,9 @@ def test_refuses_broken_files(model, tmp_path):
     cfg = model.config.to_dict()
     cases = {
         "block-upper-triangular": rewrite(good, tmp_path / "a.st", tensors={"W_H": W}),
-        "W_O must have shape (3, 7)": rewrite(good, tmp_path / "b.st", tensors={"W_O": np.zeros((2, 7), np.float32)}),
+        "W_O must have shape (3, 7)": rewrite(
+            good, tmp_path / "b.st", tensors={"W_O": np.zeros((2, 7), np.float32)}
+        ),
         "strictly increasing": rewrite(good, tmp_path / "c.st", config={**cfg, "periods": [1, 6, 2]}),
         "NaN": rewrite(good, tmp_path / "d.st", tensors={"b_H": np.full(7, np.nan, np.float32)}),
         "not valid JSON": rewrite(good, tmp_path / "e.st", config="{oops"),

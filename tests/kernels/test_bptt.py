@@ -1,4 +1,5 @@
 """Numba BPTT against torch autograd and against finite differences."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,9 +18,22 @@ def cwrnn_numba(model, x, tgt, scale, dtype=np.float32, theta=None):
     grad = np.zeros_like(theta)
     z = lambda *s: np.zeros(s, dtype)  # noqa: E731
     loss = cwrnn_loss_grad(
-        theta, grad, x.astype(dtype), tgt.astype(dtype), z(n), 0, n, np.array(c.offsets), np.array(c.periods),
-        int(c.output_activation == "tanh"), scale, z(T + 1, n), z(T, c.output_size), z(n), z(n),
-    )  # fmt: skip
+        theta,
+        grad,
+        x.astype(dtype),
+        tgt.astype(dtype),
+        z(n),
+        0,
+        n,
+        np.array(c.offsets),
+        np.array(c.periods),
+        int(c.output_activation == "tanh"),
+        scale,
+        z(T + 1, n),
+        z(T, c.output_size),
+        z(n),
+        z(n),
+    )
     return loss, grad
 
 
@@ -30,9 +44,24 @@ def lstm_numba(model, x, tgt, scale, dtype=np.float32, theta=None):
     grad = np.zeros_like(theta)
     z = lambda *s: np.zeros(s, dtype)  # noqa: E731
     loss = lstm_loss_grad(
-        theta, grad, x.astype(dtype), tgt.astype(dtype), z(H), z(H), H, int(c.output_activation == "tanh"), scale,
-        z(T + 1, H), z(T + 1, H), z(T, 4 * H), z(T, H), z(T, c.output_size), z(H), z(H), z(4 * H),
-    )  # fmt: skip
+        theta,
+        grad,
+        x.astype(dtype),
+        tgt.astype(dtype),
+        z(H),
+        z(H),
+        H,
+        int(c.output_activation == "tanh"),
+        scale,
+        z(T + 1, H),
+        z(T + 1, H),
+        z(T, 4 * H),
+        z(T, H),
+        z(T, c.output_size),
+        z(H),
+        z(H),
+        z(4 * H),
+    )
     return loss, grad
 
 
@@ -67,7 +96,9 @@ def test_cwrnn_gradient_matches_autograd(rng, trial):
 def test_lstm_gradient_matches_autograd(rng, trial):
     I, H, O = int(rng.integers(0, 3)), int(rng.integers(1, 9)), int(rng.integers(1, 3))
     torch.manual_seed(trial)
-    model = LSTMNet(input_size=I, hidden_size=H, output_size=O, output_activation=str(rng.choice(["linear", "tanh"])))
+    model = LSTMNet(
+        input_size=I, hidden_size=H, output_size=O, output_activation=str(rng.choice(["linear", "tanh"]))
+    )
     T = int(rng.integers(1, 120))
     x = rng.normal(size=(T, I)).astype(np.float32)
     tgt = rng.uniform(-1, 1, (T, O)).astype(np.float32)
@@ -80,7 +111,9 @@ def test_lstm_gradient_matches_autograd(rng, trial):
 @pytest.mark.parametrize("which", ["cwrnn", "lstm"])
 def test_gradient_matches_finite_differences(rng, which):
     if which == "cwrnn":
-        model = make_model(rng, input_size=1, module_sizes=[3, 2, 2], periods=[1, 2, 4], output_activation="tanh")
+        model = make_model(
+            rng, input_size=1, module_sizes=[3, 2, 2], periods=[1, 2, 4], output_activation="tanh"
+        )
         fn, layout = cwrnn_numba, cwrnn_layout(7, 1, 1)
         lower = ~model.W_H_mask.numpy().ravel()
         free = [i for i in range(layout["size"]) if not (i < 49 and lower[i])]
@@ -98,7 +131,9 @@ def test_gradient_matches_finite_differences(rng, which):
         up, down = theta.copy(), theta.copy()
         up[i] += eps
         down[i] -= eps
-        numeric = (fn(model, x, tgt, 0.5, np.float64, up)[0] - fn(model, x, tgt, 0.5, np.float64, down)[0]) / (2 * eps)
+        numeric = (
+            fn(model, x, tgt, 0.5, np.float64, up)[0] - fn(model, x, tgt, 0.5, np.float64, down)[0]
+        ) / (2 * eps)
         assert grad[i] == pytest.approx(numeric, rel=2e-3, abs=1e-5), f"parameter {i}"
 
 

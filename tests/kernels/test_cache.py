@@ -1,11 +1,11 @@
 """Compiled kernels go to the per-user cache folder, never into the package (issue 12)."""
+
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import cwrnn_audio
@@ -36,7 +36,9 @@ def numba_files(dirs):
 
 def run(code, tmp_path, *args, **env):
     env = {**os.environ, "HOME": str(tmp_path), "CWRNN_AUDIO_CACHE_DIR": str(tmp_path / "cache"), **env}
-    r = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.splitlines()[-1])
 

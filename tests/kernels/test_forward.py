@@ -92,7 +92,9 @@ def test_a_pair_rebuilds_the_cache_of_a_voice_whose_state_was_replaced(rng):
     h[1], ok[1] = h_start[1], 0
     forward_kernel(x, h, t, S, ok, w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods, w.act, y, *work)
     for v in range(2):
-        ref, _ = reference_forward(model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[v], h_start[v], 37)
+        ref, _ = reference_forward(
+            model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[v], h_start[v], 37
+        )
         np.testing.assert_allclose(y[v], ref, rtol=1e-5, atol=1e-5)
 
 

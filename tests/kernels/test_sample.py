@@ -38,8 +38,13 @@ def test_sampled_frequencies_follow_the_softmax(backend, temperature, top_k):
     n = 40000 if backend == "numba" else 4000
     u = np.random.default_rng(0).random((1, n))
     s = m.stream(backend=backend)
-    classes = s.sample_classes(u, np.linspace(-1, 1, 5, dtype=np.float32), np.zeros((1, 1), np.float32),
-                               temperature=temperature, top_k=top_k)  # fmt: skip
+    classes = s.sample_classes(
+        u,
+        np.linspace(-1, 1, 5, dtype=np.float32),
+        np.zeros((1, 1), np.float32),
+        temperature=temperature,
+        top_k=top_k,
+    )
     p = np.exp(logits / temperature)
     if top_k:
         p[np.argsort(logits)[:-top_k]] = 0

@@ -15,8 +15,10 @@ def grid_notes(rng, n=40, spb=4, tempos=((0.0, 500_000),)):
     k0 = rng.integers(0, 64, n)
     k1 = k0 + rng.integers(1, 9, n)
     s, e = score.seconds(k0 / spb), score.seconds(k1 / spb)
-    notes = {(int(p), int(a)): Note(int(p), int(v), float(a_s), float(b_s))
-             for p, a, v, a_s, b_s in zip(rng.integers(40, 90, n), k0, rng.integers(1, 128, n), s, e)}  # fmt: skip
+    notes = {
+        (int(p), int(a)): Note(int(p), int(v), float(a_s), float(b_s))
+        for p, a, v, a_s, b_s in zip(rng.integers(40, 90, n), k0, rng.integers(1, 128, n), s, e)
+    }
     # one note per pitch at a time: drop overlaps so the roll can hold them
     out, last_end = [], {}
     for (p, _), note in sorted(notes.items(), key=lambda kv: kv[1].start):
@@ -32,8 +34,11 @@ def test_roll_round_trips_on_a_beat_grid_with_tempo_changes(rng, velocity):
     enc = RollEncoding(steps_per_beat=4, velocity=velocity)
     roll = enc.encode(score)
     back = enc.decode(roll, score)
-    key = (lambda n: (n.pitch, round(n.start, 6), round(n.end, 6), n.velocity)) if velocity else \
-          (lambda n: (n.pitch, round(n.start, 6), round(n.end, 6)))  # fmt: skip
+    key = (
+        (lambda n: (n.pitch, round(n.start, 6), round(n.end, 6), n.velocity))
+        if velocity
+        else (lambda n: (n.pitch, round(n.start, 6), round(n.end, 6)))
+    )
     assert sorted(map(key, back)) == sorted(map(key, score.notes))
     np.testing.assert_array_equal(enc.encode(Score(notes=back, tempos=score.tempos)), roll)
 
@@ -74,7 +79,14 @@ def test_event_tokens_round_trip(rng):
 
 
 def test_melody_round_trips_a_monophonic_line():
-    score = Score(notes=[Note(60, 80, 0.0, 0.5), Note(62, 80, 0.5, 0.625), Note(64, 80, 1.0, 2.0), Note(64, 80, 2.0, 2.25)])
+    score = Score(
+        notes=[
+            Note(60, 80, 0.0, 0.5),
+            Note(62, 80, 0.5, 0.625),
+            Note(64, 80, 1.0, 2.0),
+            Note(64, 80, 2.0, 2.25),
+        ]
+    )
     enc = MelodyEncoding(steps_per_beat=4)
     tokens = enc.encode(score)
     assert tokens.tolist()[:6] == [62, 1, 1, 1, 64, 0]

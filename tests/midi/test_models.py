@@ -29,13 +29,25 @@ def folder(tmp_path):
     empty.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000)]))
     empty.save(str(d / "no_notes.mid"))
     far = mido.MidiFile(ticks_per_beat=96)
-    far.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=64, time=0),
-                                      mido.Message("note_off", note=60, time=2**28 - 1)]))  # fmt: skip
+    far.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("note_on", note=60, velocity=64, time=0),
+                mido.Message("note_off", note=60, time=2**28 - 1),
+            ]
+        )
+    )
     far.save(str(d / "huge_delta.mid"))
     fast = mido.MidiFile(ticks_per_beat=96)
-    fast.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=1),  # absurd: clamped, warned
-                                       mido.Message("note_on", note=62, velocity=64, time=0),
-                                       mido.Message("note_off", note=62, time=96)]))  # fmt: skip
+    fast.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.MetaMessage("set_tempo", tempo=1),  # absurd: clamped, warned
+                mido.Message("note_on", note=62, velocity=64, time=0),
+                mido.Message("note_off", note=62, time=96),
+            ]
+        )
+    )
     fast.save(str(d / "absurd_tempo.mid"))
     return d
 
@@ -78,8 +90,13 @@ def test_melody_model_learns_the_scale(tmp_path):
 
 def test_lstm_baseline_trains_the_same_way(tmp_path):
     cw = train_midi([TUNES], tmp_path / "cw", MidiTrainConfig(epochs=1), progress=False, log=lambda s: None)
-    ls = train_midi([TUNES], tmp_path / "ls", MidiTrainConfig(epochs=1, architecture="lstm"), progress=False,
-                    log=lambda s: None)  # fmt: skip
+    ls = train_midi(
+        [TUNES],
+        tmp_path / "ls",
+        MidiTrainConfig(epochs=1, architecture="lstm"),
+        progress=False,
+        log=lambda s: None,
+    )
     assert abs(ls["parameters"] - cw["parameters"]) <= 0.05 * cw["parameters"]
     model, enc, settings = load_midi_model_dir(tmp_path / "ls")
     assert type(model).__name__ == "LSTMNet"
@@ -106,8 +123,19 @@ def test_cli_trains_on_a_folder_and_writes_midi_and_a_piano_roll(folder, tmp_pat
     r = run("train", "midi", str(folder), "--out", str(tmp_path / "m"), "--epochs", "2", "-q")
     assert r.returncode == 0, r.stderr
     assert "truncated.mid" in r.stdout and "no_notes.mid" in r.stdout
-    r = run("generate", str(tmp_path / "m"), "--bars", "2", "--prime", str(folder / "tune_2.mid"), "--with-prime",
-            "--seed", "0", "-o", str(tmp_path / "out.mid"))  # fmt: skip
+    r = run(
+        "generate",
+        str(tmp_path / "m"),
+        "--bars",
+        "2",
+        "--prime",
+        str(folder / "tune_2.mid"),
+        "--with-prime",
+        "--seed",
+        "0",
+        "-o",
+        str(tmp_path / "out.mid"),
+    )
     assert r.returncode == 0, r.stderr
     import pretty_midi
 
@@ -115,7 +143,16 @@ def test_cli_trains_on_a_folder_and_writes_midi_and_a_piano_roll(folder, tmp_pat
     assert pm.instruments and pm.instruments[0].program == 73
     assert abs(pm.get_tempo_changes()[1][0] - 100) < 0.5
     assert (tmp_path / "out.png").stat().st_size > 0
-    r = run("generate", str(tmp_path / "m"), "--bars", "2", "--prime", str(folder / "corrupt.mid"), "-o", str(tmp_path / "x.mid"))
+    r = run(
+        "generate",
+        str(tmp_path / "m"),
+        "--bars",
+        "2",
+        "--prime",
+        str(folder / "corrupt.mid"),
+        "-o",
+        str(tmp_path / "x.mid"),
+    )
     assert r.returncode == 2 and "corrupt.mid" in r.stderr and "Traceback" not in r.stderr
 
 

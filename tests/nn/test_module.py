@@ -19,7 +19,9 @@ def test_torch_path_matches_the_equations(rng, trial):
         y, state = model(torch.from_numpy(x))
     c = model.config
     for b in range(2):
-        ref, h_ref = reference_forward(model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[b])
+        ref, h_ref = reference_forward(
+            model.numpy_weights(), c.module_sizes, c.periods, c.output_activation, x[b]
+        )
         np.testing.assert_allclose(y[b].numpy(), ref, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(state.h[b].numpy(), h_ref, rtol=1e-5, atol=1e-5)
     assert state.t.tolist() == [x.shape[1]] * 2
@@ -30,7 +32,9 @@ def test_torch_and_numba_engines_agree(rng, trial):
     kw = random_config_kwargs(rng)
     model = make(rng, **kw)
     x = rng.normal(size=(300, kw["input_size"])).astype(np.float32)
-    np.testing.assert_allclose(model.run(x, backend="torch"), model.run(x, backend="numba"), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model.run(x, backend="torch"), model.run(x, backend="numba"), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_layouts_unbatched_and_batch_first_false(rng):

@@ -86,7 +86,10 @@ def test_parameters_and_format_are_checked(Effect):
     fx = Effect()
     with pytest.raises(ParameterError, match="prepare"):
         fx.process(np.zeros((2, 10), np.float32))
-    with pytest.raises(ParameterError, match="effect: sample_rate must be a whole number of Hz from 22050 to 192000; got 16000"):
+    with pytest.raises(
+        ParameterError,
+        match="effect: sample_rate must be a whole number of Hz from 22050 to 192000; got 16000",
+    ):
         fx.prepare(16000, 512, 2)
     with pytest.raises(ParameterError, match="from 22050 to 192000; got 44100.5"):
         fx.prepare(44100.5, 512, 2)
@@ -102,7 +105,9 @@ def test_parameters_and_format_are_checked(Effect):
 def test_mix_and_gain(Effect, stereo):
     wet = Effect()(stereo, SR)
     np.testing.assert_allclose(Effect(mix=0.0)(stereo, SR), stereo, atol=1e-7)
-    np.testing.assert_allclose(Effect(output_gain_db=-6.0)(stereo, SR), wet * 10 ** (-6 / 20), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        Effect(output_gain_db=-6.0)(stereo, SR), wet * 10 ** (-6 / 20), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_cli_lists_plugins_and_renders_a_file_in_blocks(tmp_path, stereo):
@@ -113,16 +118,46 @@ def test_cli_lists_plugins_and_renders_a_file_in_blocks(tmp_path, stereo):
     r = subprocess.run([sys.executable, "-m", "cwrnn_audio", "plugins"], capture_output=True, text=True)
     assert r.returncode == 0 and "effect" in r.stdout and "mix [0..1]" in r.stdout
     sf.write(tmp_path / "in.wav", stereo.T, SR, subtype="FLOAT")
-    r = subprocess.run([sys.executable, "-m", "cwrnn_audio", "render", "effect", "-i", str(tmp_path / "in.wav"),
-                        "-o", str(tmp_path / "out.wav"), "--block", "333", "--param", "mix=0.5", "-q"],
-                       capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cwrnn_audio",
+            "render",
+            "effect",
+            "-i",
+            str(tmp_path / "in.wav"),
+            "-o",
+            str(tmp_path / "out.wav"),
+            "--block",
+            "333",
+            "--param",
+            "mix=0.5",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     out, sr = sf.read(str(tmp_path / "out.wav"), dtype="float32")
     expect = get_plugin("effect")(mix=0.5)(stereo, SR, buffer_size=333)
     assert sr == SR and out.shape == stereo.T.shape
     np.testing.assert_allclose(out.T, expect, atol=1.5 / 32768)  # default 16-bit output
-    bad = subprocess.run([sys.executable, "-m", "cwrnn_audio", "render", "nope", "-i", str(tmp_path / "in.wav"),
-                          "-o", str(tmp_path / "x.wav")], capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cwrnn_audio",
+            "render",
+            "nope",
+            "-i",
+            str(tmp_path / "in.wav"),
+            "-o",
+            str(tmp_path / "x.wav"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "no plugin named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.wav").exists()
 
@@ -137,16 +172,47 @@ def test_train_an_effect_from_file_pairs_and_render_with_it(tmp_path):
     sf.write(tmp_path / "dry.wav", dry, 24000, subtype="FLOAT")
     sf.write(tmp_path / "wet.wav", np.tanh(3 * dry) * 0.6, 24000, subtype="FLOAT")
     run = lambda *a: subprocess.run([sys.executable, "-m", "cwrnn_audio", *a], capture_output=True, text=True)  # noqa: E731
-    r = run("train", "effect", "--dry", str(tmp_path / "dry.wav"), "--wet", str(tmp_path / "wet.wav"), "--out",
-            str(tmp_path / "fx"), "--sample-rate", "24000", "--modules", "3", "--module-size", "8", "--epochs", "15",
-            "--window", "64", "--batch", "4", "--lr", "1e-2", "-q")  # fmt: skip
+    r = run(
+        "train",
+        "effect",
+        "--dry",
+        str(tmp_path / "dry.wav"),
+        "--wet",
+        str(tmp_path / "wet.wav"),
+        "--out",
+        str(tmp_path / "fx"),
+        "--sample-rate",
+        "24000",
+        "--modules",
+        "3",
+        "--module-size",
+        "8",
+        "--epochs",
+        "15",
+        "--window",
+        "64",
+        "--batch",
+        "4",
+        "--lr",
+        "1e-2",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     fx = get_plugin("effect")(str(tmp_path / "fx"))
     y = fx(dry[None], 24000)[0]
     wet = np.tanh(3 * dry) * 0.6
     assert np.mean((y - wet) ** 2) < 0.2 * np.mean((dry - wet) ** 2)  # far closer than the dry signal
-    r = run("train", "effect", "--dry", str(tmp_path / "dry.wav"), "--wet", str(tmp_path / "dry.wav"),
-            str(tmp_path / "wet.wav"), "--out", str(tmp_path / "fx2"))  # fmt: skip
+    r = run(
+        "train",
+        "effect",
+        "--dry",
+        str(tmp_path / "dry.wav"),
+        "--wet",
+        str(tmp_path / "dry.wav"),
+        str(tmp_path / "wet.wav"),
+        "--out",
+        str(tmp_path / "fx2"),
+    )
     assert r.returncode == 2 and "as many processed files as dry ones" in r.stderr
 
 
@@ -156,11 +222,19 @@ def test_render_streams_in_constant_memory(tmp_path):
     from cwrnn_audio.cli.main import main
 
     seconds = 20
-    sf.write(tmp_path / "long.wav", (0.3 * np.sin(np.arange(SR * seconds) / 9.0))[:, None].repeat(2, 1), SR,
-             subtype="PCM_16")  # fmt: skip
-    main(["render", "effect", "-i", str(tmp_path / "long.wav"), "-o", str(tmp_path / "o.wav"), "-q"])  # compile, warm
+    sf.write(
+        tmp_path / "long.wav",
+        (0.3 * np.sin(np.arange(SR * seconds) / 9.0))[:, None].repeat(2, 1),
+        SR,
+        subtype="PCM_16",
+    )
+    main(
+        ["render", "effect", "-i", str(tmp_path / "long.wav"), "-o", str(tmp_path / "o.wav"), "-q"]
+    )  # compile, warm
     tracemalloc.start()
-    assert main(["render", "effect", "-i", str(tmp_path / "long.wav"), "-o", str(tmp_path / "o.wav"), "-q"]) == 0
+    assert (
+        main(["render", "effect", "-i", str(tmp_path / "long.wav"), "-o", str(tmp_path / "o.wav"), "-q"]) == 0
+    )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     whole = SR * seconds * 2 * 4  # the file as float32

@@ -8,8 +8,14 @@ from cwrnn_audio.plugin import get_plugin
 
 SR = 48000
 # (absolute frame, type, note, velocity)
-SCORE = [(100, "note_on", 60, 100), (900, "note_on", 64, 80), (2500, "note_off", 60, 0),
-         (3100, "note_on", 67, 127), (4000, "note_off", 64, 0), (4001, "note_off", 67, 0)]  # fmt: skip
+SCORE = [
+    (100, "note_on", 60, 100),
+    (900, "note_on", 64, 80),
+    (2500, "note_off", 60, 0),
+    (3100, "note_on", 67, 127),
+    (4000, "note_off", 64, 0),
+    (4001, "note_off", 67, 0),
+]
 TOTAL = 6000
 
 
@@ -91,7 +97,10 @@ def test_process_allocates_nothing_that_grows_with_the_block(Generator):
 
 def test_bad_setups(Generator):
     g = Generator(polyphony=2)
-    with pytest.raises(ParameterError, match="generator: sample_rate must be a whole number of Hz from 22050 to 192000; got 400000"):
+    with pytest.raises(
+        ParameterError,
+        match="generator: sample_rate must be a whole number of Hz from 22050 to 192000; got 400000",
+    ):
         g.prepare(400000, 512, 2)
     g.prepare(SR, 64, 1)
     with pytest.raises(ParameterError, match="outside the block"):

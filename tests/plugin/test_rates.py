@@ -1,5 +1,6 @@
 """Every built-in plugin at the rates hosts run: block-size invariance, exact state restore,
 latency, agreement with the model's own rate, and no compilation inside ``process``."""
+
 import subprocess
 import sys
 
@@ -19,18 +20,28 @@ def music(rate, seconds=0.25, channels=2):
     rng = np.random.default_rng(3)
     freqs, amps, phases = rng.uniform(60, 8000, 24), rng.uniform(0.01, 0.08, 24), rng.uniform(0, 6.3, 24)
     t = np.arange(int(rate * seconds)) / rate
-    x = (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t)) * np.sum(amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None]), 0)
+    x = (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t)) * np.sum(
+        amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None]), 0
+    )
     return np.stack([x, 0.5 * x[::-1]][:channels]).astype(np.float32)
 
 
-SCORE = [(0.002, "note_on", 60, 100), (0.02, "note_on", 64, 80), (0.05, "note_off", 60, 0),
-         (0.07, "note_on", 67, 127), (0.09, "note_off", 64, 0), (0.1, "note_off", 67, 0)]  # fmt: skip
+SCORE = [
+    (0.002, "note_on", 60, 100),
+    (0.02, "note_on", 64, 80),
+    (0.05, "note_off", 60, 0),
+    (0.07, "note_on", 67, 127),
+    (0.09, "note_off", 64, 0),
+    (0.1, "note_off", 67, 0),
+]
 
 
 def run_effect(rate, size, x, fx=None):
     fx = fx or get_plugin("effect")(mix=0.7)
     fx.prepare(rate, size, x.shape[0])
-    return np.concatenate([fx.process(np.ascontiguousarray(x[:, i : i + size])).copy() for i in range(0, x.shape[1], size)], 1)
+    return np.concatenate(
+        [fx.process(np.ascontiguousarray(x[:, i : i + size])).copy() for i in range(0, x.shape[1], size)], 1
+    )
 
 
 def run_generator(rate, size, frames, g=None):
@@ -44,7 +55,12 @@ def run_generator(rate, size, frames, g=None):
     return np.concatenate(out, 1)
 
 
-PLAYED = [(0.0, "note_on", 60, 90), (0.3, "note_off", 60, 0), (0.3, "note_on", 64, 90), (0.6, "note_off", 64, 0)]
+PLAYED = [
+    (0.0, "note_on", 60, 90),
+    (0.3, "note_off", 60, 0),
+    (0.3, "note_on", 64, 90),
+    (0.6, "note_off", 64, 0),
+]
 
 
 def run_continuator(rate, size, seconds=1.5):
@@ -172,7 +188,12 @@ def test_rate_changes_between_prepare_calls():
 def test_process_never_compiles(name):
     from cwrnn_audio.kernels import forward, resample, sample
 
-    kernels = [forward.forward_kernel, resample.resample_kernel, sample.sample_voices_kernel, sample.mix_voices_kernel]
+    kernels = [
+        forward.forward_kernel,
+        resample.resample_kernel,
+        sample.sample_voices_kernel,
+        sample.mix_voices_kernel,
+    ]
     p = get_plugin(name)()
     p.prepare(44100, 700, 2)
     before = [len(k.signatures) for k in kernels]
@@ -185,18 +206,41 @@ def test_process_never_compiles(name):
 def test_a_rate_outside_the_range_is_refused_naming_it_and_the_range(name):
     p = get_plugin(name)()
     for bad in (8000, 384000):
-        with pytest.raises(ParameterError, match=rf"{name}: sample_rate must be a whole number of Hz from 22050 to 192000; got {bad}"):
+        with pytest.raises(
+            ParameterError,
+            match=rf"{name}: sample_rate must be a whole number of Hz from 22050 to 192000; got {bad}",
+        ):
             p.prepare(bad, 512, 1)
 
 
 def test_render_cli_takes_a_44k1_flac_and_writes_it_at_44k1_aligned(tmp_path):
     import soundfile as sf
 
-    clip, rate = sf.read(str(cwrnn_audio_samples.path("bach_prelude_fluidr3.flac")), dtype="float32", frames=44100)
+    clip, rate = sf.read(
+        str(cwrnn_audio_samples.path("bach_prelude_fluidr3.flac")), dtype="float32", frames=44100
+    )
     assert rate == 44100
     sf.write(tmp_path / "in.flac", clip, rate, subtype="PCM_16")
-    r = subprocess.run([sys.executable, "-W", "error", "-m", "cwrnn_audio", "render", "effect", "-i", str(tmp_path / "in.flac"),
-                        "-o", str(tmp_path / "out.flac"), "--block", "333", "-q"], capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-m",
+            "cwrnn_audio",
+            "render",
+            "effect",
+            "-i",
+            str(tmp_path / "in.flac"),
+            "-o",
+            str(tmp_path / "out.flac"),
+            "--block",
+            "333",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and not r.stderr, r.stderr  # no warning noise about the rate
     out, out_rate = sf.read(str(tmp_path / "out.flac"), dtype="float32")
     x, _ = sf.read(str(tmp_path / "in.flac"), dtype="float32")

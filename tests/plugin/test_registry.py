@@ -31,7 +31,8 @@ def test_register_refuses_clashes_and_missing_plugins_say_how_to_install():
 def test_a_third_party_package_adds_a_plugin_through_its_entry_point(tmp_path):
     pkg = tmp_path / "src"
     (pkg / "loudness_plugin").mkdir(parents=True)
-    (pkg / "loudness_plugin" / "__init__.py").write_text(textwrap.dedent('''
+    (pkg / "loudness_plugin" / "__init__.py").write_text(
+        textwrap.dedent('''
         from cwrnn_audio.plugin import Parameter, Plugin
 
         class Gain(Plugin):
@@ -43,8 +44,10 @@ def test_a_third_party_package_adds_a_plugin_through_its_entry_point(tmp_path):
             def _reset(self): pass
             def _state_arrays(self): return {}
             def _load_state_arrays(self, arrays): pass
-    '''))
-    (pkg / "pyproject.toml").write_text(textwrap.dedent('''
+    ''')
+    )
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=68"]
         build-backend = "setuptools.build_meta"
@@ -53,12 +56,28 @@ def test_a_third_party_package_adds_a_plugin_through_its_entry_point(tmp_path):
         version = "0.1"
         [project.entry-points."cwrnn_audio.plugins"]
         gain = "loudness_plugin:Gain"
-    '''))
+    """)
+    )
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(pkg)], check=True)  # fmt: skip
-    code = ("import sys; sys.path.insert(0, %r); import numpy as np; from cwrnn_audio.plugin import get_plugin; "
-            "g = get_plugin('gain')(); print(g(np.ones((1, 4), np.float32), 48000)[0].tolist())") % str(site)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
+        check=True,
+    )
+    code = (
+        "import sys; sys.path.insert(0, %r); import numpy as np; from cwrnn_audio.plugin import get_plugin; "
+        "g = get_plugin('gain')(); print(g(np.ones((1, 4), np.float32), 48000)[0].tolist())"
+    ) % str(site)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[2.0, 2.0, 2.0, 2.0]"

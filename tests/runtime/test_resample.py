@@ -1,4 +1,5 @@
 """The streaming resampler against signals whose resampled values are known exactly."""
+
 import numpy as np
 import pytest
 

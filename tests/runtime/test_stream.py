@@ -8,7 +8,9 @@ from cwrnn_audio import CWRNN, ParameterError
 @pytest.fixture
 def model():
     torch.manual_seed(3)
-    return CWRNN(input_size=1, output_size=2, module_sizes=[4, 4, 3], periods=[1, 2, 5], output_activation="tanh")
+    return CWRNN(
+        input_size=1, output_size=2, module_sizes=[4, 4, 3], periods=[1, 2, 5], output_activation="tanh"
+    )
 
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])

@@ -1,4 +1,5 @@
 """The training paths on a GPU (skipped without one)."""
+
 import numpy as np
 import pytest
 import torch
@@ -30,5 +31,7 @@ def test_paper_population_on_cuda(tmp_path):
     from cwrnn_audio.experiments.generation import GenerationConfig, run_generation
 
     cfg = GenerationConfig(runs=4, sizes=(100,), epochs=20, backend="torch", device="cuda")
-    res = run_generation(cwrnn_audio_samples.path("piano_phrase.wav"), tmp_path, cfg, progress=False, log=lambda s: None)
+    res = run_generation(
+        cwrnn_audio_samples.path("piano_phrase.wav"), tmp_path, cfg, progress=False, log=lambda s: None
+    )
     assert all(len(v["100"]) == 4 for v in res["nmse"].values())

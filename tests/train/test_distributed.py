@@ -1,4 +1,5 @@
 """DDP training under torchrun: 2 CPU processes on gloo, on the bundled MIDI tunes."""
+
 import hashlib
 import json
 import os
@@ -20,10 +21,32 @@ SMALL = ["--epochs", "5", "--batch", "2", "--window", "8", "--chunk-windows", "2
 
 
 def torchrun(out, *extra, nproc=2, wait=True):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "cwrnn_audio", "train", "midi", MIDI, "--out", str(out), "--distributed", *SMALL, "-q", *extra]
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "cwrnn_audio",
+        "train",
+        "midi",
+        MIDI,
+        "--out",
+        str(out),
+        "--distributed",
+        *SMALL,
+        "-q",
+        *extra,
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+    )
     if not wait:
         return proc
     output, _ = proc.communicate(timeout=300)
@@ -65,7 +88,13 @@ def test_two_ranks_hold_identical_weights_and_the_loss_goes_down(uninterrupted):
 def test_the_model_folder_is_the_one_single_process_training_writes(uninterrupted, tmp_path):
     out, _ = uninterrupted
     single = tmp_path / "single"
-    train_midi([MIDI], single, MidiTrainConfig(epochs=1, batch=2, window=8, chunk_windows=2), progress=False, log=lambda *a: None)
+    train_midi(
+        [MIDI],
+        single,
+        MidiTrainConfig(epochs=1, batch=2, window=8, chunk_windows=2),
+        progress=False,
+        log=lambda *a: None,
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in single.iterdir())
     assert main(["generate", str(out), "--out", str(tmp_path / "gen.mid"), "--bars", "2", "--seed", "1"]) == 0
 
@@ -90,7 +119,10 @@ def test_killed_and_resumed_gives_the_weights_of_an_uninterrupted_run(uninterrup
     for k in whole:
         np.testing.assert_array_equal(resumed[k], whole[k], err_msg=k)
     for name in ("train_loss", "val_loss"):
-        assert json.loads((out / "history.json").read_text())[name] == json.loads((reference / "history.json").read_text())[name]
+        assert (
+            json.loads((out / "history.json").read_text())[name]
+            == json.loads((reference / "history.json").read_text())[name]
+        )
 
 
 def test_distributed_outside_torchrun_is_a_usage_error(tmp_path, monkeypatch, capsys):
