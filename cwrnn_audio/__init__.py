@@ -7,14 +7,22 @@ Heavy modules (torch, Numba, librosa, matplotlib) load on first use, so
 from ._version import __version__
 from .core.config import CWRNNConfig
 from .core.state import CWRNNState
-from .errors import ParameterError
+from .errors import ParameterError, ParameterTypeError
 
 _LAZY = {
     "CWRNN": "cwrnn_audio.nn.module:CWRNN",
     "load": "cwrnn_audio.io.model_file:load",
 }
 
-__all__ = ["CWRNN", "CWRNNConfig", "CWRNNState", "ParameterError", "load", "__version__"]
+__all__ = [
+    "CWRNN",
+    "CWRNNConfig",
+    "CWRNNState",
+    "ParameterError",
+    "ParameterTypeError",
+    "load",
+    "__version__",
+]
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""The project's one exception family."""
+"""The project's one exception family: catch ``ParameterError`` for any bad argument or file."""
 
 
 class ParameterError(ValueError):
@@ -6,4 +6,12 @@ class ParameterError(ValueError):
 
     Subclasses :class:`ValueError` so that generic handlers keep working; the
     message always names the argument (or file) and quotes the offending value.
+    """
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """An argument of the wrong type (a string where a number goes, a list for an array...).
+
+    Both a :class:`ParameterError` (one family for callers) and a :class:`TypeError`
+    (what Python code expects for a wrong type).
     """
