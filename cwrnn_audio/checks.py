@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ParameterError
-from .kernels.forward import all_finite
+from .errors import ParameterError, ParameterTypeError
+
+
+def all_finite(x: np.ndarray) -> bool:
+    """No NaN or infinity in ``x``: min and max propagate NaN, and see any infinity; two
+    reductions, nothing allocated, no Numba to load for torch-only users."""
+    return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
 
 def _shape_str(shape) -> str:
@@ -22,26 +27,36 @@ def valid_sequence(x, *, features: int, name: str = "inputs", ndims=(2, 3)) -> n
         try:
             x = np.asarray(x)
         except Exception as exc:  # ragged lists and the like
-            raise ParameterError(f"{name} must be an array; could not convert ({exc})") from None
+            raise ParameterTypeError(f"{name} must be an array; could not convert ({exc})") from None
     if x.dtype.kind != "f":
-        raise ParameterError(f"{name} must have a floating-point dtype; got dtype {x.dtype}")
+        raise ParameterTypeError(f"{name} must have a floating-point dtype; got dtype {x.dtype}")
     if x.ndim not in ndims or x.shape[-1] != features:
         want = " or ".join({2: f"(time, {features})", 3: f"(batch, time, {features})"}[d] for d in ndims)
         raise ParameterError(f"{name} must have shape {want}; got {_shape_str(x.shape)}")
     if x.dtype != np.float32 or not x.flags.c_contiguous:
         x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.size and not all_finite(x):
+    if x.size and not all_finite(x):  # streams call this on every block
         raise ParameterError(f"{name} contains NaN or infinite values")
     return x
 
 
+def valid_int(value, *, name: str, minimum: int = 0) -> int:
+    """An integer (not a bool) >= ``minimum``: ParameterTypeError for another type, ParameterError below."""
+    kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterTypeError(f"{name} must be {kind}; got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name} must be {kind}; got {value!r}")
+    return int(value)
+
+
 def valid_steps(steps, *, name: str = "steps") -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ParameterError(f"{name} must be a non-negative integer; got {steps!r}")
-    return int(steps)
+    return valid_int(steps, name=name, minimum=0)
 
 
 def valid_choice(value, choices, *, name: str):
+    if not isinstance(value, str) and all(isinstance(c, str) for c in choices):
+        raise ParameterTypeError(f"{name} must be one of {tuple(choices)!r}; got {value!r}")
     if value not in choices:
         raise ParameterError(f"{name} must be one of {tuple(choices)!r}; got {value!r}")
     return value

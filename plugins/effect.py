@@ -37,11 +37,11 @@ class Effect(Plugin):
         super().__init__(**values)
 
     def _prepare(self, sample_rate, max_block_size, num_channels):
-        from cwrnn_audio.kernels.forward import forward_kernel
+        from cwrnn_audio.kernels.state import KernelState
         from cwrnn_audio.runtime.resample import host_to_model
 
         c = self.model.config
-        C, n = num_channels, c.hidden_size
+        C = num_channels
         # at another rate the model hears its own rate through a band-limited round trip
         self._into, self._back, self.latency_samples = host_to_model(
             sample_rate, self.adapter.sample_rate, C, max_block_size
@@ -53,18 +53,12 @@ class Effect(Plugin):
         # against its 48 kHz output resampled drops from 5% to 0.9% RMS (tests/plugin/test_rates.py).
         span = math.lcm(*(int(p) for p in c.periods))
         self._t0 = -round(self._into.delay / self._into.M) % span
-        self._h = np.zeros((C, n), np.float32)
-        self._t = np.zeros(C, np.int64)
-        self._S = np.zeros((C, n), np.float32)
-        self._ok = np.zeros((C, c.num_modules), np.uint8)
+        self._voices = KernelState(self.weights, C)  # one voice per channel
         self._x = np.zeros((C, M, 1), np.float32)
         self._y = np.zeros((C, M, 1), np.float32)
         self._wet = np.zeros((C, max_block_size), np.float32)
         self._out = np.zeros((C, max_block_size), np.float32)
         self._dry = np.zeros((C, self.latency_samples + max_block_size), np.float32)  # dry delayed to the wet
-        self._scratch = np.zeros((2, n), np.float32)
-        self._phase = np.zeros(c.num_modules, np.int64)
-        self._kernel = forward_kernel
         # compile (or load the cache) now, not in process: a slice of 1 frame and the whole buffer
         # differ in layout for several channels, so both kinds of kernel call are made here
         self._process(np.zeros((C, 1), np.float32))
@@ -72,34 +66,14 @@ class Effect(Plugin):
         self._reset()
 
     def _reset(self):
-        self._h[...] = 0
-        self._t[...] = self._t0
-        self._ok[...] = 0
+        self._voices.reset(self._t0)
         self._dry[...] = 0
         self._into.reset()
         self._back.reset()
 
     def _run_model(self, x, y):
-        w = self.weights
         # all channels in one call: they share the clock, so the kernel steps them in pairs
-        self._kernel(
-            x,
-            self._h,
-            self._t,
-            self._S,
-            self._ok,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            w.act,
-            y,
-            self._scratch,
-            self._phase,
-        )
+        self._voices.forward(x, y)
 
     def _process(self, audio):
         n = audio.shape[1]
@@ -136,17 +110,15 @@ class Effect(Plugin):
     def _state_arrays(self):
         lat = self.latency_samples
         return {
-            "h": self._h,
-            "t": self._t,
+            "h": self._voices.h,
+            "t": self._voices.t,
             "dry": self._dry[:, :lat],
             **self._into.state_arrays("into."),
             **self._back.state_arrays("back."),
         }
 
     def _load_state_arrays(self, arrays):
-        self._h[...] = arrays["h"]
-        self._t[...] = arrays["t"]
-        self._ok[...] = 0  # the slow-input caches are rebuilt from h, identically
+        self._voices.set(arrays["h"], arrays["t"])  # the slow-input caches are rebuilt from h, identically
         self._dry[:, : self.latency_samples] = arrays["dry"]
         self._into.load_state_arrays(arrays, "into.")
         self._back.load_state_arrays(arrays, "back.")

@@ -36,11 +36,12 @@ class Generator(Plugin):
 
     def __init__(self, model=None, *, polyphony: int = 8, primed: bool = True, seed: int = 0, **values):
         import cwrnn_audio_samples
+        from cwrnn_audio.adapters.mulaw import MuLawAdapter
         from cwrnn_audio.audio.model_dir import load_model_dir
 
         folder = model or cwrnn_audio_samples.path("models/bach_mulaw")
         self.model, self.adapter = load_model_dir(folder)
-        if self.adapter.name != "mulaw":
+        if not isinstance(self.adapter, MuLawAdapter):  # its voices sample mu-law classes
             raise ParameterError(f"{folder}: the generator needs a mu-law model; got {self.adapter.name!r}")
         if not (isinstance(polyphony, int) and 1 <= polyphony <= 64):
             raise ParameterError(f"polyphony must be an integer in 1..64; got {polyphony!r}")
@@ -62,7 +63,8 @@ class Generator(Plugin):
         return s.state.h[0].copy(), int(s.state.t[0]), last
 
     def _prepare(self, sample_rate, max_block_size, num_channels):
-        from cwrnn_audio.kernels.sample import mix_voices_kernel, sample_voices_kernel
+        from cwrnn_audio.kernels.sample import mix_voices_kernel
+        from cwrnn_audio.kernels.state import KernelState
         from cwrnn_audio.runtime.resample import model_to_host
 
         c, V, sr = self.model.config, self.polyphony, self.adapter.sample_rate
@@ -70,17 +72,14 @@ class Generator(Plugin):
         K = -(-max_block_size * sr // sample_rate) + 2  # model samples one block can need
         self._back, self.latency_samples = model_to_host(sr, sample_rate, 1, K)
         f32 = lambda *s: np.zeros(s, np.float32)  # noqa: E731
-        self._h, self._S, self._x = f32(V, c.hidden_size), f32(V, c.hidden_size), f32(V, c.input_size)
-        self._t, self._ok = np.zeros(V, np.int64), np.zeros((V, c.num_modules), np.uint8)
+        self._voices, self._x = KernelState(self.weights, V), f32(V, c.input_size)
         self._active, self._note = np.zeros(V, np.uint8), np.full(V, -1, np.int64)
         self._env, self._step, self._gain = f32(V), f32(V), f32(V)
         self._gen, self._u = f32(V, K), np.zeros((V, K), np.float64)
         self._mono, self._out = f32(1, K), f32(num_channels, max_block_size)
-        self._scratch, self._phase = f32(c.hidden_size), np.zeros(c.num_modules, np.int64)
-        self._logits, self._probs = f32(c.output_size), f32(c.output_size)
         self._class_values = self.adapter.class_value(np.arange(c.output_size))
-        self._audio = self.adapter.decode_classes(np.arange(c.output_size)[None])[0]
-        self._sample, self._mix = sample_voices_kernel, mix_voices_kernel
+        self._audio = self.adapter.decode(np.arange(c.output_size)[None])[0]
+        self._mix = mix_voices_kernel
         self._reset()
         self._active[0] = 1
         self._render_to(1)  # compile (or load the cache) now, never inside process
@@ -103,34 +102,11 @@ class Generator(Plugin):
         k = stop - self._steps
         if k <= 0:
             return
-        w = self.weights
         for v, rng in enumerate(self._rngs):
             rng.random(out=self._u[v, :k])
-        self._sample(
-            self._h,
-            self._t,
-            self._S,
-            self._ok,
-            self._x,
-            self._active,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            self._class_values,
-            self._audio,
-            self._u,
-            1.0 / self["temperature"],
-            0,
-            k,
-            self._gen,
-            self._scratch,
-            self._phase,
-            self._logits,
-            self._probs,
+        inv_temp = 1.0 / self["temperature"]
+        self._voices.sample_voices(
+            self._x, self._active, self._class_values, self._audio, self._u, inv_temp, k, self._gen
         )
         mono = self._mono[0, self._filled : self._filled + k]
         mono[:] = 0.0
@@ -143,12 +119,12 @@ class Generator(Plugin):
         v = int(free[0]) if free.size else int(np.argmin(self._env))  # steal the quietest
         if self._prime_state is not None:
             h, t, last = self._prime_state
-            self._h[v], self._t[v] = h, t
+            self._voices.set(h, t, v)
             self._x[v] = 0.0
             self._x[v, : last.size] = last
         else:
-            self._h[v], self._t[v], self._x[v] = 0.0, 0, 0.0
-        self._ok[v] = 0
+            self._voices.set(0.0, 0, v)
+            self._x[v] = 0.0
         self._active[v], self._note[v] = 1, note
         self._env[v], self._step[v] = 1.0, 0.0
         self._gain[v] = velocity / 127.0
@@ -210,8 +186,8 @@ class Generator(Plugin):
             b = g.bit_generator.state["state"]
             rng[v] = [b["state"] >> 64, b["state"] & (2**64 - 1), b["inc"] >> 64, b["inc"] & (2**64 - 1)]
         return {
-            "h": self._h,
-            "t": self._t,
+            "h": self._voices.h,
+            "t": self._voices.t,
             "x": self._x,
             "active": self._active,
             "note": self._note,
@@ -224,9 +200,9 @@ class Generator(Plugin):
         }
 
     def _load_state_arrays(self, a):
-        for k in ("h", "t", "x", "active", "note", "env", "step", "gain"):
+        self._voices.set(a["h"], a["t"])
+        for k in ("x", "active", "note", "env", "step", "gain"):
             getattr(self, "_" + k)[...] = a[k]
-        self._ok[...] = 0
         self._frames, self._steps = (int(v) for v in a["clock"])
         self._back.load_state_arrays(a, "back.")
         for g, row in zip(self._rngs, a["rng"]):

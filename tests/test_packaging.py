@@ -121,8 +121,8 @@ def test_install_run_uninstall_leaves_nothing_behind(wheel, tmp_path):
     env = {**os.environ, "HOME": str(tmp_path), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("CWRNN_AUDIO_CACHE_DIR", None)  # the default folder, under this HOME
     code = (
-        "import cwrnn_audio, numpy as np; from cwrnn_audio.kernels.forward import all_finite; "
-        "assert all_finite(np.zeros(3, np.float32)); print(cwrnn_audio.__file__)"
+        "import cwrnn_audio, numpy as np; from cwrnn_audio.kernels.sample import pick_class; "
+        "assert pick_class(np.zeros(3, np.float32), 1.0, 0, 0.5) >= 0; print(cwrnn_audio.__file__)"
     )
     for _ in range(2):
         pip = [python, "-m", "pip", "-q"]
@@ -134,4 +134,4 @@ def test_install_run_uninstall_leaves_nothing_behind(wheel, tmp_path):
         assert snapshot(site) == before
         subprocess.run([*pip, "uninstall", "-y", "cwrnn-audio"], check=True, env=env)
         assert not list(site.glob("cwrnn_audio*"))
-    assert list((tmp_path / ".cache" / "cwrnn_audio").rglob("forward.all_finite-*.nbi"))
+    assert list((tmp_path / ".cache" / "cwrnn_audio").rglob("sample.pick_class-*.nbi"))

@@ -1,4 +1,4 @@
-"""What every adapter provides, and clock periods set in seconds."""
+"""What every audio codec (adapter) provides, and clock periods set in seconds."""
 
 from __future__ import annotations
 
@@ -6,21 +6,24 @@ import math
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
+from ..models.codec import Codec
+from ..models.registry import codec_from_dict
 
 
-class Adapter:
-    """Base class. Subclasses set ``name`` and implement the encode/decode pair."""
+class Adapter(Codec):
+    """An audio codec: float32 ``(channels, frames)`` at ``sample_rate`` in, per channel an AR pair
+    out (``inputs (C, T, I)``, ``targets (C, T, ...)``); ``decode`` turns targets back into audio."""
 
-    name = ""
+    domain = "audio"
     output_activation = "linear"
+    folder_file = "adapter.json"
+    options = ("sample_rate",)
 
     def __init__(self, *, sample_rate: int):
-        if (
-            isinstance(sample_rate, bool)
-            or not isinstance(sample_rate, (int, np.integer))
-            or sample_rate < 1000
-        ):
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+            raise ParameterTypeError(f"sample_rate must be an integer >= 1000 Hz; got {sample_rate!r}")
+        if sample_rate < 1000:
             raise ParameterError(f"sample_rate must be an integer >= 1000 Hz; got {sample_rate!r}")
         self.sample_rate = int(sample_rate)
 
@@ -32,28 +35,17 @@ class Adapter:
     def steps(self, seconds: float) -> int:
         return max(1, int(round(seconds * self.step_rate)))
 
-    # encode(audio (C, F)) -> (inputs (C, T, I), targets (C, T, ...)); decode(values (C, T, O)) -> audio (C, F)
     def settings(self) -> dict:
         return {"sample_rate": self.sample_rate}
 
-    def to_dict(self) -> dict:
-        return {"encoding": self.name, **self.settings()}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
-        return f"{type(self).__name__}({args})"
+    def streams(self, audio) -> list:
+        """One training stream per channel."""
+        return list(zip(*self.encode(audio)))
 
 
 def adapter_from_dict(data: dict, *, source: str = "adapter") -> Adapter:
-    from . import ENCODINGS
-
-    if not isinstance(data, dict) or data.get("encoding") not in ENCODINGS:
-        raise ParameterError(f"{source}: 'encoding' must be one of {sorted(ENCODINGS)}; got {data!r}")
-    kw = {k: v for k, v in data.items() if k != "encoding"}
-    try:
-        return ENCODINGS[data["encoding"]](**kw)
-    except TypeError as exc:
-        raise ParameterError(f"{source}: bad adapter settings ({exc})") from None
+    """An audio codec from its JSON (``{"encoding": name, **settings}``)."""
+    return codec_from_dict(data, source=source, domain="audio")
 
 
 def periods_for_seconds(shortest: float, longest: float, num_modules: int, step_rate: float) -> list[int]:

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
+from ..models.codec import FrameCodec
 from .base import Adapter
 
 _FLOOR = 1e-5  # power floor before the log, about -100 dB
 
 
-class MelAdapter(Adapter):
+class MelAdapter(FrameCodec, Adapter):
     name = "mel"
     output_activation = "linear"
+    options = ("sample_rate", "n_fft", "hop_length", "n_mels")
 
     def __init__(
         self, *, sample_rate: int = 16000, n_fft: int = 1024, hop_length: int = 256, n_mels: int = 64
     ):
         super().__init__(sample_rate=sample_rate)
         for key, v in (("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ParameterTypeError(f"{key} must be a positive integer; got {v!r}")
+            if v < 1:
                 raise ParameterError(f"{key} must be a positive integer; got {v!r}")
         if hop_length > n_fft:
             raise ParameterError(f"hop_length must be <= n_fft; got {hop_length} > {n_fft}")
@@ -54,9 +58,13 @@ class MelAdapter(Adapter):
         )
         return np.log(np.maximum(S, _FLOOR)).transpose(0, 2, 1).astype(np.float32)
 
+    def initial_input(self) -> np.ndarray:
+        """Silence: every band at the floor."""
+        return np.full(self.n_mels, np.log(_FLOOR), np.float32)
+
     def encode(self, audio):
         f = self.frames(audio)
-        prev = np.concatenate([np.full_like(f[:, :1], np.log(_FLOOR)), f[:, :-1]], axis=1)
+        prev = np.concatenate([np.broadcast_to(self.initial_input(), f[:, :1].shape), f[:, :-1]], axis=1)
         return prev, f
 
     def decode(self, frames, *, n_iter: int = 32, seed: int = 0):

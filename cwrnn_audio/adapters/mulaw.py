@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
+from ..models.codec import ClassCodec
 from .base import Adapter
 
 
-class MuLawAdapter(Adapter):
+class MuLawAdapter(ClassCodec, Adapter):
     name = "mulaw"
-    output_activation = "none"
+    output_activation = "linear"  # raw logits
+    options = ("sample_rate", "context")
 
     def __init__(self, *, sample_rate: int = 16000, mu: int = 255, context: int = 1):
         super().__init__(sample_rate=sample_rate)
         if mu != 255:
             raise ParameterError(f"mu must be 255 (8-bit mu-law); got {mu!r}")
-        if isinstance(context, bool) or not isinstance(context, int) or not 1 <= context <= 64:
+        if isinstance(context, bool) or not isinstance(context, int):
+            raise ParameterTypeError(f"context must be an integer in 1..64; got {context!r}")
+        if not 1 <= context <= 64:
             raise ParameterError(f"context must be an integer in 1..64; got {context!r}")
         self.mu = mu
         self.context = context
@@ -66,13 +70,21 @@ class MuLawAdapter(Adapter):
         )
         return inputs, c
 
-    def decode_classes(self, classes) -> np.ndarray:
+    def feed(self, x, y) -> np.ndarray:
+        """The new class's value in front of the last ``context - 1`` (batched over leading axes)."""
+        x = np.asarray(x, np.float32)
+        return np.concatenate([self.class_value(y)[..., None], x[..., :-1]], axis=-1)
+
+    def run(self, stream, x, steps, rng, *, temperature=1.0, top_k=0, noise=0.0):
+        """The kernels' categorical sampler: classes (V, steps), ``x`` updated in place."""
+        values = self.class_value(np.arange(self.output_size))
+        return stream.sample_classes(
+            rng.random((x.shape[0], steps)), values, x, temperature=temperature, top_k=top_k
+        )
+
+    def decode(self, classes) -> np.ndarray:
         """int classes (C, T) -> audio (C, T) float32."""
         import librosa
 
         signed = np.asarray(classes, np.int64) - (self.mu + 1) // 2
         return librosa.mu_expand(signed, mu=self.mu, quantize=True).astype(np.float32)
-
-    def decode(self, logits):
-        """logits (C, T, 256) -> audio (C, T) from the most likely class at each step."""
-        return self.decode_classes(np.argmax(logits, axis=-1))

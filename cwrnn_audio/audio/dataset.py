@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..io.atomic import find_files
-from ..io.audio import read_audio
+from ..io.audio_file import read_audio
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3"}
 SILENCE_PEAK = 1e-4

@@ -10,9 +10,9 @@ import torch
 
 from ..adapters import RawAdapter
 from ..errors import ParameterError
+from ..models.folder import save_model_dir
 from ..train.sequence import LoopConfig, train_sequences
 from .dataset import load_clip
-from .model_dir import save_model_dir
 
 
 @dataclass
@@ -57,7 +57,7 @@ def train_effect_arrays(
     return train_sequences(
         streams,
         cfg.model(),
-        "mse",
+        adapter.loss,
         out,
         cfg,
         settings=asdict(cfg),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import valid_choice
-from ..errors import ParameterError
-from ..io.audio import valid_audio
+from ..errors import ParameterError, ParameterTypeError
+from ..io.audio_file import valid_audio
 
 
 def generate(
@@ -27,8 +27,9 @@ def generate(
     Parameters
     ----------
     model : CWRNN
-        Trained with ``adapter`` (see :func:`load_model_dir`).
+        Trained with ``adapter`` (see :func:`cwrnn_audio.models.load_model_dir`).
     adapter : Adapter
+        Any audio codec: its ``run`` samples (kernels), ``feed`` continues a prime, ``decode`` renders.
     seconds : float
         Length of the generated continuation.
     prime : np.ndarray ``(channels, frames)`` at the adapter's rate, optional
@@ -47,39 +48,33 @@ def generate(
     np.ndarray, float32, ``(voices, frames)`` in [-1, 1] at ``adapter.sample_rate``.
     """
     valid_choice(backend, ("numba", "torch"), name="backend")
-    if not (isinstance(seconds, (int, float)) and 0 < seconds <= 3600):
+    _check_options(seconds, temperature, top_k, noise)
+    steps = adapter.steps(seconds)
+    stream = model.stream(backend=backend, voices=voices)
+    if model.config.input_size == 0:  # the paper's no-input networks: nothing to feed back
+        return adapter.decode(adapter.most_likely(stream.process(steps=steps)))
+    x = adapter.initial_input()[None]
+    if prime is not None:
+        inputs, targets = adapter.encode(valid_audio(prime, name="prime").mean(axis=0, keepdims=True))
+        stream.process(np.repeat(inputs, voices, axis=0))
+        x = adapter.feed(inputs[:, -1], targets[:, -1])
+    x = np.ascontiguousarray(np.repeat(x, voices, axis=0), np.float32)
+    rng = np.random.default_rng(seed)
+    return adapter.decode(
+        adapter.run(stream, x, steps, rng, temperature=temperature, top_k=top_k, noise=noise)
+    )
+
+
+def _check_options(seconds, temperature, top_k, noise) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ParameterTypeError(f"seconds must be a number in (0, 3600]; got {seconds!r}")
+    if not 0 < seconds <= 3600:
         raise ParameterError(f"seconds must be in (0, 3600]; got {seconds!r}")
     if not temperature > 0:
         raise ParameterError(f"temperature must be positive; got {temperature!r}")
-    if not (isinstance(top_k, int) and top_k >= 0):
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise ParameterTypeError(f"top_k must be a non-negative integer; got {top_k!r}")
+    if top_k < 0:
         raise ParameterError(f"top_k must be a non-negative integer; got {top_k!r}")
     if noise < 0:
         raise ParameterError(f"noise must be >= 0; got {noise!r}")
-    steps = adapter.steps(seconds)
-    rng = np.random.default_rng(seed)
-    stream = model.stream(backend=backend, voices=voices)
-    c = model.config
-    if c.input_size == 0:  # the paper's no-input networks: nothing to feed back
-        return adapter.decode(stream.process(steps=steps))
-    x_last = np.zeros((voices, c.input_size), np.float32)
-    if adapter.name == "mel":
-        x_last[:] = np.log(1e-5)
-    if prime is not None:
-        p = valid_audio(prime, name="prime").mean(axis=0, keepdims=True)
-        inputs, targets = adapter.encode(p)
-        stream.process(np.repeat(inputs, voices, axis=0))
-        if adapter.name == "mulaw":  # the last `context` classes, newest first
-            last = adapter.class_value(targets[0, ::-1][: c.input_size])
-            x_last[:, : last.size] = last
-        else:
-            x_last[:] = targets[:, -1].reshape(1, -1)
-    if adapter.name == "mulaw":
-        values = adapter.class_value(np.arange(adapter.output_size))
-        classes = stream.sample_classes(
-            rng.random((voices, steps)), values, x_last, temperature=temperature, top_k=top_k
-        )
-        return adapter.decode_classes(classes)
-    shape = (voices, steps, c.output_size)
-    z = (rng.standard_normal(shape) * noise).astype(np.float32) if noise else np.zeros(shape, np.float32)
-    bounds = (-1.0, 1.0) if adapter.name == "raw" else (-np.inf, np.inf)
-    return adapter.decode(stream.free_run(z, x_last, lo=bounds[0], hi=bounds[1]))

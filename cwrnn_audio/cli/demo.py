@@ -36,7 +36,7 @@ def run(args) -> int:
     from ..audio.generate import generate
     from ..audio.model_dir import load_model_dir
     from ..errors import ParameterError
-    from ..io.audio import write_audio
+    from ..io.audio_file import write_audio
 
     if args.prime_seconds <= 0 or args.seconds <= 0:
         raise ParameterError(

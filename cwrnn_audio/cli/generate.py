@@ -29,18 +29,20 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
+    from ..models.folder import load_model_dir
 
-    if (Path(args.model_dir) / "encoding.json").is_file():
-        return run_midi(args)
+    folder = load_model_dir(args.model_dir)
+    return (run_midi if folder.codec.domain == "midi" else run_audio)(args, folder)
+
+
+def run_audio(args, folder) -> int:
     import numpy as np
 
     from ..audio.dataset import load_clip
     from ..audio.generate import generate
-    from ..audio.model_dir import load_model_dir
-    from ..io.audio import write_audio
+    from ..io.audio_file import write_audio
 
-    model, adapter = load_model_dir(args.model_dir)
+    model, adapter, _ = folder
     prime = load_clip(args.prime, adapter.sample_rate) if args.prime else None
     audio = generate(
         model,
@@ -63,15 +65,14 @@ def run(args) -> int:
     return 0
 
 
-def run_midi(args) -> int:
+def run_midi(args, folder) -> int:
     from pathlib import Path
 
     from ..midi.generate import generate_midi
-    from ..midi.model_dir import load_midi_model_dir
     from ..midi.read import read_midi
     from ..midi.write import write_midi
 
-    model, enc, settings = load_midi_model_dir(args.model_dir)
+    model, enc, settings = folder
     prime = read_midi(args.prime) if args.prime else None
     bars = args.bars if args.bars is not None or args.seconds is not None or args.events is not None else 8
     prime_notes, new, score = generate_midi(

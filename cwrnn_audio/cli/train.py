@@ -136,7 +136,7 @@ def run(args) -> int:
         return run_midi(args)
     if args.kind == "effect":
         return run_effect(args)
-    from ..audio.train import AudioTrainConfig, train_audio
+    from ..audio.fit import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
         encoding=args.encoding,
@@ -184,7 +184,7 @@ def _report_skipped(skipped, verb: str) -> None:
 
 
 def run_midi(args) -> int:
-    from ..midi.train import MidiTrainConfig, train_midi
+    from ..midi.fit import MidiTrainConfig, train_midi
 
     cfg = MidiTrainConfig(
         encoding=args.encoding,

@@ -7,14 +7,28 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 
-OUTPUT_ACTIVATIONS = ("linear", "tanh", "none")
+OUTPUT_ACTIVATIONS = ("linear", "tanh")
+# the weights' names, in the model file, the torch module and the kernels' packing alike
+TENSOR_NAMES = ("W_H", "W_I", "b_H", "W_O", "b_O")
+# "none" (and None) computed exactly what "linear" does; files and code that say so still load
+_LEGACY_ACTIVATIONS = {"none": "linear", None: "linear"}
+
+
+def valid_activation(act) -> str:
+    """``"linear"`` (logits, regression) or ``"tanh"``; the legacy ``"none"``/None mean linear."""
+    act = _LEGACY_ACTIVATIONS.get(act, act) if isinstance(act, (str, type(None))) else act
+    if not isinstance(act, str):
+        raise ParameterTypeError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; got {act!r}")
+    if act not in OUTPUT_ACTIVATIONS:
+        raise ParameterError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; got {act!r}")
+    return act
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__")):
-        raise ParameterError(f"{name} must be an integer >= {minimum}; got {value!r}")
+        raise ParameterTypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     value = int(value)
     if value < minimum:
         raise ParameterError(f"{name} must be an integer >= {minimum}; got {value!r}")
@@ -83,7 +97,7 @@ class CWRNNConfig:
     hidden_size: int | None = None  # n = total neurons, split over num_modules
     module_sizes: Sequence[int] | None = None  # explicit neurons per module, fastest first
     periods: str | Sequence[int] = "exponential"  # or strictly increasing positive ints
-    output_activation: str = "linear"  # "linear", "tanh", or "none" (raw logits)
+    output_activation: str = "linear"  # "linear" (also raw logits) or "tanh"
     init_std: float = 0.1  # paper: every weight ~ N(0, 0.1), initial state 0
     extra: dict = field(default_factory=dict, compare=False)  # free metadata kept in files
 
@@ -98,12 +112,7 @@ class CWRNNConfig:
         same = len(set(self.module_sizes)) == 1
         set_(self, "module_size", self.module_sizes[0] if same else None)
         set_(self, "periods", _resolve_periods(self.periods, g))
-        act = self.output_activation
-        if act is None:
-            act = "none"
-        if act not in OUTPUT_ACTIVATIONS:
-            raise ParameterError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; got {act!r}")
-        set_(self, "output_activation", act)
+        set_(self, "output_activation", valid_activation(self.output_activation))
         std = self.init_std
         if isinstance(std, bool) or not isinstance(std, (int, float)) or not (math.isfinite(std) and std > 0):
             raise ParameterError(f"init_std must be a positive finite number; got {std!r}")

@@ -1,6 +1,6 @@
-"""Datasets that stream training windows from folders of audio or MIDI files, sharded across ranks."""
+"""Training windows streamed from files, sharded across ranks; the file loaders live in
+:mod:`cwrnn_audio.audio.loader` and :mod:`cwrnn_audio.midi.loader` (data/ imports neither)."""
 
-from .loaders import AudioLoader, MidiLoader
-from .windows import WindowDataset
+from .windows import WindowDataset, split_stream
 
-__all__ = ["AudioLoader", "MidiLoader", "WindowDataset"]
+__all__ = ["WindowDataset", "split_stream"]

@@ -21,10 +21,11 @@ import torch
 from ..checks import valid_choice
 from ..errors import ParameterError
 from ..io.atomic import atomic_path, write_json
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.loop import EpochLoop
 from ..train.losses import loss_scale
 from ..train.networks import flatten, load_flat
 from ..train.optimizer import OptimizerConfig
+from ..train.trainer import PopulationTask
 from .excerpts import PAPER_COUNT, PAPER_LENGTH, cut_excerpts, load_music
 
 METHODS = ("srn", "lstm", "cwrnn")
@@ -117,9 +118,11 @@ def nmse(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True):
-    """Train one population; returns (nmse (P,), outputs (P, T), train losses (P, epochs))."""
-    from tqdm.auto import tqdm
+    """Train one population; returns (nmse (P,), outputs (P, T), train losses (P, epochs)).
 
+    A checkpoint in ``checkpoint_dir`` made with the same settings is continued; one made
+    with other settings is replaced.
+    """
     template, theta = make_population(method, size, cfg)
     P, T = cfg.runs, targets.shape[1]
     tgt = np.ascontiguousarray(targets[np.arange(P) % targets.shape[0]][:, None, :, None])
@@ -128,49 +131,20 @@ def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True)
         name="sgd", lr=LEARNING_RATE[method], momentum=cfg.momentum, nesterov=True, clip=cfg.clip
     )
     scale = loss_scale(cfg.loss, T, 1)
-    m1, m2, steps = np.zeros_like(theta), np.zeros_like(theta), np.zeros(P, np.int64)
-    losses, done = [np.zeros((P, 0))], 0
-    stamp = json.loads(json.dumps({"method": method, "size": size, "config": asdict(cfg)}))  # as read back
-    if checkpoint_dir is not None:
-        found = load_checkpoint(checkpoint_dir)
-        if found is not None and found[1].get("stamp") == stamp:
-            a, info = found
-            theta, m1, m2, steps, losses, done = (
-                a["theta"],
-                a["m1"],
-                a["m2"],
-                a["steps"],
-                [a["losses"]],
-                info["epoch"],
-            )
-    if cfg.backend == "numba":
-        from ..train.engine_numba import run_epochs
-
-        kw = {}
-    else:
-        from ..train.engine_torch import run_epochs
-
-        kw = {"device": cfg.device}
-    chunk = max(1, min(100, cfg.epochs // 20))
-    with tqdm(
-        total=cfg.epochs, initial=done, disable=not progress, unit="epoch", desc=f"{method:>5} {size:>4}"
-    ) as bar:
-        while done < cfg.epochs:
-            n = min(chunk, cfg.epochs - done)
-            losses.append(run_epochs(template, theta, m1, m2, steps, x, tgt, n, scale, opt, **kw))
-            done += n
-            bar.update(n)
-            if checkpoint_dir is not None:
-                arrays = {
-                    "theta": theta,
-                    "m1": m1,
-                    "m2": m2,
-                    "steps": steps,
-                    "losses": np.concatenate(losses, 1),
-                }
-                save_checkpoint(checkpoint_dir, done, arrays, {"stamp": stamp})
+    task = PopulationTask(template, theta, x, tgt, scale, opt, cfg.backend, device=cfg.device)
+    EpochLoop(
+        cfg.epochs,
+        {"method": method, "size": size, "config": asdict(cfg)},
+        checkpoint_dir=checkpoint_dir,
+        resume=True,
+        restart_on_mismatch=True,
+        every=max(1, min(100, cfg.epochs // 20)),
+        progress=progress,
+        desc=f"{method:>5} {size:>4}",
+    ).run(task)
+    theta = task.state["theta"]
     outputs = network_outputs(template, theta, T)
-    return nmse(outputs, tgt[:, 0, :, 0]), outputs, np.concatenate(losses, 1)
+    return nmse(outputs, tgt[:, 0, :, 0]), outputs, task.losses
 
 
 def summarize(values) -> tuple[float, float, int]:

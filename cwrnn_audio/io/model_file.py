@@ -16,12 +16,11 @@ import numpy as np
 
 from .._version import __version__
 from ..core.clock import block_upper_mask
-from ..core.config import CWRNNConfig
+from ..core.config import TENSOR_NAMES, CWRNNConfig
 from ..errors import ParameterError
 from .atomic import atomic_path
 
 CONFIG_KEY = "cwrnn_config"
-TENSOR_NAMES = ("W_H", "W_I", "b_H", "W_O", "b_O")
 
 
 def expected_shapes(config: CWRNNConfig) -> dict:

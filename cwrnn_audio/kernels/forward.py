@@ -249,12 +249,3 @@ def forward_kernel(x, h, t, S, S_ok, WH, WI, bH, WO, bO, offsets, periods, act, 
             read_out(hb, WO, bO, act, yb[s])
         t[b] += T
         b += 1
-
-
-@njit(nogil=True, cache=True)
-def all_finite(a):
-    """True when no element of the float array ``a`` is NaN or infinite."""
-    for v in a.flat:
-        if not np.isfinite(v):
-            return False
-    return True

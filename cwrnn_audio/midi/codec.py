@@ -1,55 +1,54 @@
-"""A MIDI encoding as a model sees it: step inputs, targets, loss, and the inverse."""
+"""What every MIDI codec provides: a score in, ``(inputs, targets)`` out; sampled steps back to notes.
+
+:meth:`MidiCodec.sequence` is the encoding proper (tokens or a roll); the input at a step is the
+previous target, fed back as :meth:`~cwrnn_audio.models.codec.Codec.feed` does in generation.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..checks import valid_choice
 from ..errors import ParameterError
-from .events import EventEncoding
-from .melody import MelodyEncoding
-from .roll import RollEncoding
-
-ENCODINGS = ("roll", "events", "melody")
 
 
-def make_encoding(name: str, *, steps_per_beat: int = 4, fps: float | None = None):
-    valid_choice(name, ENCODINGS, name="encoding")
-    if name == "events":
-        return EventEncoding()
-    if name == "melody":
-        return MelodyEncoding(steps_per_beat=steps_per_beat)
-    return RollEncoding(fps=fps, steps_per_beat=None if fps else steps_per_beat)
+class MidiCodec:
+    """Mixed in before a codec family (:class:`~cwrnn_audio.models.codec.ClassCodec`, ...)."""
 
+    domain = "midi"
+    folder_file = "encoding.json"
+    playback = {"program": 0, "tempo_bpm": 120.0}
+    grid = None  # a Grid for step-grid codecs; None where steps are events
 
-def encoding_from_dict(d: dict):
-    d = dict(d)
-    name = d.pop("encoding", None)
-    if name not in ENCODINGS:
-        raise ParameterError(f"encoding must be one of {ENCODINGS}; got {name!r}")
-    d.pop("onsets", None), d.pop("velocity", None)
-    return make_encoding(name, **d)
+    @property
+    def input_size(self) -> int:
+        return self.size
 
+    @property
+    def output_size(self) -> int:
+        return self.size
 
-def encoding_to_dict(enc) -> dict:
-    return {"encoding": enc.name, **enc.settings()}
+    def encode(self, score):
+        """(inputs (T, size) float32, targets): classes (T,) int64 or frames (T, size) float32."""
+        seq = self.sequence(score)
+        first = self.initial_input()[None]
+        x = np.concatenate([first, self.feed(first, seq[:-1]).reshape(-1, self.size)])[: len(seq)]
+        return np.ascontiguousarray(x, np.float32), self.targets(seq)
 
+    def steps_for(self, base, start_s: float, total_s: float | None, events: int | None) -> int:
+        """Steps to generate for ``total_s`` seconds from ``start_s`` on ``base``'s tempo map."""
+        if events is not None:
+            raise ParameterError("events= is for the events encoding; give bars or seconds")
+        if self.grid.steps_per_beat:
+            beats = float(base.beats(start_s + total_s)) - float(base.beats(start_s))
+            return int(round(beats * self.grid.steps_per_beat))
+        return int(round(total_s * self.grid.fps))
 
-def is_categorical(enc) -> bool:
-    return enc.name in ("events", "melody")
+    def elapsed(self, y) -> float:
+        """Seconds a sampled event moves the clock (grid codecs count steps instead: 0)."""
+        return 0.0
 
-
-def model_io(enc) -> tuple[int, int]:
-    """(input_size, output_size): one-hot of the previous class, or the previous roll frame."""
-    return enc.size, enc.size
-
-
-def stream(enc, score):
-    """(inputs (T, size) float32, targets): targets are classes (T,) or frames (T, size)."""
-    seq = enc.encode(score)
-    if is_categorical(enc):
-        x = np.zeros((len(seq), enc.size), np.float32)
-        x[np.arange(1, len(seq)), seq[:-1]] = 1.0
-        return x, seq.astype(np.int64)
-    x = np.concatenate([np.zeros((1, seq.shape[1]), np.float32), seq[:-1]], axis=0)
-    return x, seq.astype(np.float32)
+    def continuation(self, history, sampled, base, start_s: float, program: int) -> list:
+        """New notes (from ``start_s``) from the prime's targets and the sampled ones."""
+        full = np.concatenate([self.targets(history), self.targets(sampled)])
+        notes = self.decode(full, base)
+        return [n._replace(program=program) for n in notes if n.start >= start_s - 1e-9]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from ..models.codec import ClassCodec
+from .codec import MidiCodec
 from .notes import Note
 
 NOTE_ON, NOTE_OFF, TIME_SHIFT, VELOCITY = 0, 128, 256, 356
@@ -27,14 +29,14 @@ def bin_velocity(b: int) -> int:
     return int(np.clip(round((b + 0.5) * 127 / BINS) + 1, 1, 127))
 
 
-class EventEncoding:
+class EventEncoding(MidiCodec, ClassCodec):
     name = "events"
     size = VOCAB
 
     def settings(self) -> dict:
         return {}
 
-    def encode(self, score) -> np.ndarray:
+    def sequence(self, score) -> np.ndarray:
         """Notes -> int64 tokens; times quantised to 10 ms, velocities to 32 bins."""
         notes = score.notes if hasattr(score, "notes") else score
         events = []
@@ -85,3 +87,14 @@ class EventEncoding:
             for s, v in items:
                 notes.append(Note(p, v, s * STEP, max(now, s + 1) * STEP, channel, program))
         return sorted(notes, key=lambda n: (n.start, n.pitch, n.end))
+
+    def steps_for(self, base, start_s, total_s, events) -> int:
+        return events if events is not None else 100_000  # else stopped by time
+
+    def elapsed(self, y) -> float:
+        return (int(y) - TIME_SHIFT + 1) * STEP if TIME_SHIFT <= y < VELOCITY else 0.0
+
+    def continuation(self, history, sampled, base, start_s, program) -> list:
+        """Events restart the clock: the sampled tokens alone, shifted to ``start_s``."""
+        notes = self.decode(self.targets(sampled), program=program)
+        return [n._replace(start=n.start + start_s, end=n.end + start_s) for n in notes]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.codec import ClassCodec
+from .codec import MidiCodec
 from .grid import Grid
 from .notes import Note, Score
 
@@ -11,11 +13,12 @@ REST, HOLD, PITCH = 0, 1, 2
 VOCAB = 130
 
 
-class MelodyEncoding:
+class MelodyEncoding(MidiCodec, ClassCodec):
     """The highest sounding note at each step (the "skyline"); a new note where one starts."""
 
     name = "melody"
     size = VOCAB
+    options = ("steps_per_beat",)
 
     def __init__(self, *, steps_per_beat: int = 4):
         self.grid = Grid(steps_per_beat=steps_per_beat)
@@ -23,7 +26,7 @@ class MelodyEncoding:
     def settings(self) -> dict:
         return self.grid.settings()
 
-    def encode(self, score: Score) -> np.ndarray:
+    def sequence(self, score: Score) -> np.ndarray:
         T = self.grid.length(score)
         top = np.full(T, -1)  # highest pitch sounding at each step
         start = np.zeros(T, bool)  # ... and whether it starts there

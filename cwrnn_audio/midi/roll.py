@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models.codec import BernoulliCodec
+from .codec import MidiCodec
 from .grid import Grid
 from .notes import Note, Score
 
 
-class RollEncoding:
+class RollEncoding(MidiCodec, BernoulliCodec):
     """Encode a score as ``(steps, 128 * k)`` float32: sounding, then onsets, then velocity/127.
 
     Onset flags keep a repeated note from merging with the one before it.
     """
 
     name = "roll"
+    options = ("fps", "steps_per_beat")
 
-    def __init__(self, *, fps=None, steps_per_beat=None, onsets: bool = True, velocity: bool = False):
-        self.grid = Grid(fps=fps, steps_per_beat=steps_per_beat)
+    def __init__(self, *, fps=None, steps_per_beat=4, onsets: bool = True, velocity: bool = False):
+        self.grid = Grid(fps=fps, steps_per_beat=None if fps else steps_per_beat)
         self.onsets, self.velocity = bool(onsets), bool(velocity)
 
     @property
@@ -27,7 +30,7 @@ class RollEncoding:
     def settings(self) -> dict:
         return {**self.grid.settings(), "onsets": self.onsets, "velocity": self.velocity}
 
-    def encode(self, score: Score) -> np.ndarray:
+    def sequence(self, score: Score) -> np.ndarray:
         T = self.grid.length(score)
         roll = np.zeros((T, self.size), np.float32)
         for n in score.notes:
@@ -42,6 +45,12 @@ class RollEncoding:
             if self.velocity:
                 roll[k0:k1, 128 * (1 + self.onsets) + n.pitch] = n.velocity / 127.0
         return roll
+
+    def sample(self, output, rng, *, temperature=1.0, top_k=0, noise=0.0):
+        frame = super().sample(output, rng, temperature=temperature)
+        if self.onsets:
+            frame[:128] = np.maximum(frame[:128], frame[128:256])  # an onset sounds
+        return frame
 
     def decode(self, roll, score: Score | None = None, *, channel: int = 0, program: int = 0) -> list:
         """Notes from a roll (values above 0.5 count as on); times through ``score``'s tempo map."""

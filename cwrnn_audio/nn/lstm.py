@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..core.config import OUTPUT_ACTIVATIONS, _check_int
+from ..core.config import _check_int, valid_activation
 from ..errors import ParameterError
 
 
@@ -22,7 +22,7 @@ class LSTMConfig:
     input_size: int = 1  # features per step; 0 for a no-input generator
     hidden_size: int = 16  # LSTM cells
     output_size: int = 1
-    output_activation: str = "linear"  # "linear", "tanh" or "none"
+    output_activation: str = "linear"  # "linear" (also raw logits) or "tanh"
     init_std: float = 0.1  # every weight ~ N(0, init_std)
     forget_bias: float = 5.0  # forget-gate bias at initialisation (paper: 5)
 
@@ -31,10 +31,7 @@ class LSTMConfig:
         set_(self, "input_size", _check_int("input_size", self.input_size, minimum=0))
         set_(self, "hidden_size", _check_int("hidden_size", self.hidden_size, minimum=1))
         set_(self, "output_size", _check_int("output_size", self.output_size, minimum=1))
-        act = "none" if self.output_activation is None else self.output_activation
-        if act not in OUTPUT_ACTIVATIONS:
-            raise ParameterError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}; got {act!r}")
-        set_(self, "output_activation", act)
+        set_(self, "output_activation", valid_activation(self.output_activation))
         for name in ("init_std", "forget_bias"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..checks import valid_choice, valid_sequence, valid_steps
 from ..core.clock import block_upper_mask
-from ..core.config import CWRNNConfig
+from ..core.config import TENSOR_NAMES, CWRNNConfig
 from ..core.state import CWRNNState
 from ..errors import ParameterError
 from .functional import cwrnn_forward
@@ -167,7 +167,7 @@ class CWRNN(nn.Module):
         """The weights as float32 NumPy arrays, named as in the model file."""
         return {
             name: getattr(self, name).detach().to("cpu", torch.float32).numpy().copy()
-            for name in ("W_H", "W_I", "b_H", "W_O", "b_O")
+            for name in TENSOR_NAMES
         }
 
     def kernel_weights(self):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import abc
 import itertools
 import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..checks import valid_int
+from ..errors import ParameterError, ParameterTypeError
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,8 @@ class Parameter:
         return float(value)
 
 
-class Plugin:
-    """Subclasses set ``name`` and ``parameters`` and implement ``_prepare``, ``_process``, ``_reset``,
-    ``_state_arrays`` / ``_load_state_arrays``.
+class Plugin(abc.ABC):
+    """Subclasses set ``name`` and ``parameters`` and implement the five abstract hooks below.
 
     Audio is float32 ``(channels, frames)``; ``process`` accepts any block up to the prepared
     maximum and returns a view of a buffer the plugin owns (valid until the next call).
@@ -48,6 +49,27 @@ class Plugin:
         for k, v in values.items():
             self[k] = v
         self.prepared = None  # (sample_rate, max_block_size, num_channels)
+
+    # -- hooks: what a plugin implements ---------------------------------------------
+    @abc.abstractmethod
+    def _prepare(self, sample_rate: int, max_block_size: int, num_channels: int) -> None:
+        """Allocate buffers, set ``latency_samples``, compile: nothing may compile in ``_process``."""
+
+    @abc.abstractmethod
+    def _process(self, audio: np.ndarray) -> np.ndarray:
+        """``audio`` float32 C-contiguous (channels, frames); return a view of a buffer of its own."""
+
+    @abc.abstractmethod
+    def _reset(self) -> None:
+        """Back to the state right after ``_prepare``."""
+
+    @abc.abstractmethod
+    def _state_arrays(self) -> dict:
+        """The running state as NumPy arrays (saved with safetensors)."""
+
+    @abc.abstractmethod
+    def _load_state_arrays(self, arrays: dict) -> None:
+        """Restore :meth:`_state_arrays`; the stream then continues exactly."""
 
     # -- parameters ----------------------------------------------------------------
     def _param(self, name) -> Parameter:
@@ -75,15 +97,11 @@ class Plugin:
         """
         from ..runtime.resample import valid_rate
 
-        try:
-            rate = valid_rate(sample_rate)
-        except ParameterError as exc:
-            raise ParameterError(f"{self.name}: {exc}") from None
-        for key, v in (("max_block_size", max_block_size), ("num_channels", num_channels)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ParameterError(f"{self.name}: {key} must be an integer >= 1; got {v!r}")
+        rate = valid_rate(sample_rate, name=f"{self.name}: sample_rate")
+        block = valid_int(max_block_size, name=f"{self.name}: max_block_size", minimum=1)
+        channels = valid_int(num_channels, name=f"{self.name}: num_channels", minimum=1)
         self.latency_samples = 0
-        self.prepared = (rate, int(max_block_size), int(num_channels))
+        self.prepared = (rate, block, channels)
         self._prepare(*self.prepared)
 
     def process(self, audio: np.ndarray) -> np.ndarray:
@@ -92,17 +110,12 @@ class Plugin:
                 f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
             )
         _, max_block, channels = self.prepared
-        if (
-            not isinstance(audio, np.ndarray)
-            or audio.dtype != np.float32
-            or audio.ndim != 2
-            or audio.shape[0] != channels
-            or audio.shape[1] > max_block
-        ):
-            raise ParameterError(
-                f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); "
-                f"got {getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
-            )
+        got = f"{getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
+        want = f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); got {got}"
+        if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
+            raise ParameterTypeError(want)
+        if audio.ndim != 2 or audio.shape[0] != channels or audio.shape[1] > max_block:
+            raise ParameterError(want)
         return self._process(np.ascontiguousarray(audio))  # a strided view would recompile the kernels
 
     def process_midi(self, events, num_frames: int):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 
 GROUP = "cwrnn_audio.plugins"
 _registry: dict[str, str] = {}
@@ -30,7 +30,7 @@ def register_plugin(name: str, target, *, clobber: bool = False) -> None:
     """Register ``target`` (a class or a ``"module:attr"`` string) under ``name``."""
     _discover()
     if not isinstance(name, str) or not name:
-        raise ParameterError(f"plugin name must be a non-empty string; got {name!r}")
+        raise ParameterTypeError(f"plugin name must be a non-empty string; got {name!r}")
     if name in _registry and not clobber and _registry[name] != target:
         raise ParameterError(
             f"a plugin named {name!r} is already registered ({_registry[name]!r}); pass clobber=True"

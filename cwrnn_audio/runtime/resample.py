@@ -17,7 +17,7 @@ from math import ceil, gcd
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 
 STOPBAND_DB = 80.0
 ZEROS = 64  # taps per output at the lower rate: sets the transition band
@@ -45,7 +45,7 @@ def _design(L: int, M: int, in_rate: int, out_rate: int) -> tuple[np.ndarray, in
 def valid_rate(rate, *, name: str = "sample_rate", lo: int = 22050, hi: int = 192000) -> int:
     """A sample rate in Hz as an int; floats from hosts are accepted when whole."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-        raise ParameterError(f"{name} must be a number of Hz; got {rate!r}")
+        raise ParameterTypeError(f"{name} must be a whole number of Hz from {lo} to {hi}; got {rate!r}")
     if float(rate) != int(rate) or not (lo <= rate <= hi):
         raise ParameterError(f"{name} must be a whole number of Hz from {lo} to {hi}; got {rate!r}")
     return int(rate)

@@ -12,8 +12,7 @@ import numpy as np
 from ..checks import valid_sequence, valid_steps
 from ..core.state import CWRNNState
 from ..errors import ParameterError
-from ..kernels.forward import forward_kernel
-from ..kernels.sample import sample_categorical_kernel, sample_regression_kernel
+from ..kernels.state import KernelState
 
 
 class _Stream:
@@ -127,41 +126,16 @@ class NumbaStream(_Stream):
     def __init__(self, config, weights, *, voices: int = 1):
         super().__init__(config, voices=voices)
         self.weights = weights
-        self._h = np.zeros((voices, config.hidden_size), np.float32)
-        self._t = np.zeros(voices, np.int64)
-        self._S = np.zeros((voices, config.hidden_size), np.float32)
-        self._S_ok = np.zeros((voices, config.num_modules), np.uint8)
-        self._scratch = np.zeros((2, config.hidden_size), np.float32)
-        self._phase = np.zeros(config.num_modules, np.int64)
+        self.kernel = KernelState(weights, voices)
 
     def _advance(self, x, y) -> None:
-        w = self.weights
-        forward_kernel(
-            x,
-            self._h,
-            self._t,
-            self._S,
-            self._S_ok,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            w.act,
-            y,
-            self._scratch,
-            self._phase,
-        )
+        self.kernel.forward(x, y)
 
     def _get_state(self):
-        return self._h, self._t
+        return self.kernel.h, self.kernel.t
 
     def _set_state(self, h, t) -> None:
-        self._h[...] = h
-        self._t[...] = t
-        self._S_ok[...] = 0
+        self.kernel.set(h, t)
 
     def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
         """Autoregressive categorical sampling (logits output); see :mod:`cwrnn_audio.kernels.sample`.
@@ -170,32 +144,8 @@ class NumbaStream(_Stream):
         values, newest first), updated in place.
         Returns int64 classes (voices, N).
         """
-        w = self.weights
         out = np.empty(uniforms.shape, np.int64)
-        K = w.bO.shape[0]
-        sample_categorical_kernel(
-            self._h,
-            self._t,
-            self._S,
-            self._S_ok,
-            x_last,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            class_values,
-            uniforms,
-            1.0 / temperature,
-            int(top_k),
-            out,
-            self._scratch[0],
-            self._phase,
-            np.empty(K, np.float32),
-            np.empty(K, np.float32),
-        )
+        self.kernel.sample_classes(uniforms, class_values, x_last, 1.0 / temperature, int(top_k), out)
         return out
 
     def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
@@ -203,29 +153,8 @@ class NumbaStream(_Stream):
 
         noise (voices, N, O) float32; x_last (voices, I) updated. Returns (voices, N, O).
         """
-        w = self.weights
         out = np.empty(noise.shape, np.float32)
-        sample_regression_kernel(
-            self._h,
-            self._t,
-            self._S,
-            self._S_ok,
-            x_last,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            w.act,
-            noise,
-            np.float32(lo),
-            np.float32(hi),
-            out,
-            self._scratch[0],
-            self._phase,
-        )
+        self.kernel.free_run(noise, x_last, lo, hi, out)
         return out
 
 

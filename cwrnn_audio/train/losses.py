@@ -7,12 +7,12 @@ of that; ``"mean"``: averaged over steps and outputs.
 
 from ..checks import valid_choice
 
-LOSSES = ("sum", "half", "mean")
+REDUCTIONS = ("sum", "half", "mean")
 
 
 def loss_scale(kind: str, steps: int, outputs: int) -> float:
     """The factor in ``loss = factor * sum((y - target)**2)`` for one sequence."""
-    valid_choice(kind, LOSSES, name="loss")
+    valid_choice(kind, REDUCTIONS, name="loss")
     if kind == "sum":
         return 1.0
     if kind == "half":

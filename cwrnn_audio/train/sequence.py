@@ -11,7 +11,8 @@ resumed from it ends with the same weights.
 
 from __future__ import annotations
 
-import json
+import copy
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,7 @@ import torch
 from ..checks import valid_choice
 from ..data.windows import split_stream
 from ..errors import ParameterError
-from ..io.atomic import atomic_path
-from .checkpoint import load_checkpoint, save_checkpoint
+from .loop import SINGLE, EpochLoop, Task, refuse_nonempty
 
 LOSSES = ("ce", "mse", "bce")
 
@@ -102,6 +102,149 @@ def _to(arr, device):
     return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
 
 
+class SequenceTask(Task):
+    """Truncated BPTT of ``model`` with Adam on batches from ``batches``, on one rank of ``ranks``.
+
+    ``batches``: :class:`ChunkBatches` (streams in memory) or a streamed source with the same
+    methods; ``val``: validation tails ``[(x (1, T, I), y)]`` on the device; ``save(model, info)``
+    writes the deliverable. ``streaming`` adds throughput and the ranks' weight digests to the
+    history and weighs validation tails by length.
+    """
+
+    def __init__(
+        self, model, kind, cfg, batches, val, *, save, ranks, progress=True, streaming=False, log=print
+    ):
+        self.model, self.kind, self.cfg, self.batches, self.val = model, kind, cfg, batches, val
+        self.save, self.ranks, self.progress, self.streaming, self.log = save, ranks, progress, streaming, log
+        self.net = torch.nn.parallel.DistributedDataParallel(model) if ranks.grouped else model
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def new_history(self) -> dict:
+        extra = {"samples_per_s": [], "processes": self.ranks.world_size} if self.streaming else {}
+        return {**super().new_history(), **extra}
+
+    def arrays(self) -> dict:
+        return training_arrays(self.model, self.opt)
+
+    def load(self, arrays, info) -> None:
+        load_training_arrays(self.model, self.opt, arrays)
+        self.batches.skip(info["epoch"])
+        if self.streaming:
+            if info.get("processes") != self.ranks.world_size and self.ranks.is_main:
+                self.log(
+                    f"note: the checkpoint was written by {info.get('processes')} process(es); "
+                    f"continuing on {self.ranks.world_size}"
+                )
+            info["history"]["processes"] = self.ranks.world_size
+
+    def train(self, epoch, epochs) -> dict:
+        from tqdm.auto import tqdm
+
+        self.t0, self.epoch = time.perf_counter(), epoch
+        self.model.train()
+        self.losses = []
+        show = self.progress and self.ranks.is_main
+        desc = f"epoch {epoch + 1}/{self.cfg.epochs}"
+        with tqdm(
+            total=self.batches.total, disable=not show, unit=self.batches.unit, desc=desc, leave=False
+        ) as bar:
+            for xs, ys, count in self.batches.epoch(epoch):
+                self.losses += train_batch(self.net, self.model, self.opt, self.kind, xs, ys, self.cfg)
+                bar.update(count)
+        return {}
+
+    def evaluate(self) -> dict:
+        self.model.eval()
+        with torch.no_grad():
+            v = [(sequence_loss(self.kind, self.model(x)[0], y).item(), x.shape[1]) for x, y in self.val]
+        if self.streaming:
+            v = [(loss * n, n) for loss, n in v]
+        else:
+            v = [(loss, 1) for loss, _ in v]
+        tl, tn, vl, vn = self.ranks.sum(
+            [sum(self.losses), len(self.losses), sum(a for a, _ in v), sum(b for _, b in v)]
+        )
+        record = {"train_loss": tl / tn, "val_loss": vl / vn if vn else tl / tn}
+        if self.streaming:
+            record.update(self._throughput())
+        return record
+
+    def _throughput(self) -> dict:
+        digests = self.ranks.gather(weights_digest(self.model))
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"epoch {self.epoch + 1}: the ranks' weights differ ({digests})")
+        seconds = time.perf_counter() - self.t0
+        samples = self.batches.total * self.cfg.batch * self.cfg.window * self.cfg.chunk_windows
+        return {
+            "samples_per_s": round(samples * self.ranks.world_size / seconds, 1),
+            "weights_digests": digests,
+        }
+
+    def describe(self, record) -> str:
+        if not self.streaming:
+            return ""
+        return f", {record['samples_per_s']:,.0f} samples/s on {self.ranks.world_size} process(es)"
+
+    def save_best(self, info) -> None:
+        self.save(copy.deepcopy(self.model).cpu(), info)
+
+
+class ChunkBatches:
+    """Chunks of streams held in memory, shuffled each epoch by a generator seeded once."""
+
+    unit = "chunk"
+
+    def __init__(self, chunks, cfg, device):
+        self.chunks, self.cfg, self.device = chunks, cfg, device
+        self.rng = np.random.default_rng(cfg.seed)
+        self.total = len(chunks)
+
+    def skip(self, epochs: int) -> None:
+        """Draw the shuffles already used, so a resumed run continues the same sequence."""
+        for _ in range(epochs):
+            self.rng.permutation(len(self.chunks))
+
+    def epoch(self, epoch: int):
+        order = self.rng.permutation(len(self.chunks))
+        for b in range(0, len(order), self.cfg.batch):
+            group = [self.chunks[i] for i in order[b : b + self.cfg.batch]]
+            L = min(len(x) for x, _ in group)  # equal lengths within a batch
+            xs = _to(np.stack([x[:L] for x, _ in group]), self.device)
+            ys = _to(np.stack([y[:L] for _, y in group]), self.device)
+            if self.cfg.input_noise > 0:
+                xs = xs + self.cfg.input_noise * torch.randn_like(xs)
+            yield xs, ys, len(group)
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of the parameters' bytes: equal on every rank when DDP keeps them in step."""
+    h = hashlib.sha256()
+    for v in model.state_dict().values():
+        h.update(v.detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def run_sequence_loop(task, out: Path, settings, *, resume, progress, log, ranks=SINGLE) -> dict:
+    """The loop of every truncated-BPTT trainer: a checkpoint per epoch in ``out/checkpoint``, the history in ``out``."""
+    c = task.cfg
+    return (
+        EpochLoop(
+            c.epochs,
+            settings,
+            checkpoint_dir=out / "checkpoint",
+            resume=resume,
+            patience=c.patience,
+            history_dir=out,
+            progress=progress,
+            desc=f"train ({ranks.world_size} process(es))",
+            ranks=ranks,
+            log=log,
+        )
+        .run(task)
+        .history
+    )
+
+
 def train_sequences(
     streams,
     model,
@@ -121,8 +264,6 @@ def train_sequences(
     ``settings`` (JSON-able) must match for a checkpoint in ``out_dir/checkpoint`` to be resumed.
     Returns the history: ``train_loss``, ``val_loss`` per epoch, ``best_epoch``, ``seconds``.
     """
-    from tqdm.auto import tqdm
-
     kind = valid_choice(loss, LOSSES, name="loss")
     out = Path(out_dir)
     train, val = _chunks(streams, cfg)
@@ -130,72 +271,15 @@ def train_sequences(
         raise ParameterError(
             f"not enough data for one window of {cfg.window} steps after the validation split"
         )
+    refuse_nonempty(out, resume)
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
     model = model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    history = {"train_loss": [], "val_loss": [], "best_epoch": 0, "seconds": []}
-    best = float("inf")
-    start_epoch = 0
-    ckpt = out / "checkpoint"
-    settings = json.loads(json.dumps(settings))
-    found = load_checkpoint(ckpt) if resume else None
-    if found is not None:
-        arrays, info = found
-        if info["settings"] != settings:
-            raise ParameterError(f"{ckpt}: made with other settings; train into another folder")
-        load_training_arrays(model, opt, arrays)
-        history, best, start_epoch = info["history"], info["best"], info["epoch"]
-        torch.set_rng_state(torch.tensor(info["torch_rng"], dtype=torch.uint8))
-    elif out.exists() and any(out.iterdir()) and not resume:
-        raise ParameterError(f"{out} is not empty; use --resume to continue or choose another folder")
-
-    rng = np.random.default_rng(cfg.seed)
-    for _ in range(start_epoch):  # the shuffles already used, so a resumed run continues the same sequence
-        rng.permutation(len(train))
-    stale = start_epoch - history["best_epoch"] if start_epoch else 0
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.perf_counter()
-        model.train()
-        order = rng.permutation(len(train))
-        losses = []
-        bar = tqdm(
-            total=len(order), disable=not progress, unit="chunk", desc=f"epoch {epoch + 1}/{cfg.epochs}"
-        )
-        for b in range(0, len(order), cfg.batch):
-            group = [train[i] for i in order[b : b + cfg.batch]]
-            L = min(len(x) for x, _ in group)  # equal lengths within a batch
-            xs = _to(np.stack([x[:L] for x, _ in group]), dev)
-            ys = _to(np.stack([y[:L] for _, y in group]), dev)
-            if cfg.input_noise > 0:
-                xs = xs + cfg.input_noise * torch.randn_like(xs)
-            losses += train_batch(model, model, opt, kind, xs, ys, cfg)
-            bar.update(len(group))
-        bar.close()
-        model.eval()
-        with torch.no_grad():
-            vals = [
-                sequence_loss(kind, model(_to(x[None], dev))[0], _to(y[None], dev)).item() for x, y in val
-            ]
-        train_loss = float(np.mean(losses))
-        val_loss = float(np.mean(vals)) if vals else train_loss
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        history["seconds"].append(round(time.perf_counter() - t0, 2))
-        log(f"epoch {epoch + 1}: train {train_loss:.4f}, validation {val_loss:.4f}")
-        if val_loss < best:
-            best, stale = val_loss, 0
-            history["best_epoch"] = epoch + 1
-            save(model.cpu(), {**settings, "best_epoch": epoch + 1, "val_loss": val_loss})
-            model.to(dev)
-        else:
-            stale += 1
-        _save_checkpoint(ckpt, model, opt, history, best, epoch + 1, settings)
-        if stale >= cfg.patience:
-            log(f"stopping early: no better validation loss for {cfg.patience} epochs")
-            break
-    write_history(out, history)
-    return history
+    val = [(_to(x[None], dev), _to(y[None], dev)) for x, y in val]
+    task = SequenceTask(
+        model, kind, cfg, ChunkBatches(train, cfg, dev), val, save=save, ranks=SINGLE, progress=progress
+    )
+    return run_sequence_loop(task, out, settings, resume=resume, progress=progress, log=log)
 
 
 def training_arrays(model, opt) -> dict:
@@ -217,35 +301,3 @@ def load_training_arrays(model, opt, arrays) -> None:
                 k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")
             }
     opt.load_state_dict(sd)
-
-
-def _save_checkpoint(ckpt: Path, model, opt, history, best, epoch, settings) -> None:
-    info = {
-        "history": history,
-        "best": best,
-        "settings": settings,
-        "torch_rng": torch.get_rng_state().tolist(),
-    }
-    save_checkpoint(ckpt, epoch, training_arrays(model, opt), info)
-
-
-def write_history(out: Path, history: dict, *, plot: bool = True) -> None:
-    """``history.json``, ``metrics.csv`` (a row per epoch) and, with ``plot``, ``loss_curve.png``."""
-    with atomic_path(out / "history.json") as tmp:
-        tmp.write_text(json.dumps(history, indent=1))
-    columns = [k for k in ("train_loss", "val_loss", "seconds", "samples_per_s") if k in history]
-    rows = ["epoch," + ",".join(columns)]
-    rows += [
-        ",".join([str(e + 1)] + [str(history[k][e]) for k in columns])
-        for e in range(len(history["train_loss"]))
-    ]
-    with atomic_path(out / "metrics.csv") as tmp:
-        tmp.write_text("\n".join(rows) + "\n")
-    if not plot:
-        return
-    try:
-        from ..plots.training import loss_curve
-
-        loss_curve(history, out / "loss_curve.png")
-    except ParameterError:
-        pass  # matplotlib missing: the numbers are in history.json

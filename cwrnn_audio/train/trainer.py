@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import numpy as np
 import torch
 
 from ..checks import valid_choice, valid_sequence, valid_steps
-from ..errors import ParameterError
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..errors import ParameterError, ParameterTypeError
+from .loop import EpochLoop, Task
 from .losses import loss_scale
 from .networks import flatten, load_flat, param_names
 from .optimizer import OptimizerConfig
@@ -42,7 +43,9 @@ def as_optimizer(optimizer) -> OptimizerConfig:
         return OptimizerConfig(name=optimizer)
     if isinstance(optimizer, dict):
         return OptimizerConfig(**optimizer)
-    raise ParameterError(f"optimizer must be an OptimizerConfig, a dict or 'sgd'/'adam'; got {optimizer!r}")
+    raise ParameterTypeError(
+        f"optimizer must be an OptimizerConfig, a dict or 'sgd'/'adam'; got {type(optimizer).__name__}"
+    )
 
 
 def _sequences(model, targets, inputs):
@@ -61,6 +64,51 @@ def _sequences(model, targets, inputs):
                 f"inputs and targets must have the same (sequences, time); got {x.shape[:2]} and {tgt.shape[:2]}"
             )
     return x[None], tgt[None]  # a population of one network
+
+
+class PopulationTask(Task):
+    """``P`` networks shaped like ``template`` trained together, full-sequence BPTT on an engine.
+
+    theta ``(P, D)``; x ``(P, S, T, I)``; target ``(P, S, T, O)``. The state is the flat
+    weights, the optimiser's moments and step counts, and every epoch's loss ``(P, epochs)``.
+    """
+
+    def __init__(self, template, theta, x, target, scale, opt, engine, *, device=None, model_file=False):
+        self.template, self.x, self.target, self.scale, self.opt = template, x, target, scale, opt
+        self.engine = importlib.import_module(f"{__package__}.engine_{engine}")
+        self.engine_kw = {} if engine == "numba" else {"device": device}
+        self.backend, self.model_file = engine, model_file
+        P = theta.shape[0]
+        self.state = {"theta": theta, "m1": np.zeros_like(theta), "m2": np.zeros_like(theta)}
+        self.state["steps"] = np.zeros(P, np.int64)
+        self.parts = [np.zeros((P, 0))]
+
+    @property
+    def losses(self) -> np.ndarray:
+        return np.concatenate(self.parts, 1)
+
+    def arrays(self) -> dict:
+        return {**self.state, "losses": self.losses}
+
+    def load(self, arrays, info) -> None:
+        self.state = {k: arrays[k].copy() for k in ("theta", "m1", "m2", "steps")}
+        self.parts = [arrays["losses"].copy()]
+
+    def train(self, epoch, epochs) -> dict:
+        s = self.state
+        args = (s["theta"], s["m1"], s["m2"], s["steps"], self.x, self.target, epochs, self.scale, self.opt)
+        part = self.engine.run_epochs(self.template, *args, **self.engine_kw)
+        self.parts.append(part)
+        return {"train_loss": float(np.mean(part[:, -1]))}
+
+    def info(self) -> dict:
+        return {"backend": self.backend}
+
+    def checkpoint_model(self):
+        if not self.model_file:
+            return None
+        load_flat(self.template, self.state["theta"][0])
+        return self.template
 
 
 def fit(
@@ -104,8 +152,6 @@ def fit(
         Continue from the latest checkpoint in ``checkpoint_dir`` (the result is
         the same as an uninterrupted run).
     """
-    from tqdm.auto import tqdm
-
     epochs = valid_steps(epochs, name="epochs")
     checkpoint_every = valid_steps(checkpoint_every, name="checkpoint_every") or 1
     param_names(model)  # refuses other model types
@@ -115,60 +161,23 @@ def fit(
         raise ParameterError("resume=True needs checkpoint_dir")
     x, tgt = _sequences(model, targets, inputs)
     scale = loss_scale(loss, tgt.shape[2], tgt.shape[3])
-    settings = {"optimizer": opt.to_dict(), "loss": loss, "epochs": epochs, "config": model.config.to_dict()}
-
     if seed is not None:
         torch.manual_seed(seed)
         model.reset_parameters()
+    device = next(model.parameters()).device
     theta = flatten(model)[None].copy()
-    m1, m2 = np.zeros_like(theta), np.zeros_like(theta)
-    steps = np.zeros(1, np.int64)
-    history = np.zeros((1, 0))
-    done = 0
-    if resume:
-        found = load_checkpoint(checkpoint_dir)
-        if found is not None:
-            arrays, info = found
-            if info.get("settings") != settings:
-                raise ParameterError(
-                    f"{checkpoint_dir}: the checkpoint was made with other settings; "
-                    f"got {info.get('settings')!r}, now {settings!r}"
-                )
-            theta, m1, m2 = arrays["theta"].copy(), arrays["m1"].copy(), arrays["m2"].copy()
-            steps, history = arrays["steps"].copy(), arrays["losses"].copy()
-            done = int(info["epoch"])
-            torch.set_rng_state(torch.from_numpy(arrays["torch_rng"].copy()))
-
-    if engine == "numba":
-        from .engine_numba import run_epochs
-
-        device_kw = {}
-    else:
-        from .engine_torch import run_epochs
-
-        device_kw = {"device": next(model.parameters()).device}
-    chunk = checkpoint_every if checkpoint_dir is not None else max(1, min(50, epochs // 100 or 1))
-    losses = [history]
-    with tqdm(total=epochs, initial=done, disable=not progress, unit="epoch", desc=f"fit ({engine})") as bar:
-        while done < epochs:
-            n = min(chunk, epochs - done)
-            part = run_epochs(model, theta, m1, m2, steps, x, tgt, n, scale, opt, **device_kw)
-            losses.append(part)
-            done += n
-            bar.update(n)
-            bar.set_postfix(loss=f"{part[0, -1]:.4g}")
-            if checkpoint_dir is not None:
-                load_flat(model, theta[0])
-                arrays = {
-                    "theta": theta,
-                    "m1": m1,
-                    "m2": m2,
-                    "steps": steps,
-                    "losses": np.concatenate(losses, 1),
-                    "torch_rng": torch.get_rng_state().numpy(),
-                }
-                save_checkpoint(
-                    Path(checkpoint_dir), done, arrays, {"settings": settings, "backend": engine}, model
-                )
-    load_flat(model, theta[0])
-    return FitResult(losses=np.concatenate(losses, 1)[0], backend=engine, resumed_from=int(history.shape[1]))
+    task = PopulationTask(
+        model, theta, x, tgt, scale, opt, engine, device=device, model_file=checkpoint_dir is not None
+    )
+    loop = EpochLoop(
+        epochs,
+        {"optimizer": opt.to_dict(), "loss": loss, "epochs": epochs, "config": model.config.to_dict()},
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+        resume=resume,
+        every=checkpoint_every if checkpoint_dir is not None else max(1, min(50, epochs // 100 or 1)),
+        progress=progress,
+        desc=f"fit ({engine})",
+    )
+    run = loop.run(task)
+    load_flat(model, task.state["theta"][0])
+    return FitResult(losses=task.losses[0], backend=engine, resumed_from=run.resumed_from)

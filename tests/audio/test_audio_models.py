@@ -11,9 +11,9 @@ import cwrnn_audio_samples
 from cwrnn_audio import ParameterError
 from cwrnn_audio.adapters import MelAdapter, RawAdapter
 from cwrnn_audio.audio.dataset import load_corpus
+from cwrnn_audio.audio.fit import AudioTrainConfig, train_audio
 from cwrnn_audio.audio.generate import generate
 from cwrnn_audio.audio.model_dir import load_model_dir
-from cwrnn_audio.audio.train import AudioTrainConfig, train_audio
 from cwrnn_audio.train.networks import flatten
 
 PLUCK = cwrnn_audio_samples.path("pluck_melody.wav")

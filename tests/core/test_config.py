@@ -88,3 +88,18 @@ def test_from_dict_refuses_unknown_and_missing_keys():
     del d["periods"]
     with pytest.raises(ParameterError, match="missing key"):
         CWRNNConfig.from_dict(d)
+
+
+def test_wrong_types_raise_type_errors_of_the_same_family():
+    from cwrnn_audio import ParameterTypeError
+
+    for kwargs in (dict(num_modules=2.5), dict(input_size="1"), dict(output_activation=3)):
+        with pytest.raises(TypeError) as err:
+            CWRNNConfig(**kwargs)
+        assert isinstance(err.value, ParameterTypeError) and isinstance(err.value, ParameterError)
+
+
+def test_legacy_none_activation_is_linear():
+    # "none" computed exactly what "linear" does; model files that say "none" still load
+    assert CWRNNConfig(output_activation="none") == CWRNNConfig(output_activation="linear")
+    assert CWRNNConfig(output_activation=None).output_activation == "linear"

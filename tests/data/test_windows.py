@@ -6,7 +6,8 @@ import soundfile as sf
 import torch
 
 from cwrnn_audio.adapters import RawAdapter
-from cwrnn_audio.data import AudioLoader, WindowDataset
+from cwrnn_audio.audio.loader import AudioLoader
+from cwrnn_audio.data import WindowDataset
 from cwrnn_audio.errors import ParameterError
 
 

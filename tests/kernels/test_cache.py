@@ -24,8 +24,8 @@ print(json.dumps({"path": k._cache.cache_path, "hits": len(k.stats.cache_hits), 
 RUN_SMALL = """
 import json, sys, tempfile, numpy as np
 tempfile.tempdir = sys.argv[1]
-from cwrnn_audio.kernels.forward import all_finite as k
-assert k(np.zeros(3, np.float32))
+from cwrnn_audio.kernels.sample import pick_class as k
+assert k(np.zeros(3, np.float32), 1.0, 0, 0.5) in (0, 1, 2)
 print(json.dumps({"path": k._cache.cache_path, "enabled": k._cache._enabled}))
 """
 
@@ -47,7 +47,7 @@ def test_locator_is_first_and_claims_only_our_functions(tmp_path):
     assert cache._CacheImpl._locator_classes[0] is cache.KernelCacheLocator
     cache.install()  # idempotent
     assert cache._CacheImpl._locator_classes.count(cache.KernelCacheLocator) == 1
-    from cwrnn_audio.kernels.forward import all_finite
+    from cwrnn_audio.kernels.sample import pick_class
 
     src = tmp_path / "theirs.py"
     src.write_text("def f():\n    pass\n")
@@ -57,7 +57,7 @@ def test_locator_is_first_and_claims_only_our_functions(tmp_path):
 
     theirs.__module__ = "theirs"
     assert cache.KernelCacheLocator.from_function(theirs, str(src)) is None
-    assert cache.KernelCacheLocator.from_function(all_finite.py_func, all_finite.py_func.__code__.co_filename)
+    assert cache.KernelCacheLocator.from_function(pick_class.py_func, pick_class.py_func.__code__.co_filename)
 
 
 def test_cache_dir_follows_the_environment_variable(monkeypatch, tmp_path):

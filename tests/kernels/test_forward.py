@@ -143,7 +143,8 @@ def test_kernel_releases_the_gil(rng):
     y = np.empty((1, 500_000, 1), np.float32)
 
     def args():
-        return (x, s._h, s._t, s._S, s._S_ok, *w, y, s._scratch, s._phase)
+        k = s.kernel
+        return (x, k.h, k.t, k.S, k.S_ok, *w, y, k._scratch, k._phase)
 
     counts = {}
     for name, kernel in (("holding", holding), ("released", forward_kernel)):

@@ -23,7 +23,7 @@ def test_quickselect_finds_the_kth_largest(rng):
 
 def fixed_distribution_model(logits):
     """A model whose output ignores the state: logits come from b_O alone."""
-    m = CWRNN(input_size=1, output_size=logits.size, num_modules=2, module_size=2, output_activation="none")
+    m = CWRNN(input_size=1, output_size=logits.size, num_modules=2, module_size=2, output_activation="linear")
     with torch.no_grad():
         m.W_O.zero_()
         m.b_O.copy_(torch.from_numpy(logits))

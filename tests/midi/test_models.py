@@ -9,9 +9,10 @@ import cwrnn_audio_samples
 from cwrnn_audio import ParameterError
 from cwrnn_audio.midi import read_midi
 from cwrnn_audio.midi.corpus import load_scores
+from cwrnn_audio.midi.fit import MidiTrainConfig, train_midi
 from cwrnn_audio.midi.generate import generate_midi
 from cwrnn_audio.midi.model_dir import load_midi_model_dir
-from cwrnn_audio.midi.train import MidiTrainConfig, train_midi
+from cwrnn_audio.models import make_codec
 
 TUNES = cwrnn_audio_samples.path("midi")
 
@@ -100,15 +101,29 @@ def test_lstm_baseline_trains_the_same_way(tmp_path):
     assert abs(ls["parameters"] - cw["parameters"]) <= 0.05 * cw["parameters"]
     model, enc, settings = load_midi_model_dir(tmp_path / "ls")
     assert type(model).__name__ == "LSTMNet"
-    assert generate_midi(model, enc, bars=1, seed=0, **settings)[1] is not None
+    _, new, score = generate_midi(model, enc, bars=2, seed=3, **settings)
+    assert generate_midi(model, enc, bars=2, seed=3, **settings)[1] == new  # seeded
+    assert new and all(
+        n.program == 73 and 0 <= n.start < n.end <= float(score.seconds(8)) + 1e-6 for n in new
+    )
+    # an independent run: one torch call per step with the state carried, classes drawn by inverse CDF
+    import torch
+
+    rng, x, state, tokens = np.random.default_rng(3), torch.zeros(1, 1, enc.size), None, []
+    for _ in range(2 * 4 * 4):  # two bars of sixteenths
+        with torch.no_grad():
+            y, state = model(x, state)
+        logits = y[0, -1].double().numpy()
+        cdf = np.cumsum(np.exp(logits - logits.max()))
+        tokens.append(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")))
+        x = torch.zeros(1, 1, enc.size)
+        x[0, 0, tokens[-1]] = 1.0
+    assert new == [n._replace(program=73) for n in enc.decode(tokens, score)]
 
 
 def test_generation_arguments():
-    from cwrnn_audio.midi.codec import make_encoding
-    from cwrnn_audio.midi.train import MidiTrainConfig
-
     cfg = MidiTrainConfig()
-    enc = make_encoding("melody")
+    enc = make_codec("melody")
     model = cfg.model(enc)
     with pytest.raises(ParameterError, match="exactly one"):
         generate_midi(model, enc, bars=1, seconds=2)
@@ -164,10 +179,8 @@ def test_bundled_melody_model_writes_c_major_tunes():
 
 
 def test_clock_periods_in_beats():
-    from cwrnn_audio.midi.codec import make_encoding
-
     cfg = MidiTrainConfig(encoding="melody", num_modules=6, periods_beats=(0.25, 8))
-    model = cfg.model(make_encoding("melody", steps_per_beat=4))
+    model = cfg.model(make_codec("melody", steps_per_beat=4))
     assert model.config.periods[0] == 1 and model.config.periods[-1] == 32  # a sixteenth .. two bars
     with pytest.raises(ParameterError, match="grid encoding"):
-        MidiTrainConfig(encoding="events", periods_beats=(1, 4)).model(make_encoding("events"))
+        MidiTrainConfig(encoding="events", periods_beats=(1, 4)).model(make_codec("events"))

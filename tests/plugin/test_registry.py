@@ -13,7 +13,16 @@ def test_builtin_effect_comes_from_the_entry_point():
     assert get_plugin("effect").__module__ == "cwrnn_audio_plugins.effect"
 
 
-def test_register_refuses_clashes_and_missing_plugins_say_how_to_install():
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Registrations made by a test are undone after it: later tests see only the real plugins."""
+    from cwrnn_audio.plugin import registry
+
+    available_plugins()  # discover the entry points first, so the copy holds them
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+
+
+def test_register_refuses_clashes_and_missing_plugins_say_how_to_install(scratch_registry):
     class Mine(Plugin):
         name = "mine-test"
 
@@ -26,6 +35,19 @@ def test_register_refuses_clashes_and_missing_plugins_say_how_to_install():
         get_plugin("mine-test")
     with pytest.raises(ParameterError, match="pip install"):
         get_plugin("no-such-plugin")
+    with pytest.raises(TypeError, match="non-empty string"):
+        register_plugin(3, Mine)
+
+
+def test_plugin_hooks_are_abstract():
+    class Half(Plugin):
+        name = "half"
+
+        def _prepare(self, sr, block, channels):
+            pass
+
+    with pytest.raises(TypeError, match="abstract"):
+        Half()
 
 
 def test_a_third_party_package_adds_a_plugin_through_its_entry_point(tmp_path):

@@ -48,9 +48,10 @@ def test_restoring_a_state_mid_stream_reproduces_the_continuation_exactly(model,
 
 def test_out_buffer_is_filled_in_place(model, rng):
     x = rng.normal(size=(64, 1)).astype(np.float32)
-    out = np.empty((64, 2), np.float32)
+    out = np.full((64, 2), np.nan, np.float32)
     s = model.stream()
-    assert s.process(x, out=out) is not None
+    y = s.process(x, out=out)
+    assert np.shares_memory(y, out)  # the result is the caller's buffer, not a copy
     np.testing.assert_array_equal(out, model.run(x))
     with pytest.raises(ParameterError, match="out must be"):
         s.process(x, out=np.empty((64, 2), np.float64))

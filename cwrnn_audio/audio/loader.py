@@ -1,8 +1,6 @@
-"""File -> training streams, one callable per kind; picklable, so DataLoader workers can run them.
+"""One audio file -> ``(streams [(inputs (T, I), targets)], meta {})`` for the streaming trainer.
 
-A loader returns ``(streams, meta)``: ``streams`` a list of ``(inputs (T, I), targets)`` and
-``meta`` what the model folder needs from the corpus (MIDI: tempo and programs). It raises
-:class:`ParameterError` for a file it cannot use.
+Picklable, for DataLoader workers; raises :class:`ParameterError` for a file it cannot use.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
+from .dataset import load_clip
 
 
 class AudioLoader:
@@ -34,8 +33,6 @@ class AudioLoader:
         return self.cache_dir / (hashlib.sha1(key.encode()).hexdigest() + ".npy")
 
     def audio(self, path) -> np.ndarray:
-        from ..audio.dataset import load_clip
-
         path = Path(os.fspath(path))
         if self.cache_dir is None:
             return load_clip(path, self.adapter.sample_rate, channels=self.channels)
@@ -49,28 +46,4 @@ class AudioLoader:
         return audio
 
     def __call__(self, path):
-        x, y = self.adapter.encode(self.audio(path))
-        return list(zip(x, y)), {}
-
-
-class MidiLoader:
-    """Read one MIDI file and encode it (roll, events or melody)."""
-
-    def __init__(self, encoding, *, drums: str = "drop"):
-        self.encoding = encoding
-        self.drums = drums
-
-    def __call__(self, path):
-        import warnings
-
-        from ..errors import ParameterError
-        from ..midi.codec import stream
-        from ..midi.read import read_midi
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the index pass reports files; workers stay quiet
-            score = read_midi(path, drums=self.drums)
-        if not score.notes:
-            raise ParameterError(f"{path}: no notes")
-        meta = {"tempo_bpm": 60e6 / score.tempos[0][1], "programs": [n.program for n in score.notes]}
-        return [stream(self.encoding, score)], meta
+        return self.adapter.streams(self.audio(path)), {}

@@ -1,0 +1,128 @@
+"""Autoregressive audio training: adapters turn clips into streams for the sequence trainer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..adapters import periods_for_seconds
+from ..checks import valid_choice
+from ..errors import ParameterError, ParameterTypeError
+from ..models.folder import save_model_dir
+from ..models.registry import codec_names, make_codec
+from ..train.sequence import LoopConfig, train_sequences
+from .dataset import load_corpus
+
+
+@dataclass
+class AudioTrainConfig(LoopConfig):
+    encoding: str = "mulaw"  # "raw", "mulaw" or "mel"
+    context: int = 1  # mulaw: the last N samples as input
+    n_fft: int = 1024  # mel: FFT size
+    hop_length: int = 256  # mel: samples per frame step (the model's step rate is sample_rate / hop_length)
+    n_mels: int = 64  # mel: bands
+    sample_rate: int = 16000  # the model's rate; files are resampled to it
+    channels: str = "mix"  # "mix" to mono, or "keep" (each channel its own stream)
+    num_modules: int = 8
+    module_size: int = 16
+    periods: object = "exponential"  # or [shortest_s, longest_s] to span seconds geometrically
+
+    def __post_init__(self):
+        super().__post_init__()
+        valid_choice(self.encoding, codec_names("audio"), name="encoding")
+        for key in ("num_modules", "module_size"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ParameterTypeError(f"{key} must be a positive integer; got {v!r}")
+            if v < 1:
+                raise ParameterError(f"{key} must be a positive integer; got {v!r}")
+
+    def adapter(self):
+        return make_codec(self.encoding, **asdict(self))
+
+    def model(self, adapter):
+        from ..nn.module import CWRNN
+
+        periods = self.periods
+        if not isinstance(periods, str):
+            lo, hi = periods
+            periods = periods_for_seconds(lo, hi, self.num_modules, adapter.step_rate)
+        return CWRNN(
+            input_size=adapter.input_size,
+            output_size=adapter.output_size,
+            num_modules=self.num_modules,
+            module_size=self.module_size,
+            periods=periods,
+            output_activation=adapter.output_activation,
+        )
+
+
+def train_audio(
+    paths,
+    out_dir,
+    config: AudioTrainConfig | None = None,
+    *,
+    resume=False,
+    progress=True,
+    log=print,
+    distributed=False,
+    workers=0,
+    cache_dir=None,
+):
+    """Train an autoregressive CW-RNN on audio files; writes a model folder to ``out_dir``.
+
+    Returns a dict with the per-epoch ``train_loss`` and ``val_loss``, the
+    ``best_epoch``, and the ``skipped`` files with their reasons.
+
+    ``distributed``: run under ``torchrun`` with DDP (gloo on CPUs, NCCL on GPUs), files
+    streamed window by window (``workers`` DataLoader processes per rank; ``cache_dir`` keeps
+    decoded, resampled audio) instead of loaded whole.
+    """
+    cfg = config or AudioTrainConfig()
+    adapter = cfg.adapter()
+    out = Path(out_dir)
+    if distributed:
+        from ..train.distributed import process_group
+        from ..train.streaming import train_streaming
+        from .dataset import find_audio_files
+        from .loader import AudioLoader
+
+        files = find_audio_files(paths)
+        with process_group(cfg.device) as ranks:
+            torch.manual_seed(cfg.seed)
+            res = train_streaming(
+                files,
+                AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir),
+                cfg.model(adapter),
+                adapter.loss,
+                out,
+                cfg,
+                ranks=ranks,
+                settings=asdict(cfg),
+                workers=workers,
+                resume=resume,
+                progress=progress,
+                log=log,
+                save=lambda model, info, _: save_model_dir(out, model, adapter, info),
+            )
+        return {k: v for k, v in res.items() if k != "meta"}
+    clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
+    for _path, reason in skipped:
+        log(f"skipped {reason}")
+    streams = [s for _, audio in clips for s in adapter.streams(audio)]
+    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
+    history = train_sequences(
+        streams,
+        cfg.model(adapter),
+        adapter.loss,
+        out,
+        cfg,
+        settings=asdict(cfg),
+        resume=resume,
+        progress=progress,
+        log=log,
+        save=lambda model, info: save_model_dir(out, model, adapter, info),
+    )
+    return {**history, "skipped": [(str(p), r) for p, r in skipped]}

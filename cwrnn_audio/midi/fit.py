@@ -1,0 +1,156 @@
+"""Training on MIDI files: scores -> encoded streams -> the sequence trainer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checks import valid_choice
+from ..errors import ParameterError
+from ..models.folder import save_model_dir
+from ..models.registry import codec_names, make_codec
+from ..train.sequence import LoopConfig, train_sequences
+from .corpus import load_scores
+
+
+@dataclass
+class MidiTrainConfig(LoopConfig):
+    encoding: str = "melody"  # "roll", "events" or "melody"
+    steps_per_beat: int = 4  # grid encodings: 4 = sixteenth notes
+    architecture: str = "cwrnn"  # "cwrnn" or "lstm" (the baseline, for comparisons)
+    num_modules: int = 6
+    module_size: int = 16
+    periods: object = "exponential"  # 1, 2, 4 ... steps: on a sixteenth grid, up to 2 bars with 6 modules
+    periods_beats: object = None  # grid encodings: (shortest, longest) in beats, spread geometrically
+    lstm_hidden: int = 0  # lstm: cells; 0 picks the count whose parameters match the CW-RNN's
+    drums: str = "drop"  # "keep", "drop" or "only"
+    window: int = 64
+    chunk_windows: int = 4
+    batch: int = 8
+
+    def __post_init__(self):
+        super().__post_init__()
+        valid_choice(self.encoding, codec_names("midi"), name="encoding")
+        valid_choice(self.architecture, ("cwrnn", "lstm"), name="architecture")
+
+    def encoding_obj(self):
+        return make_codec(self.encoding, **asdict(self))
+
+    def model(self, enc):
+        from ..nn.module import CWRNN
+
+        I, O = enc.input_size, enc.output_size
+        periods = self.periods
+        if self.periods_beats is not None:
+            if enc.grid is None:
+                raise ParameterError(
+                    "periods_beats needs a grid encoding (roll or melody); events run on 10 ms steps"
+                )
+            from ..adapters.base import periods_for_seconds
+
+            lo, hi = self.periods_beats  # "seconds" at one step per 1/steps_per_beat beat: beats
+            periods = periods_for_seconds(lo, hi, self.num_modules, self.steps_per_beat)
+        act = enc.output_activation  # "linear": logits, softmax (classes) or sigmoid (roll) in the loss
+        cw = CWRNN(
+            input_size=I,
+            output_size=O,
+            num_modules=self.num_modules,
+            module_size=self.module_size,
+            periods=periods,
+            output_activation=act,
+        )
+        if self.architecture == "cwrnn":
+            return cw
+        from ..nn.lstm import LSTMConfig, LSTMNet
+
+        H = self.lstm_hidden or next(
+            h
+            for h in range(1, 4096)
+            if LSTMConfig(input_size=I, hidden_size=h, output_size=O).num_parameters >= cw.num_parameters
+        )
+        return LSTMNet(input_size=I, hidden_size=H, output_size=O, output_activation=act, forget_bias=1.0)
+
+
+def tempo_and_program(tempos, programs) -> tuple[float, int]:
+    """The corpus's median first tempo (BPM) and most common program, to write generated files with."""
+    return (float(np.median(tempos)) if tempos else 120.0), (
+        int(np.bincount(programs).argmax()) if programs else 0
+    )
+
+
+def train_midi(
+    paths,
+    out_dir,
+    config: MidiTrainConfig | None = None,
+    *,
+    resume=False,
+    progress=True,
+    log=print,
+    distributed=False,
+    workers=0,
+):
+    """Train an autoregressive model on MIDI files; writes a MIDI model folder to ``out_dir``.
+
+    ``distributed``: run under ``torchrun`` with DDP, files streamed window by window
+    (``workers`` DataLoader processes per rank); see :func:`cwrnn_audio.audio.fit.train_audio`.
+    """
+    cfg = config or MidiTrainConfig()
+    enc = cfg.encoding_obj()
+    out = Path(out_dir)
+    if distributed:
+        return _train_distributed(
+            paths, out, cfg, enc, workers=workers, resume=resume, progress=progress, log=log
+        )
+    scores, skipped = load_scores(paths, drums=cfg.drums)
+    for _, reason in skipped:
+        log(f"skipped {reason}")
+    streams = []
+    for s in scores:
+        try:
+            streams.extend(enc.streams(s))
+        except ParameterError as exc:  # e.g. a roll past the step limit
+            skipped.append((s.source, str(exc)))
+            log(f"skipped {exc}")
+    tempo, program = tempo_and_program(
+        [60e6 / s.tempos[0][1] for s in scores], [n.program for s in scores for n in s.notes]
+    )
+    torch.manual_seed(cfg.seed)
+    model = cfg.model(enc)
+    history = train_sequences(
+        streams,
+        model,
+        enc.loss,
+        out,
+        cfg,
+        settings=asdict(cfg),
+        resume=resume,
+        progress=progress,
+        log=log,
+        save=lambda m, info: save_model_dir(out, m, enc, info, program=program, tempo_bpm=tempo),
+    )
+    return {**history, "skipped": [(str(p), r) for p, r in skipped], "parameters": model.num_parameters}
+
+
+def _train_distributed(paths, out, cfg, enc, *, workers, **kw):
+    """Under ``torchrun``: files streamed window by window; the playback settings from every rank's meta."""
+    from ..train.distributed import process_group
+    from ..train.streaming import train_streaming
+    from .corpus import find_midi_files
+    from .loader import MidiLoader
+
+    def save(m, info, meta):
+        tempo, program = tempo_and_program(
+            [d["tempo_bpm"] for d in meta], [p for d in meta for p in d["programs"]]
+        )
+        save_model_dir(out, m, enc, info, program=program, tempo_bpm=tempo)
+
+    files = find_midi_files(paths)
+    with process_group(cfg.device) as ranks:
+        torch.manual_seed(cfg.seed)
+        model = cfg.model(enc)
+        kw.update(ranks=ranks, settings=asdict(cfg), workers=workers, save=save)
+        res = train_streaming(files, MidiLoader(enc, drums=cfg.drums), model, enc.loss, out, cfg, **kw)
+    return {**{k: v for k, v in res.items() if k != "meta"}, "parameters": model.num_parameters}
