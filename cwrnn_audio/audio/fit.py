@@ -84,30 +84,8 @@ def train_audio(
     adapter = cfg.adapter()
     out = Path(out_dir)
     if distributed:
-        from ..train.distributed import process_group
-        from ..train.streaming import train_streaming
-        from .dataset import find_audio_files
-        from .loader import AudioLoader
-
-        files = find_audio_files(paths)
-        with process_group(cfg.device) as ranks:
-            torch.manual_seed(cfg.seed)
-            res = train_streaming(
-                files,
-                AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir),
-                cfg.model(adapter),
-                adapter.loss,
-                out,
-                cfg,
-                ranks=ranks,
-                settings=asdict(cfg),
-                workers=workers,
-                resume=resume,
-                progress=progress,
-                log=log,
-                save=lambda model, info, _: save_model_dir(out, model, adapter, info),
-            )
-        return {k: v for k, v in res.items() if k != "meta"}
+        run = dict(resume=resume, progress=progress, log=log, workers=workers, cache_dir=cache_dir)
+        return _train_distributed(paths, out, cfg, adapter, **run)
     clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
     for _path, reason in skipped:
         log(f"skipped {reason}")
@@ -126,3 +104,31 @@ def train_audio(
         save=lambda model, info: save_model_dir(out, model, adapter, info),
     )
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}
+
+
+def _train_distributed(paths, out, cfg, adapter, *, resume, progress, log, workers, cache_dir):
+    """Under torchrun: files streamed window by window to every rank (see ``train_audio``)."""
+    from ..train.distributed import process_group
+    from ..train.streaming import train_streaming
+    from .dataset import find_audio_files
+    from .loader import AudioLoader
+
+    files = find_audio_files(paths)
+    with process_group(cfg.device) as ranks:
+        torch.manual_seed(cfg.seed)
+        res = train_streaming(
+            files,
+            AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir),
+            cfg.model(adapter),
+            adapter.loss,
+            out,
+            cfg,
+            ranks=ranks,
+            settings=asdict(cfg),
+            workers=workers,
+            resume=resume,
+            progress=progress,
+            log=log,
+            save=lambda model, info, _: save_model_dir(out, model, adapter, info),
+        )
+    return {k: v for k, v in res.items() if k != "meta"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import valid_choice
+from ..checks import valid_choice, valid_int
 from ..errors import ParameterError
 from ..io.atomic import atomic_path, write_json
 from ..train.loop import EpochLoop
@@ -58,10 +58,8 @@ class GenerationConfig:
     length: int = PAPER_LENGTH
 
     def __post_init__(self):
-        if not isinstance(self.runs, int) or self.runs < 1:
-            raise ParameterError(f"runs must be a positive integer; got {self.runs!r}")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ParameterError(f"epochs must be a positive integer; got {self.epochs!r}")
+        self.runs = valid_int(self.runs, name="runs", minimum=1)
+        self.epochs = valid_int(self.epochs, name="epochs", minimum=1)
         self.sizes = tuple(int(s) for s in self.sizes)
         for s in self.sizes:
             if s not in HIDDEN:
@@ -203,6 +201,31 @@ def run_generation(
     targets = cut_excerpts(
         music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path)
     )
+    results, best = _earlier_results(out, cfg, audio_path)
+    for size in cfg.sizes:
+        for method in cfg.methods:
+            if str(size) in results["nmse"].get(method, {}):
+                continue
+            name, start = f"{method}-{size}", time.perf_counter()
+            scores, outs, _ = train_one(
+                method, size, cfg, targets, checkpoint_dir=out / "checkpoints" / name, progress=progress
+            )
+            results["nmse"].setdefault(method, {})[str(size)] = [float(v) for v in scores]
+            results["seconds"][name] = round(time.perf_counter() - start, 2)
+            i = int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
+            best[name], best[f"{name}-excerpt"] = outs[i], np.array(i % targets.shape[0])
+            _write_results(out, results, targets, best)
+            shutil.rmtree(out / "checkpoints" / name, ignore_errors=True)
+            mean, std, bad = summarize(scores)
+            log(
+                f"{method:>5} {size:>4} params: NMSE {mean:.4f} ± {std:.4f}"
+                + (f", {bad} diverged" if bad else "")
+            )
+    return results
+
+
+def _earlier_results(out: Path, cfg: GenerationConfig, audio_path) -> tuple[dict, dict]:
+    """(results, best outputs) of the populations already finished in ``out``; refuses other settings."""
     meta = json.loads(json.dumps({**asdict(cfg), "audio": str(audio_path), "sample_rate": 44_100}))
     path = out / "results.json"
     results = {"nmse": {}, "config": meta, "seconds": {}}
@@ -214,33 +237,12 @@ def run_generation(
     outputs_file = out / "outputs.npz"
     best = dict(np.load(outputs_file)) if outputs_file.is_file() and results["nmse"] else {}
     best.pop("targets", None)
-    for size in cfg.sizes:
-        for method in cfg.methods:
-            if str(size) in results["nmse"].get(method, {}):
-                continue
-            start = time.perf_counter()
-            scores, outs, _ = train_one(
-                method,
-                size,
-                cfg,
-                targets,
-                checkpoint_dir=out / "checkpoints" / f"{method}-{size}",
-                progress=progress,
-            )
-            results["nmse"].setdefault(method, {})[str(size)] = [float(v) for v in scores]
-            results["seconds"][f"{method}-{size}"] = round(time.perf_counter() - start, 2)
-            finite = np.where(np.isfinite(scores), scores, np.inf)
-            i = int(np.argmin(finite))
-            best[f"{method}-{size}"] = outs[i]
-            best[f"{method}-{size}-excerpt"] = np.array(i % targets.shape[0])
-            with atomic_path(outputs_file) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, targets=targets, **best)
-            write_json(path, results)
-            shutil.rmtree(out / "checkpoints" / f"{method}-{size}", ignore_errors=True)
-            mean, std, bad = summarize(scores)
-            log(
-                f"{method:>5} {size:>4} params: NMSE {mean:.4f} ± {std:.4f}"
-                + (f", {bad} diverged" if bad else "")
-            )
-    return results
+    return results, best
+
+
+def _write_results(out: Path, results: dict, targets: np.ndarray, best: dict) -> None:
+    # outputs first: results.json naming a population means its outputs are on disk
+    with atomic_path(out / "outputs.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, targets=targets, **best)
+    write_json(out / "results.json", results)

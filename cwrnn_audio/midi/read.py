@@ -80,10 +80,28 @@ def read_midi(path, *, sustain: bool = False, drums: str = "keep", type2: str = 
     closed first-in, first-out; notes still sounding at the end of their track are closed there;
     each note takes the program last set on its channel (per track).
     """
-    import mido
-
     valid_choice(drums, ("keep", "drop", "only"), name="drums")
     valid_choice(type2, ("refuse", "tracks"), name="type2")
+    mid, source = _open(path, type2)
+    changes = _tempo_map(mid, source)
+    to_seconds, tempos = _tick_to_seconds(changes, mid.ticks_per_beat)
+    notes, signatures = [], []
+    offset = 0  # type 2: tracks follow each other
+    for track in mid.tracks:
+        end = _read_track(track, offset, to_seconds, sustain, source, notes, signatures)
+        if mid.type == 2:
+            offset = end
+    if drums == "drop":
+        notes = [n for n in notes if n.channel != DRUM_CHANNEL]
+    elif drums == "only":
+        notes = [n for n in notes if n.channel == DRUM_CHANNEL]
+    return Score(notes=notes, tempos=tempos, time_signatures=signatures, source=source)
+
+
+def _open(path, type2):
+    """The parsed file and its name for messages, refusing what cannot be read as notes."""
+    import mido
+
     path = Path(os.fspath(path))
     source = str(path)
     if not path.is_file():
@@ -100,65 +118,53 @@ def read_midi(path, *, sustain: bool = False, drums: str = "keep", type2: str = 
         )
     if mid.ticks_per_beat <= 0:
         raise ParameterError(f"{source}: SMPTE time division is not supported")
-    changes = _tempo_map(mid, source)
-    to_seconds, tempos = _tick_to_seconds(changes, mid.ticks_per_beat)
-    notes, signatures = [], []
-    offset = 0  # type 2: tracks follow each other
-    for track in mid.tracks:
-        tick = offset
-        open_notes = defaultdict(deque)  # (channel, pitch) -> deque of (start tick, velocity, program)
-        held = defaultdict(
-            list
-        )  # channel -> notes released under the pedal: (channel, pitch, start, vel, prog)
-        pedal = defaultdict(bool)
-        program = defaultdict(int)
+    return mid, source
 
-        def close(ch, pitch, start, vel, prog, end_tick):
-            s, e = to_seconds(start), to_seconds(end_tick)
-            if e > MAX_SECONDS:
-                raise ParameterError(
-                    f"{source}: a note ends at {e:.0f} s, past the {MAX_SECONDS:.0f} s limit"
-                )
-            notes.append(Note(pitch, vel, s, max(s, e), ch, prog))
 
-        for msg in track:
-            tick += msg.time
-            if msg.type == "time_signature":
-                signatures.append((to_seconds(tick), msg.numerator, msg.denominator))
-            elif msg.type == "program_change":
-                program[msg.channel] = msg.program
-            elif msg.type == "control_change" and msg.control == 64 and sustain:
-                down = msg.value >= 64
-                if pedal[msg.channel] and not down:
-                    for ch, p, st, v, pr in held.pop(msg.channel, []):
-                        close(ch, p, st, v, pr, tick)
-                pedal[msg.channel] = down
-            elif msg.type == "note_on" and msg.velocity > 0:
-                key = (msg.channel, msg.note)
-                for i, (ch, p, st, v, pr) in enumerate(held[msg.channel]):  # re-struck under the pedal
-                    if p == msg.note:
-                        close(ch, p, st, v, pr, tick)
-                        del held[msg.channel][i]
-                        break
-                open_notes[key].append((tick, msg.velocity, program[msg.channel]))
-            elif msg.type in ("note_off", "note_on"):
-                key = (msg.channel, msg.note)
-                if open_notes[key]:
-                    st, v, pr = open_notes[key].popleft()
-                    if sustain and pedal[msg.channel]:
-                        held[msg.channel].append((msg.channel, msg.note, st, v, pr))
-                    else:
-                        close(msg.channel, msg.note, st, v, pr, tick)
-        for (ch, p), queue in open_notes.items():  # still sounding at the end of the track
-            for st, v, pr in queue:
-                close(ch, p, st, v, pr, tick)
-        for items in held.values():
-            for c, p, st, v, pr in items:
-                close(c, p, st, v, pr, tick)
-        if mid.type == 2:
-            offset = tick
-    if drums == "drop":
-        notes = [n for n in notes if n.channel != DRUM_CHANNEL]
-    elif drums == "only":
-        notes = [n for n in notes if n.channel == DRUM_CHANNEL]
-    return Score(notes=notes, tempos=tempos, time_signatures=signatures, source=source)
+def _read_track(track, tick, to_seconds, sustain, source, notes, signatures) -> int:
+    """Append one track's notes and time signatures; returns the track's last tick."""
+    open_notes = defaultdict(deque)  # (channel, pitch) -> deque of (start tick, velocity, program)
+    held = defaultdict(list)  # channel -> notes released under the pedal: (channel, pitch, start, vel, prog)
+    pedal = defaultdict(bool)
+    program = defaultdict(int)
+
+    def close(ch, pitch, start, vel, prog, end_tick):
+        s, e = to_seconds(start), to_seconds(end_tick)
+        if e > MAX_SECONDS:
+            raise ParameterError(f"{source}: a note ends at {e:.0f} s, past the {MAX_SECONDS:.0f} s limit")
+        notes.append(Note(pitch, vel, s, max(s, e), ch, prog))
+
+    for msg in track:
+        tick += msg.time
+        if msg.type == "time_signature":
+            signatures.append((to_seconds(tick), msg.numerator, msg.denominator))
+        elif msg.type == "program_change":
+            program[msg.channel] = msg.program
+        elif msg.type == "control_change" and msg.control == 64 and sustain:
+            down = msg.value >= 64
+            if pedal[msg.channel] and not down:
+                for ch, p, st, v, pr in held.pop(msg.channel, []):
+                    close(ch, p, st, v, pr, tick)
+            pedal[msg.channel] = down
+        elif msg.type == "note_on" and msg.velocity > 0:
+            for i, (ch, p, st, v, pr) in enumerate(held[msg.channel]):  # re-struck under the pedal
+                if p == msg.note:
+                    close(ch, p, st, v, pr, tick)
+                    del held[msg.channel][i]
+                    break
+            open_notes[(msg.channel, msg.note)].append((tick, msg.velocity, program[msg.channel]))
+        elif msg.type in ("note_off", "note_on"):
+            key = (msg.channel, msg.note)
+            if open_notes[key]:
+                st, v, pr = open_notes[key].popleft()
+                if sustain and pedal[msg.channel]:
+                    held[msg.channel].append((msg.channel, msg.note, st, v, pr))
+                else:
+                    close(msg.channel, msg.note, st, v, pr, tick)
+    for (ch, p), queue in open_notes.items():  # still sounding at the end of the track
+        for st, v, pr in queue:
+            close(ch, p, st, v, pr, tick)
+    for items in held.values():
+        for c, p, st, v, pr in items:
+            close(c, p, st, v, pr, tick)
+    return tick

@@ -83,10 +83,6 @@ def process_group(device: str = "cpu", *, distributed: bool = True):
 
 
 def _ranks(device) -> Ranks:
-    dist = torch.distributed
-    dev = (
-        torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if str(device).startswith("cuda")
-        else torch.device(device)
-    )
-    return Ranks(dist.get_rank(), dist.get_world_size(), dev)
+    cuda = str(device).startswith("cuda")
+    dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device(device)
+    return Ranks(torch.distributed.get_rank(), torch.distributed.get_world_size(), dev)

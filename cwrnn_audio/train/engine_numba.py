@@ -20,26 +20,10 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
     kind, hp = opt.kernel_args()
     act = ACT_TANH if c.output_activation == "tanh" else ACT_LINEAR
     losses = np.zeros((theta.shape[0], epochs))
+    common = (theta, m1, m2, steps, x, target, epochs, c.hidden_size)
     if isinstance(template, CWRNN):
-        train_cwrnn_population(
-            theta,
-            m1,
-            m2,
-            steps,
-            x,
-            target,
-            epochs,
-            c.hidden_size,
-            np.asarray(c.offsets, np.int64),
-            np.asarray(c.periods, np.int64),
-            act,
-            scale,
-            kind,
-            hp,
-            losses,
-        )
+        clocks = np.asarray(c.offsets, np.int64), np.asarray(c.periods, np.int64)
+        train_cwrnn_population(*common, *clocks, act, scale, kind, hp, losses)
     else:
-        train_lstm_population(
-            theta, m1, m2, steps, x, target, epochs, c.hidden_size, act, scale, kind, hp, losses
-        )
+        train_lstm_population(*common, act, scale, kind, hp, losses)
     return losses

@@ -49,7 +49,3 @@ def load_flat(model, theta) -> None:
     with torch.no_grad():
         for name, value in unflatten(model, np.asarray(theta, np.float32)).items():
             getattr(model, name).copy_(value)
-
-
-def num_hidden(model) -> int:
-    return model.config.hidden_size

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import valid_choice
+from ..checks import valid_choice, valid_int
 from ..data.windows import split_stream
 from ..errors import ParameterError
 from .loop import SINGLE, EpochLoop, Task, refuse_nonempty
@@ -44,9 +44,7 @@ class LoopConfig:
 
     def __post_init__(self):
         for key in ("window", "chunk_windows", "batch", "epochs", "patience"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ParameterError(f"{key} must be a positive integer; got {v!r}")
+            setattr(self, key, valid_int(getattr(self, key), name=key, minimum=1))
         if not (0.0 <= self.val_fraction < 0.5):
             raise ParameterError(f"val_fraction must be in [0, 0.5); got {self.val_fraction!r}")
 
@@ -98,24 +96,23 @@ def train_batch(net, model, opt, kind, xs, ys, cfg) -> list[float]:
     return losses
 
 
-def _to(arr, device):
+def to_device(arr, device):
     return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
 
 
 class SequenceTask(Task):
     """Truncated BPTT of ``model`` with Adam on batches from ``batches``, on one rank of ``ranks``.
 
-    ``batches``: :class:`ChunkBatches` (streams in memory) or a streamed source with the same
-    methods; ``val``: validation tails ``[(x (1, T, I), y)]`` on the device; ``save(model, info)``
-    writes the deliverable. ``streaming`` adds throughput and the ranks' weight digests to the
-    history and weighs validation tails by length.
+    ``batches``: :class:`ChunkBatches` or :class:`~.streaming.StreamBatches`; a streamed source adds
+    throughput and the ranks' weight digests to the history and weighs validation tails by length.
+    ``val``: validation tails ``[(x (1, T, I), y)]`` on the device; ``save(model, info)`` writes the
+    deliverable.
     """
 
-    def __init__(
-        self, model, kind, cfg, batches, val, *, save, ranks, progress=True, streaming=False, log=print
-    ):
+    def __init__(self, model, kind, cfg, batches, val, *, save, ranks, progress=True, log=print):
         self.model, self.kind, self.cfg, self.batches, self.val = model, kind, cfg, batches, val
-        self.save, self.ranks, self.progress, self.streaming, self.log = save, ranks, progress, streaming, log
+        self.save, self.ranks, self.progress, self.log = save, ranks, progress, log
+        self.streaming = batches.streaming
         self.net = torch.nn.parallel.DistributedDataParallel(model) if ranks.grouped else model
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
@@ -155,12 +152,9 @@ class SequenceTask(Task):
 
     def evaluate(self) -> dict:
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad():  # streamed tails weigh by their length
             v = [(sequence_loss(self.kind, self.model(x)[0], y).item(), x.shape[1]) for x, y in self.val]
-        if self.streaming:
-            v = [(loss * n, n) for loss, n in v]
-        else:
-            v = [(loss, 1) for loss, _ in v]
+        v = [(loss * n, n) if self.streaming else (loss, 1) for loss, n in v]
         tl, tn, vl, vn = self.ranks.sum(
             [sum(self.losses), len(self.losses), sum(a for a, _ in v), sum(b for _, b in v)]
         )
@@ -192,7 +186,7 @@ class SequenceTask(Task):
 class ChunkBatches:
     """Chunks of streams held in memory, shuffled each epoch by a generator seeded once."""
 
-    unit = "chunk"
+    unit, streaming = "chunk", False
 
     def __init__(self, chunks, cfg, device):
         self.chunks, self.cfg, self.device = chunks, cfg, device
@@ -209,8 +203,8 @@ class ChunkBatches:
         for b in range(0, len(order), self.cfg.batch):
             group = [self.chunks[i] for i in order[b : b + self.cfg.batch]]
             L = min(len(x) for x, _ in group)  # equal lengths within a batch
-            xs = _to(np.stack([x[:L] for x, _ in group]), self.device)
-            ys = _to(np.stack([y[:L] for _, y in group]), self.device)
+            xs = to_device(np.stack([x[:L] for x, _ in group]), self.device)
+            ys = to_device(np.stack([y[:L] for _, y in group]), self.device)
             if self.cfg.input_noise > 0:
                 xs = xs + self.cfg.input_noise * torch.randn_like(xs)
             yield xs, ys, len(group)
@@ -224,25 +218,18 @@ def weights_digest(model) -> str:
     return h.hexdigest()
 
 
-def run_sequence_loop(task, out: Path, settings, *, resume, progress, log, ranks=SINGLE) -> dict:
+def run_sequence_loop(task, out: Path, settings, *, resume) -> dict:
     """The loop of every truncated-BPTT trainer: a checkpoint per epoch in ``out/checkpoint``, the history in ``out``."""
-    c = task.cfg
-    return (
-        EpochLoop(
-            c.epochs,
-            settings,
-            checkpoint_dir=out / "checkpoint",
-            resume=resume,
-            patience=c.patience,
-            history_dir=out,
-            progress=progress,
-            desc=f"train ({ranks.world_size} process(es))",
-            ranks=ranks,
-            log=log,
-        )
-        .run(task)
-        .history
-    )
+    c, ranks = task.cfg, task.ranks
+    kw = {
+        "patience": c.patience,
+        "history_dir": out,
+        "progress": task.progress,
+        "ranks": ranks,
+        "log": task.log,
+    }
+    desc = f"train ({ranks.world_size} process(es))"
+    return EpochLoop(c.epochs, settings, out / "checkpoint", resume, desc=desc, **kw).run(task).history
 
 
 def train_sequences(
@@ -275,11 +262,10 @@ def train_sequences(
     torch.manual_seed(cfg.seed)
     dev = torch.device(cfg.device)
     model = model.to(dev)
-    val = [(_to(x[None], dev), _to(y[None], dev)) for x, y in val]
-    task = SequenceTask(
-        model, kind, cfg, ChunkBatches(train, cfg, dev), val, save=save, ranks=SINGLE, progress=progress
-    )
-    return run_sequence_loop(task, out, settings, resume=resume, progress=progress, log=log)
+    val = [(to_device(x[None], dev), to_device(y[None], dev)) for x, y in val]
+    batches = ChunkBatches(train, cfg, dev)
+    task = SequenceTask(model, kind, cfg, batches, val, save=save, ranks=SINGLE, progress=progress, log=log)
+    return run_sequence_loop(task, out, settings, resume=resume)
 
 
 def training_arrays(model, opt) -> dict:

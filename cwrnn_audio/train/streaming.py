@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import valid_choice
+from ..checks import valid_choice, valid_int
 from ..data.windows import WindowDataset
-from ..errors import ParameterError, ParameterTypeError
+from ..errors import ParameterError
 from .loop import refuse_nonempty
-from .sequence import LOSSES, SequenceTask, run_sequence_loop, weights_digest  # noqa: F401  (weights_digest: its old home)
+from .sequence import LOSSES, SequenceTask, run_sequence_loop, to_device
 
 
 class StreamBatches:
     """``steps`` batches per epoch from a :class:`WindowDataset`, input noise seeded by (seed, epoch, rank)."""
 
-    unit = "batch"
+    unit, streaming = "batch", True
 
     def __init__(self, ds, cfg, ranks, steps, workers):
         self.ds, self.cfg, self.ranks, self.total = ds, cfg, ranks, steps
@@ -73,14 +73,7 @@ def _index(files, loader, cfg, ranks, shuffle_buffer):
             f"process and {cfg.batch} per batch "
             "(use shorter --window / --chunk-windows, a smaller --batch or fewer processes)"
         )
-    dev = ranks.device
-    val = [
-        (
-            torch.from_numpy(np.ascontiguousarray(a))[None].to(dev),
-            torch.from_numpy(np.ascontiguousarray(b))[None].to(dev),
-        )
-        for a, b in index["val"]
-    ]
+    val = [(to_device(a[None], ranks.device), to_device(b[None], ranks.device)) for a, b in index["val"]]
     return ds, val, skipped, meta, steps
 
 
@@ -109,28 +102,18 @@ def train_streaming(
     ``skipped`` files and every file's loader ``meta``.
     """
     kind = valid_choice(loss, LOSSES, name="loss")
-    if isinstance(workers, bool) or not isinstance(workers, int):
-        raise ParameterTypeError(f"workers must be an integer >= 0; got {workers!r}")
-    if workers < 0:
-        raise ParameterError(f"workers must be an integer >= 0; got {workers!r}")
+    workers = valid_int(workers, name="workers")
     out = Path(out_dir)
     refuse_nonempty(out, resume)
     ranks.barrier()  # every rank has looked before rank 0 writes anything
     ds, val, skipped, meta, steps = _index(files, loader, cfg, ranks, shuffle_buffer)
     model = model.to(ranks.device)
+    batches = StreamBatches(ds, cfg, ranks, steps, workers)
+    save_with_meta = lambda m, info: save(m, info, meta)
     task = SequenceTask(
-        model,
-        kind,
-        cfg,
-        StreamBatches(ds, cfg, ranks, steps, workers),
-        val,
-        save=lambda m, info: save(m, info, meta),
-        ranks=ranks,
-        progress=progress,
-        streaming=True,
-        log=log,
+        model, kind, cfg, batches, val, save=save_with_meta, ranks=ranks, progress=progress, log=log
     )
-    history = run_sequence_loop(task, out, settings, resume=resume, progress=progress, log=log, ranks=ranks)
+    history = run_sequence_loop(task, out, settings, resume=resume)
     # DDP sits in reference cycles: left to the garbage collector it could be torn down after
     # the process group and abort the process ("terminate called without an active exception")
     del task

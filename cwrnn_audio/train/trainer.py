@@ -130,7 +130,6 @@ def fit(
 
     Parameters
     ----------
-    model : CWRNN or LSTMNet
     targets : np.ndarray, ``(time, output_size)`` or ``(sequences, time, output_size)``
     inputs : np.ndarray, same leading shape with ``input_size`` features; omit for no-input models
     epochs : int
@@ -138,19 +137,14 @@ def fit(
     optimizer : OptimizerConfig, dict or "sgd"/"adam"
         Default: SGD, Nesterov momentum 0.95, lr 3e-4 (the paper's).
     loss : {"sum", "half", "mean"}
-        Squared error summed over steps (default), half that, or averaged.
+        Squared error summed over steps, half that, or averaged.
     backend : {"auto", "numba", "torch"}
         "auto": the Numba kernels for a model on the CPU, else the torch path.
     seed : int, optional
-        Re-initialise the weights from this seed first, so a run is reproducible
-        from its settings alone. ``None`` trains the weights as they are.
-    progress : bool
-        Show a tqdm bar.
-    checkpoint_dir : path, optional
-        Write a checkpoint every ``checkpoint_every`` epochs and at the end.
-    resume : bool
-        Continue from the latest checkpoint in ``checkpoint_dir`` (the result is
-        the same as an uninterrupted run).
+        Re-initialise the weights from this seed first, so a run is reproducible from its settings alone.
+    checkpoint_dir, checkpoint_every, resume
+        Checkpoint every ``checkpoint_every`` epochs and at the end; ``resume`` continues from the
+        latest one, to the same result as an uninterrupted run.
     """
     epochs = valid_steps(epochs, name="epochs")
     checkpoint_every = valid_steps(checkpoint_every, name="checkpoint_every") or 1
@@ -159,16 +153,7 @@ def fit(
     engine = resolve_backend(backend, model)
     if resume and checkpoint_dir is None:
         raise ParameterError("resume=True needs checkpoint_dir")
-    x, tgt = _sequences(model, targets, inputs)
-    scale = loss_scale(loss, tgt.shape[2], tgt.shape[3])
-    if seed is not None:
-        torch.manual_seed(seed)
-        model.reset_parameters()
-    device = next(model.parameters()).device
-    theta = flatten(model)[None].copy()
-    task = PopulationTask(
-        model, theta, x, tgt, scale, opt, engine, device=device, model_file=checkpoint_dir is not None
-    )
+    task = _model_task(model, targets, inputs, loss, seed, opt, engine, checkpoint_dir is not None)
     loop = EpochLoop(
         epochs,
         {"optimizer": opt.to_dict(), "loss": loss, "epochs": epochs, "config": model.config.to_dict()},
@@ -181,3 +166,15 @@ def fit(
     run = loop.run(task)
     load_flat(model, task.state["theta"][0])
     return FitResult(losses=task.losses[0], backend=engine, resumed_from=run.resumed_from)
+
+
+def _model_task(model, targets, inputs, loss, seed, opt, engine, model_file) -> PopulationTask:
+    """A population of one: ``model`` (re-initialised from ``seed``, if given) on its sequences."""
+    x, tgt = _sequences(model, targets, inputs)
+    scale = loss_scale(loss, tgt.shape[2], tgt.shape[3])
+    if seed is not None:
+        torch.manual_seed(seed)
+        model.reset_parameters()
+    device = next(model.parameters()).device
+    theta = flatten(model)[None].copy()
+    return PopulationTask(model, theta, x, tgt, scale, opt, engine, device=device, model_file=model_file)
