@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..adapters import RawAdapter
 from ..errors import ParameterError
-from ..models.folder import save_model_dir
-from ..train.sequence import LoopConfig, train_sequences
+from ..train.sequence import LoopConfig, train_model_dir
 from .dataset import load_clip
 
 
@@ -52,20 +49,8 @@ def train_effect_arrays(
             raise ParameterError(f"pair {i}: NaN or infinite samples")
         streams.append((dry[:, None], np.clip(wet, -1, 1)[:, None]))
     adapter = RawAdapter(sample_rate=cfg.sample_rate)
-    out = Path(out_dir)
-    torch.manual_seed(cfg.seed)
-    return train_sequences(
-        streams,
-        cfg.model(),
-        adapter.loss,
-        out,
-        cfg,
-        settings=asdict(cfg),
-        resume=resume,
-        progress=progress,
-        log=log,
-        save=lambda model, info: save_model_dir(out, model, adapter, {**info, "kind": "effect"}),
-    )
+    run = dict(resume=resume, progress=progress, log=log, info={"kind": "effect"})
+    return train_model_dir(streams, cfg.model, adapter, out_dir, cfg, **run)[0]
 
 
 def train_effect(dry_files, wet_files, out_dir, config: EffectTrainConfig | None = None, **kw):

@@ -12,7 +12,7 @@ from ..checks import valid_choice
 from ..errors import ParameterError, ParameterTypeError
 from ..models.folder import save_model_dir
 from ..models.registry import codec_names, make_codec
-from ..train.sequence import LoopConfig, train_sequences
+from ..train.sequence import LoopConfig, train_model_dir
 from .dataset import load_corpus
 
 
@@ -90,19 +90,8 @@ def train_audio(
     for _path, reason in skipped:
         log(f"skipped {reason}")
     streams = [s for _, audio in clips for s in adapter.streams(audio)]
-    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    history = train_sequences(
-        streams,
-        cfg.model(adapter),
-        adapter.loss,
-        out,
-        cfg,
-        settings=asdict(cfg),
-        resume=resume,
-        progress=progress,
-        log=log,
-        save=lambda model, info: save_model_dir(out, model, adapter, info),
-    )
+    run = dict(resume=resume, progress=progress, log=log)
+    history, _ = train_model_dir(streams, lambda: cfg.model(adapter), adapter, out, cfg, **run)
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}
 
 

@@ -12,7 +12,7 @@ from ..checks import valid_choice
 from ..errors import ParameterError
 from ..models.folder import save_model_dir
 from ..models.registry import codec_names, make_codec
-from ..train.sequence import LoopConfig, train_sequences
+from ..train.sequence import LoopConfig, train_model_dir
 from .corpus import load_scores
 
 
@@ -117,20 +117,8 @@ def train_midi(
     tempo, program = tempo_and_program(
         [60e6 / s.tempos[0][1] for s in scores], [n.program for s in scores for n in s.notes]
     )
-    torch.manual_seed(cfg.seed)
-    model = cfg.model(enc)
-    history = train_sequences(
-        streams,
-        model,
-        enc.loss,
-        out,
-        cfg,
-        settings=asdict(cfg),
-        resume=resume,
-        progress=progress,
-        log=log,
-        save=lambda m, info: save_model_dir(out, m, enc, info, program=program, tempo_bpm=tempo),
-    )
+    run = dict(resume=resume, progress=progress, log=log, program=program, tempo_bpm=tempo)
+    history, model = train_model_dir(streams, lambda: cfg.model(enc), enc, out, cfg, **run)
     return {**history, "skipped": [(str(p), r) for p, r in skipped], "parameters": model.num_parameters}
 
 

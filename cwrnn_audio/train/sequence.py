@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -287,3 +287,29 @@ def load_training_arrays(model, opt, arrays) -> None:
                 k: torch.from_numpy(arrays[f"opt.{i}.{k}"].copy()) for k in ("step", "exp_avg", "exp_avg_sq")
             }
     opt.load_state_dict(sd)
+
+
+def train_model_dir(
+    streams, make_model, codec, out_dir, cfg, *, resume=False, progress=True, log=print, info=None, **playback
+):
+    """What audio, MIDI and effect training share: seed, build ``make_model()``, train it with
+    ``codec.loss`` and write the model folder (with ``info`` and ``playback`` settings) at each
+    new best epoch. Returns ``(history, model)``."""
+    from ..models.folder import save_model_dir
+
+    out = Path(out_dir)
+    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
+    model = make_model()
+    history = train_sequences(
+        streams,
+        model,
+        codec.loss,
+        out,
+        cfg,
+        settings=asdict(cfg),
+        resume=resume,
+        progress=progress,
+        log=log,
+        save=lambda m, i: save_model_dir(out, m, codec, {**i, **(info or {})}, **playback),
+    )
+    return history, model
