@@ -85,14 +85,18 @@ def test_process_allocates_nothing_that_grows_with_the_block(Generator):
     small, big = np.zeros((2, 16), np.float32), np.zeros((2, 4096), np.float32)
     g.process(small), g.process(big)
 
-    def peak(block):
-        tracemalloc.start()
-        g.process(block)
-        _, top = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        return top
+    def peak(block):  # the least of three: an interpreter-level allocation now and then is not the plugin's
+        tops = []
+        for _ in range(3):
+            tracemalloc.start()
+            g.process(block)
+            tops.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        return min(tops)
 
-    assert peak(big) <= peak(small) + 512 and peak(big) < 8192
+    # a buffer that grew with the block would add at least 4 bytes per frame (16 KiB here); the
+    # bound allows under 1 byte per frame (seen once in CI: 1.9 KiB more for the big block)
+    assert peak(big) < peak(small) + 4096 and peak(big) < 8192
 
 
 def test_bad_setups(Generator):
