@@ -198,7 +198,11 @@ def sample_voices_kernel(
     probs,
 ):
     """A polyphonic instrument's voices in one call: :func:`sample_categorical_kernel` for the
-    ``active`` voices only, ``n_steps`` each, writing ``audio_values[class]`` to ``out[v, :n_steps]``."""
+    ``active`` voices only, ``n_steps`` each, writing ``audio_values[class]`` to ``out[v, :n_steps]``.
+
+    A deliberate twin of that kernel's loop (both inline the one ``_sample_step``): skipping idle
+    voices and writing audio values in the same pass keeps the instrument to one call per block.
+    """
     V = h.shape[0]
     for v in range(V):
         if active[v] == 0:
