@@ -164,14 +164,10 @@ class Generator(Plugin):
                 raise ParameterError(
                     f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}"
                 )
-        b = self._back
         self._frames += num_frames
-        need = 0  # model samples the block's last frame reads, found by the resampler's own rule
-        if self._frames:
-            need = ((self._frames - 1) * b.M + b.advance) // b.L + 1
-        self._render_to(need)
+        self._render_to(self._back.needs(self._frames))  # every model sample this block's frames read
         out = self._out[:, :num_frames]
-        b.process(self._mono, self._filled, self._out[:1], num_frames)
+        self._back.process(self._mono, self._filled, self._out[:1], num_frames)
         np.multiply(out[:1], 10.0 ** (self["gain_db"] / 20.0), out=out[:1])
         out[1:] = out[:1]
         return out

@@ -32,10 +32,6 @@ class KernelState:
         self._phase = np.zeros(g, np.int64)
         self._logits, self._probs = np.zeros(K, np.float32), np.zeros(K, np.float32)
 
-    @property
-    def voices(self) -> int:
-        return self.h.shape[0]
-
     def reset(self, t0: int = 0) -> None:
         """Zero state, every voice's clock at ``t0``."""
         self.h[...] = 0.0

@@ -92,6 +92,10 @@ class StreamResampler:
         """How many outputs are computable once ``n_in_total`` inputs have arrived."""
         return max(0, (n_in_total * self.L - 1 - self.advance) // self.M + 1)
 
+    def needs(self, n_out_total: int) -> int:
+        """How many inputs the first ``n_out_total`` outputs read (the inverse of :meth:`ready`)."""
+        return 0 if n_out_total <= 0 else ((n_out_total - 1) * self.M + self.advance) // self.L + 1
+
     def reset(self) -> None:
         self.buf[...] = 0.0
         self.n_in = 0
@@ -157,7 +161,7 @@ def host_to_model(host_rate: int, model_rate: int, channels: int, max_block: int
 def model_to_host(model_rate: int, host_rate: int, channels: int, max_model_block: int):
     """``(back, latency)``: model samples to host frames; host frame ``k`` sounds model time
     ``k - latency`` (in host frames), exactly: the output grid is advanced by the remainder."""
-    period = (host_rate * model_rate // gcd(host_rate, model_rate)) // host_rate
+    period = model_rate // gcd(host_rate, model_rate)  # one host frame on the lcm grid
     delay = _design_delay(model_rate, host_rate)
     back = StreamResampler(model_rate, host_rate, channels, max_model_block, advance=delay % period)
     return back, (delay - back.advance) // period
