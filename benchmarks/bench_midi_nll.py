@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import cwrnn_audio_samples
-from cwrnn_audio.midi.train import MidiTrainConfig, train_midi
+from cwrnn_audio.midi.fit import MidiTrainConfig, train_midi
 
 
 def main() -> None:

@@ -28,10 +28,10 @@ class Continuator(Plugin):
 
     def __init__(self, model=None, *, seed: int = 0, **values):
         import cwrnn_audio_samples
-        from cwrnn_audio.midi.model_dir import load_midi_model_dir
+        from cwrnn_audio.models.folder import load_model_dir
 
         folder = model or cwrnn_audio_samples.path("models/melody")
-        self.model, self.encoding, self.settings = load_midi_model_dir(folder)
+        self.model, self.encoding, self.settings = load_model_dir(folder, domain="midi")
         self.seed = seed
         super().__init__(**values)
 

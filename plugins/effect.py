@@ -21,13 +21,13 @@ class Effect(Plugin):
     parameters = (Parameter("mix", 0.0, 1.0, 1.0), Parameter("output_gain_db", -24.0, 24.0, 0.0, " dB"))
 
     def __init__(self, model=None, **values):
-        from cwrnn_audio.audio.model_dir import load_model_dir
+        from cwrnn_audio.models.folder import load_model_dir
 
         if model is None:
             import cwrnn_audio_samples
 
             model = cwrnn_audio_samples.path("models/effect_drive")
-        self.model, self.adapter = load_model_dir(model)
+        self.model, self.adapter, _ = load_model_dir(model, domain="audio")
         c = self.model.config
         if (c.input_size, c.output_size) != (1, 1):
             raise ParameterError(

@@ -37,10 +37,10 @@ class Generator(Plugin):
     def __init__(self, model=None, *, polyphony: int = 8, primed: bool = True, seed: int = 0, **values):
         import cwrnn_audio_samples
         from cwrnn_audio.adapters.mulaw import MuLawAdapter
-        from cwrnn_audio.audio.model_dir import load_model_dir
+        from cwrnn_audio.models.folder import load_model_dir
 
         folder = model or cwrnn_audio_samples.path("models/bach_mulaw")
-        self.model, self.adapter = load_model_dir(folder)
+        self.model, self.adapter, _ = load_model_dir(folder, domain="audio")
         if not isinstance(self.adapter, MuLawAdapter):  # its voices sample mu-law classes
             raise ParameterError(f"{folder}: the generator needs a mu-law model; got {self.adapter.name!r}")
         if not (isinstance(polyphony, int) and 1 <= polyphony <= 64):

@@ -17,8 +17,8 @@ models/melody/: a melody model (sixteenth-note grid, 130 classes, 6 modules x 16
 from pathlib import Path
 
 from cwrnn_audio.audio.effect import EffectTrainConfig, train_effect_arrays
-from cwrnn_audio.audio.train import AudioTrainConfig, train_audio
-from cwrnn_audio.midi.train import MidiTrainConfig, train_midi
+from cwrnn_audio.audio.fit import AudioTrainConfig, train_audio
+from cwrnn_audio.midi.fit import MidiTrainConfig, train_midi
 
 HERE = Path(__file__).resolve().parent
 EFFECT_SR = 48000

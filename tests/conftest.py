@@ -40,3 +40,16 @@ def make_model(rng, **kw):
 
     torch.manual_seed(int(rng.integers(2**31)))
     return CWRNN(**kw)
+
+
+@pytest.fixture(scope="session")
+def notes_to_events():
+    """Turns notes ``(start, end, pitch, velocity)`` into the MIDI events ``(time, type, pitch, velocity)``
+    that play them, in time order; at the same time a note-off comes before a note-on."""
+
+    def events(*notes):
+        ons = [(start, "note_on", pitch, velocity) for start, _, pitch, velocity in notes]
+        offs = [(end, "note_off", pitch, 0) for _, end, pitch, _ in notes]
+        return sorted(ons + offs, key=lambda e: (e[0], e[1] == "note_on"))
+
+    return events

@@ -41,6 +41,17 @@ def snapshot(site):
     return {(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths}
 
 
+def python_outside(code, site, home):
+    """``python -c code`` run in ``home`` (its HOME too) with only ``site`` on its path: the checkout out of reach."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=home,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(home)},
+    )
+
+
 def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for init in (ROOT / "cwrnn_audio").rglob("__init__.py"):
@@ -72,13 +83,7 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):
     )
     before = snapshot(site)
     code = "import cwrnn_audio, sys; print(cwrnn_audio.__file__); sys.exit(__import__('cwrnn_audio.cli.main', fromlist=['main']).main(['demo', '-q']))"
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    r = python_outside(code, site, tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].startswith(str(site))  # not the checkout
     assert (tmp_path / "cwrnn_demo.wav").is_file()
@@ -89,13 +94,7 @@ def test_installed_wheel_runs_the_demo_outside_the_checkout(wheel, tmp_path):
         "import sys; from cwrnn_audio.plugin import get_plugin; cls = get_plugin('effect'); "
         "print(sys.modules[cls.__module__].__file__); cls().prepare(48000, 64, 1)"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    r = python_outside(code, site, tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(site))
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
-import torch
 
 from ..adapters import periods_for_seconds
 from ..checks import valid_choice
 from ..errors import ParameterError, ParameterTypeError
-from ..models.folder import save_model_dir
 from ..models.registry import codec_names, make_codec
-from ..train.sequence import LoopConfig, train_model_dir
+from ..train.sequence import LoopConfig, train_model_dir, train_model_dir_streamed
 from .dataset import load_corpus
 
 
@@ -82,42 +78,20 @@ def train_audio(
     """
     cfg = config or AudioTrainConfig()
     adapter = cfg.adapter()
-    out = Path(out_dir)
+    make_model = lambda: cfg.model(adapter)
+    run = dict(resume=resume, progress=progress, log=log)
     if distributed:
-        run = dict(resume=resume, progress=progress, log=log, workers=workers, cache_dir=cache_dir)
-        return _train_distributed(paths, out, cfg, adapter, **run)
+        from .dataset import find_audio_files
+        from .loader import AudioLoader
+
+        loader = AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir)
+        files = find_audio_files(paths)
+        return train_model_dir_streamed(
+            files, loader, make_model, adapter, out_dir, cfg, workers=workers, **run
+        )[0]
     clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
     for _path, reason in skipped:
         log(f"skipped {reason}")
     streams = [s for _, audio in clips for s in adapter.streams(audio)]
-    run = dict(resume=resume, progress=progress, log=log)
-    history, _ = train_model_dir(streams, lambda: cfg.model(adapter), adapter, out, cfg, **run)
+    history, _ = train_model_dir(streams, make_model, adapter, out_dir, cfg, **run)
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}
-
-
-def _train_distributed(paths, out, cfg, adapter, *, resume, progress, log, workers, cache_dir):
-    """Under torchrun: files streamed window by window to every rank (see ``train_audio``)."""
-    from ..train.distributed import process_group
-    from ..train.streaming import train_streaming
-    from .dataset import find_audio_files
-    from .loader import AudioLoader
-
-    files = find_audio_files(paths)
-    with process_group(cfg.device) as ranks:
-        torch.manual_seed(cfg.seed)
-        res = train_streaming(
-            files,
-            AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir),
-            cfg.model(adapter),
-            adapter.loss,
-            out,
-            cfg,
-            ranks=ranks,
-            settings=asdict(cfg),
-            workers=workers,
-            resume=resume,
-            progress=progress,
-            log=log,
-            save=lambda model, info, _: save_model_dir(out, model, adapter, info),
-        )
-    return {k: v for k, v in res.items() if k != "meta"}

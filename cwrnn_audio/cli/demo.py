@@ -34,9 +34,9 @@ def run(args) -> int:
 
     from ..audio.dataset import load_clip
     from ..audio.generate import generate
-    from ..audio.model_dir import load_model_dir
     from ..errors import ParameterError
     from ..io.audio_file import write_audio
+    from ..models.folder import load_model_dir
 
     if args.prime_seconds <= 0 or args.seconds <= 0:
         raise ParameterError(
@@ -44,7 +44,7 @@ def run(args) -> int:
         )
     model_dir = args.model or cwrnn_audio_samples.path("models/piano_mel")
     source = args.input or cwrnn_audio_samples.path("piano_phrase.wav")
-    model, adapter = load_model_dir(model_dir)
+    model, adapter, _ = load_model_dir(model_dir, domain="audio")
     clip = load_clip(source, adapter.sample_rate)
     prime = clip[:, : int(args.prime_seconds * adapter.sample_rate)]
     start = time.perf_counter()

@@ -35,6 +35,11 @@ def run(args) -> int:
     return (run_midi if folder.codec.domain == "midi" else run_audio)(args, folder)
 
 
+def _sampling(args) -> dict:
+    """The draw options that audio and MIDI generation share."""
+    return dict(temperature=args.temperature, top_k=args.top_k, seed=args.seed, backend=args.backend)
+
+
 def run_audio(args, folder) -> int:
     import numpy as np
 
@@ -49,12 +54,9 @@ def run_audio(args, folder) -> int:
         adapter,
         args.seconds or 2.0,
         prime=prime,
-        temperature=args.temperature,
-        top_k=args.top_k,
         noise=args.noise,
         voices=args.voices,
-        seed=args.seed,
-        backend=args.backend,
+        **_sampling(args),
     )
     if args.with_prime and prime is not None:
         audio = np.concatenate([np.repeat(prime, audio.shape[0], axis=0), audio], axis=1)
@@ -83,10 +85,7 @@ def run_midi(args, folder) -> int:
         events=args.events,
         prime=prime,
         prime_bars=args.prime_bars,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        seed=args.seed,
-        backend=args.backend,
+        **_sampling(args),
         **settings,
     )
     if not args.with_prime:

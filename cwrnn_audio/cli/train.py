@@ -32,14 +32,11 @@ def add_arguments(p) -> None:
     a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size (default: %(default)s)")
     a.add_argument("--n-mels", type=int, default=64, help="mel: bands (default: %(default)s)")
     a.add_argument("--channels", choices=("mix", "keep"), default="mix")
-    a.add_argument("--modules", type=int, default=8)
-    a.add_argument("--module-size", type=int, default=16)
-    a.add_argument(
-        "--periods-seconds",
-        type=float,
-        nargs=2,
-        metavar=("SHORTEST", "LONGEST"),
-        help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)",
+    _network_arguments(
+        a,
+        modules=8,
+        periods="--periods-seconds",
+        periods_help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)",
     )
     _loop_arguments(a, window=256, chunk_windows=8, batch=16)
     _distributed_arguments(a)
@@ -53,14 +50,11 @@ def add_arguments(p) -> None:
     m.add_argument("--out", required=True, metavar="MODEL_DIR")
     m.add_argument("--steps-per-beat", type=int, default=4, help="grid encodings: 4 = sixteenths (default)")
     m.add_argument("--architecture", choices=("cwrnn", "lstm"), default="cwrnn")
-    m.add_argument("--modules", type=int, default=6)
-    m.add_argument("--module-size", type=int, default=16)
-    m.add_argument(
-        "--periods-beats",
-        type=float,
-        nargs=2,
-        metavar=("SHORTEST", "LONGEST"),
-        help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats",
+    _network_arguments(
+        m,
+        modules=6,
+        periods="--periods-beats",
+        periods_help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats",
     )
     m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
     _loop_arguments(m, window=64, chunk_windows=4, batch=8)
@@ -73,9 +67,16 @@ def add_arguments(p) -> None:
     )
     e.add_argument("--out", required=True, metavar="MODEL_DIR")
     e.add_argument("--sample-rate", type=int, default=48000)
-    e.add_argument("--modules", type=int, default=8)
-    e.add_argument("--module-size", type=int, default=16)
+    _network_arguments(e, modules=8)
     _loop_arguments(e, window=512, chunk_windows=4, batch=8)
+
+
+def _network_arguments(p, *, modules: int, periods: str | None = None, periods_help: str = "") -> None:
+    """The CW-RNN's size, and for the autoregressive kinds its clock-period span in their own unit."""
+    p.add_argument("--modules", type=int, default=modules)
+    p.add_argument("--module-size", type=int, default=16)
+    if periods:
+        p.add_argument(periods, type=float, nargs=2, metavar=("SHORTEST", "LONGEST"), help=periods_help)
 
 
 def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
@@ -115,8 +116,18 @@ def _distributed_arguments(p) -> None:
     )
 
 
+def _values(args, *keys) -> dict:
+    """Options whose names the config fields share."""
+    return {k: getattr(args, k) for k in keys}
+
+
+def _network_values(args) -> dict:
+    return dict(num_modules=args.modules, module_size=args.module_size)
+
+
 def _loop_values(args) -> dict:
-    keys = (
+    return _values(
+        args,
         "epochs",
         "window",
         "chunk_windows",
@@ -128,7 +139,6 @@ def _loop_values(args) -> dict:
         "seed",
         "device",
     )
-    return {k: getattr(args, k) for k in keys}
 
 
 def run(args) -> int:
@@ -139,33 +149,35 @@ def run(args) -> int:
     from ..audio.fit import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
-        encoding=args.encoding,
-        context=args.context,
-        hop_length=args.hop_length,
-        n_fft=args.n_fft,
-        n_mels=args.n_mels,
-        sample_rate=args.sample_rate,
-        channels=args.channels,
-        num_modules=args.modules,
-        module_size=args.module_size,
+        **_values(args, "encoding", "context", "hop_length", "n_fft", "n_mels", "sample_rate", "channels"),
         periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
+        **_network_values(args),
         **_loop_values(args),
     )
-    res = train_audio(
-        args.paths,
-        args.out,
-        cfg,
+    res = train_audio(args.paths, args.out, cfg, cache_dir=args.cache_dir, **_run_options(args))
+    return _report(args, res, "skipped")
+
+
+def _run_options(args) -> dict:
+    """How the audio and MIDI trainers run: resuming, progress, logging, DDP."""
+    return dict(
         resume=args.resume,
         progress=not args.quiet,
         log=print,
         distributed=args.distributed,
         workers=args.workers,
-        cache_dir=args.cache_dir,
     )
-    if not _is_main():
-        return 0
-    print(f"model: {args.out} (best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f})")
-    _report_skipped(res["skipped"], "skipped")
+
+
+def _report(args, res, skipped_verb: str, *, parameters: bool = False) -> int:
+    # ``parameters`` is a flag rather than ready text so that only rank 0 reads ``res``.
+    if _is_main():
+        extra = f"{res['parameters']} parameters, " if parameters else ""
+        print(
+            f"model: {args.out} ({extra}best epoch {res['best_epoch']}, "
+            f"validation loss {min(res['val_loss']):.4f})"
+        )
+        _report_skipped(res["skipped"], skipped_verb)
     return 0
 
 
@@ -187,44 +199,19 @@ def run_midi(args) -> int:
     from ..midi.fit import MidiTrainConfig, train_midi
 
     cfg = MidiTrainConfig(
-        encoding=args.encoding,
-        steps_per_beat=args.steps_per_beat,
-        architecture=args.architecture,
-        num_modules=args.modules,
-        module_size=args.module_size,
-        drums=args.drums,
+        **_values(args, "encoding", "steps_per_beat", "architecture", "drums"),
         periods_beats=tuple(args.periods_beats) if args.periods_beats else None,
+        **_network_values(args),
         **_loop_values(args),
     )
-    res = train_midi(
-        args.paths,
-        args.out,
-        cfg,
-        resume=args.resume,
-        progress=not args.quiet,
-        log=print,
-        distributed=args.distributed,
-        workers=args.workers,
-    )
-    if not _is_main():
-        return 0
-    print(
-        f"model: {args.out} ({res['parameters']} parameters, best epoch {res['best_epoch']}, "
-        f"validation loss {min(res['val_loss']):.4f})"
-    )
-    _report_skipped(res["skipped"], "skipped or warned about")
-    return 0
+    res = train_midi(args.paths, args.out, cfg, **_run_options(args))
+    return _report(args, res, "skipped or warned about", parameters=True)
 
 
 def run_effect(args) -> int:
     from ..audio.effect import EffectTrainConfig, train_effect
 
-    cfg = EffectTrainConfig(
-        sample_rate=args.sample_rate,
-        num_modules=args.modules,
-        module_size=args.module_size,
-        **_loop_values(args),
-    )
+    cfg = EffectTrainConfig(sample_rate=args.sample_rate, **_network_values(args), **_loop_values(args))
     res = train_effect(
         args.dry, args.wet, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print
     )

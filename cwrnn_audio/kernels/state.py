@@ -31,6 +31,13 @@ class KernelState:
         self._scratch = np.zeros((2, n), np.float32)
         self._phase = np.zeros(g, np.int64)
         self._logits, self._probs = np.zeros(K, np.float32), np.zeros(K, np.float32)
+        # Every kernel takes these runs of arguments in this order; the arrays are only ever
+        # written in place (reset/set), so the tuples built here stay valid for the object's life.
+        self._state = (self.h, self.t, self.S, self.S_ok)
+        w = weights
+        # ``act`` stays out: only forward and free_run take it
+        self._net = (w.WH, w.WI, w.bH, w.WO, w.bO, w.offsets, w.periods)
+        self._work = (self._scratch[0], self._phase, self._logits, self._probs)
 
     def reset(self, t0: int = 0) -> None:
         """Zero state, every voice's clock at ``t0``."""
@@ -46,104 +53,23 @@ class KernelState:
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> None:
         """x (voices, T, I) in, y (voices, T, O) out; every voice advances T steps."""
-        w = self.weights
-        forward_kernel(
-            x,
-            self.h,
-            self.t,
-            self.S,
-            self.S_ok,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            w.act,
-            y,
-            self._scratch,
-            self._phase,
-        )
+        act = self.weights.act
+        forward_kernel(x, *self._state, *self._net, act, y, self._scratch, self._phase)
 
     def sample_classes(self, uniforms, class_values, x_last, inv_temp, top_k, out) -> None:
         """Autoregressive categorical sampling: ``out`` (voices, N) int64 classes; x_last updated."""
-        w = self.weights
         sample_categorical_kernel(
-            self.h,
-            self.t,
-            self.S,
-            self.S_ok,
-            x_last,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            class_values,
-            uniforms,
-            inv_temp,
-            top_k,
-            out,
-            self._scratch[0],
-            self._phase,
-            self._logits,
-            self._probs,
+            *self._state, x_last, *self._net, class_values, uniforms, inv_temp, top_k, out, *self._work
         )
 
     def sample_voices(self, x_last, active, class_values, audio_values, uniforms, inv_temp, n_steps, out):
         """An instrument's ``active`` voices, ``n_steps`` samples each into ``out[v, :n_steps]``."""
-        w = self.weights
-        sample_voices_kernel(
-            self.h,
-            self.t,
-            self.S,
-            self.S_ok,
-            x_last,
-            active,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            class_values,
-            audio_values,
-            uniforms,
-            inv_temp,
-            0,
-            n_steps,
-            out,
-            self._scratch[0],
-            self._phase,
-            self._logits,
-            self._probs,
-        )
+        top_k = 0  # the instrument has no top-k option: always the whole distribution
+        draw = (class_values, audio_values, uniforms, inv_temp, top_k, n_steps, out)
+        sample_voices_kernel(*self._state, x_last, active, *self._net, *draw, *self._work)
 
     def free_run(self, noise, x_last, lo, hi, out) -> None:
         """Outputs fed back as inputs, plus ``noise`` (voices, N, O), clipped to [lo, hi] into ``out``."""
-        w = self.weights
-        sample_regression_kernel(
-            self.h,
-            self.t,
-            self.S,
-            self.S_ok,
-            x_last,
-            w.WH,
-            w.WI,
-            w.bH,
-            w.WO,
-            w.bO,
-            w.offsets,
-            w.periods,
-            w.act,
-            noise,
-            np.float32(lo),
-            np.float32(hi),
-            out,
-            self._scratch[0],
-            self._phase,
-        )
+        lo, hi = np.float32(lo), np.float32(hi)
+        act = self.weights.act
+        sample_regression_kernel(*self._state, x_last, *self._net, act, noise, lo, hi, out, *self._work[:2])

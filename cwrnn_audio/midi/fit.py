@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..checks import valid_choice
 from ..errors import ParameterError
-from ..models.folder import save_model_dir
 from ..models.registry import codec_names, make_codec
-from ..train.sequence import LoopConfig, train_model_dir
+from ..train.sequence import LoopConfig, train_model_dir, train_model_dir_streamed
 from .corpus import load_scores
 
 
@@ -74,11 +71,10 @@ class MidiTrainConfig(LoopConfig):
         return LSTMNet(input_size=I, hidden_size=H, output_size=O, output_activation=act, forget_bias=1.0)
 
 
-def tempo_and_program(tempos, programs) -> tuple[float, int]:
+def playback_settings(tempos, programs) -> dict:
     """The corpus's median first tempo (BPM) and most common program, to write generated files with."""
-    return (float(np.median(tempos)) if tempos else 120.0), (
-        int(np.bincount(programs).argmax()) if programs else 0
-    )
+    tempo = float(np.median(tempos)) if tempos else 120.0
+    return {"tempo_bpm": tempo, "program": int(np.bincount(programs).argmax()) if programs else 0}
 
 
 def train_midi(
@@ -99,11 +95,19 @@ def train_midi(
     """
     cfg = config or MidiTrainConfig()
     enc = cfg.encoding_obj()
-    out = Path(out_dir)
+    make_model = lambda: cfg.model(enc)
+    run = dict(resume=resume, progress=progress, log=log)
     if distributed:
-        return _train_distributed(
-            paths, out, cfg, enc, workers=workers, resume=resume, progress=progress, log=log
-        )
+        from .corpus import find_midi_files
+        from .loader import MidiLoader
+
+        def playback(meta):
+            return playback_settings([d["tempo_bpm"] for d in meta], [p for d in meta for p in d["programs"]])
+
+        files, loader = find_midi_files(paths), MidiLoader(enc, drums=cfg.drums)
+        run.update(playback=playback, workers=workers)
+        history, model = train_model_dir_streamed(files, loader, make_model, enc, out_dir, cfg, **run)
+        return {**history, "parameters": model.num_parameters}
     scores, skipped = load_scores(paths, drums=cfg.drums)
     for _, reason in skipped:
         log(f"skipped {reason}")
@@ -114,31 +118,8 @@ def train_midi(
         except ParameterError as exc:  # e.g. a roll past the step limit
             skipped.append((s.source, str(exc)))
             log(f"skipped {exc}")
-    tempo, program = tempo_and_program(
-        [60e6 / s.tempos[0][1] for s in scores], [n.program for s in scores for n in s.notes]
-    )
-    run = dict(resume=resume, progress=progress, log=log, program=program, tempo_bpm=tempo)
-    history, model = train_model_dir(streams, lambda: cfg.model(enc), enc, out, cfg, **run)
-    return {**history, "skipped": [(str(p), r) for p, r in skipped], "parameters": model.num_parameters}
-
-
-def _train_distributed(paths, out, cfg, enc, *, workers, **kw):
-    """Under ``torchrun``: files streamed window by window; the playback settings from every rank's meta."""
-    from ..train.distributed import process_group
-    from ..train.streaming import train_streaming
-    from .corpus import find_midi_files
-    from .loader import MidiLoader
-
-    def save(m, info, meta):
-        tempo, program = tempo_and_program(
-            [d["tempo_bpm"] for d in meta], [p for d in meta for p in d["programs"]]
-        )
-        save_model_dir(out, m, enc, info, program=program, tempo_bpm=tempo)
-
-    files = find_midi_files(paths)
-    with process_group(cfg.device) as ranks:
-        torch.manual_seed(cfg.seed)
-        model = cfg.model(enc)
-        kw.update(ranks=ranks, settings=asdict(cfg), workers=workers, save=save)
-        res = train_streaming(files, MidiLoader(enc, drums=cfg.drums), model, enc.loss, out, cfg, **kw)
-    return {**{k: v for k, v in res.items() if k != "meta"}, "parameters": model.num_parameters}
+    tempos = [60e6 / s.tempos[0][1] for s in scores]
+    run.update(playback_settings(tempos, [n.program for s in scores for n in s.notes]))
+    history, model = train_model_dir(streams, make_model, enc, out_dir, cfg, **run)
+    skipped = [(str(p), r) for p, r in skipped]
+    return {**history, "skipped": skipped, "parameters": model.num_parameters}

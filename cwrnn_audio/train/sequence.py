@@ -1,17 +1,20 @@
 """Truncated-BPTT training of any recurrent model on streams of (inputs, targets), torch path.
 
-Each stream is split in time: the last ``val_fraction`` is held out, the rest
-is cut into chunks of ``chunk_windows`` windows. Chunks from all streams are
-shuffled into batches each epoch; within a chunk, windows are trained in
-order with the state (hidden values, and the clock for a CW-RNN) carried from
-one window to the next and detached between them. The best epoch by
-validation loss is saved, a checkpoint is written every epoch, and a run
-resumed from it ends with the same weights.
+Streams come whole from memory (:class:`ChunkBatches`) or window by window from files
+(:class:`StreamBatches`, one process or many under DDP). The tail ``val_fraction`` of each
+stream is held out; the rest is cut into chunks of ``chunk_windows`` windows, trained in order
+with the state (hidden values, and the clock for a CW-RNN) carried from one window to the next
+and detached between them. The epochs are :class:`~.loop.EpochLoop`'s: the best epoch by
+validation loss is saved, a checkpoint is written every epoch, and a resumed run ends with the
+same weights. From files, every rank takes the same number of batches per epoch, so DDP's
+all-reduce never waits on a finished rank, and data order and input noise are functions of
+(seed, epoch, rank).
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import time
 from dataclasses import asdict, dataclass
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 
 from ..checks import valid_choice, valid_int
-from ..data.windows import split_stream
+from ..data.windows import WindowDataset, split_stream
 from ..errors import ParameterError
 from .loop import SINGLE, EpochLoop, Task, refuse_nonempty
 
@@ -103,7 +106,7 @@ def to_device(arr, device):
 class SequenceTask(Task):
     """Truncated BPTT of ``model`` with Adam on batches from ``batches``, on one rank of ``ranks``.
 
-    ``batches``: :class:`ChunkBatches` or :class:`~.streaming.StreamBatches`; a streamed source adds
+    ``batches``: :class:`ChunkBatches` or :class:`StreamBatches`; a streamed source adds
     throughput and the ranks' weight digests to the history and weighs validation tails by length.
     ``val``: validation tails ``[(x (1, T, I), y)]`` on the device; ``save(model, info)`` writes the
     deliverable.
@@ -210,62 +213,57 @@ class ChunkBatches:
             yield xs, ys, len(group)
 
 
+class StreamBatches:
+    """``steps`` batches per epoch from a :class:`WindowDataset`, input noise seeded by (seed, epoch, rank)."""
+
+    unit, streaming = "batch", True
+
+    def __init__(self, ds, cfg, ranks, steps, workers):
+        self.ds, self.cfg, self.ranks, self.total = ds, cfg, ranks, steps
+        self.loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch, num_workers=workers)
+
+    def skip(self, epochs: int) -> None:
+        pass  # the order is a function of the epoch
+
+    def epoch(self, epoch: int):
+        self.ds.set_epoch(epoch)
+        seed = np.random.SeedSequence([self.cfg.seed, epoch, self.ranks.rank]).generate_state(1)[0]
+        noise = torch.Generator().manual_seed(int(seed))
+        it = iter(self.loader)
+        for _ in range(self.total):
+            xs, ys = next(it)
+            if self.cfg.input_noise > 0:
+                xs = xs + self.cfg.input_noise * torch.randn(xs.shape, generator=noise)
+            yield xs.to(self.ranks.device), ys.to(self.ranks.device), 1
+        del it
+
+
+def _index(files, loader, cfg, ranks, shuffle_buffer):
+    """(dataset, this rank's validation tails, skipped, meta, batches per epoch), agreed by all ranks."""
+    kw = dict(window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction)
+    kw.update(seed=cfg.seed, rank=ranks.rank, world_size=ranks.world_size, shuffle_buffer=shuffle_buffer)
+    ds = WindowDataset(files, loader, **kw)
+    index = ds.index()
+    skipped = [s for part in ranks.gather(index["skipped"]) for s in part]
+    meta = [m for part in ranks.gather(index["meta"]) for m in part]
+    counts = ranks.gather(index["chunks"])
+    steps = sum(counts) // (cfg.batch * ranks.world_size)
+    if min(counts) == 0 or steps == 0:
+        raise ParameterError(
+            f"chunks of {cfg.window * cfg.chunk_windows} steps per process: {counts}; need at least one per "
+            f"process and {cfg.batch} per batch "
+            "(use shorter --window / --chunk-windows, a smaller --batch or fewer processes)"
+        )
+    val = [(to_device(a[None], ranks.device), to_device(b[None], ranks.device)) for a, b in index["val"]]
+    return ds, val, skipped, meta, steps
+
+
 def weights_digest(model) -> str:
     """SHA-256 of the parameters' bytes: equal on every rank when DDP keeps them in step."""
     h = hashlib.sha256()
     for v in model.state_dict().values():
         h.update(v.detach().cpu().numpy().tobytes())
     return h.hexdigest()
-
-
-def run_sequence_loop(task, out: Path, settings, *, resume) -> dict:
-    """The loop of every truncated-BPTT trainer: a checkpoint per epoch in ``out/checkpoint``, the history in ``out``."""
-    c, ranks = task.cfg, task.ranks
-    kw = {
-        "patience": c.patience,
-        "history_dir": out,
-        "progress": task.progress,
-        "ranks": ranks,
-        "log": task.log,
-    }
-    desc = f"train ({ranks.world_size} process(es))"
-    return EpochLoop(c.epochs, settings, out / "checkpoint", resume, desc=desc, **kw).run(task).history
-
-
-def train_sequences(
-    streams,
-    model,
-    loss: str,
-    out_dir,
-    cfg: LoopConfig,
-    *,
-    save,
-    settings: dict,
-    resume=False,
-    progress=True,
-    log=print,
-) -> dict:
-    """Train ``model`` in place on ``streams`` ``[(inputs (T, I), targets (T,) or (T, O))]``.
-
-    ``save(model, info)`` writes the deliverable (called on each new best epoch);
-    ``settings`` (JSON-able) must match for a checkpoint in ``out_dir/checkpoint`` to be resumed.
-    Returns the history: ``train_loss``, ``val_loss`` per epoch, ``best_epoch``, ``seconds``.
-    """
-    kind = valid_choice(loss, LOSSES, name="loss")
-    out = Path(out_dir)
-    train, val = _chunks(streams, cfg)
-    if not train:
-        raise ParameterError(
-            f"not enough data for one window of {cfg.window} steps after the validation split"
-        )
-    refuse_nonempty(out, resume)
-    torch.manual_seed(cfg.seed)
-    dev = torch.device(cfg.device)
-    model = model.to(dev)
-    val = [(to_device(x[None], dev), to_device(y[None], dev)) for x, y in val]
-    batches = ChunkBatches(train, cfg, dev)
-    task = SequenceTask(model, kind, cfg, batches, val, save=save, ranks=SINGLE, progress=progress, log=log)
-    return run_sequence_loop(task, out, settings, resume=resume)
 
 
 def training_arrays(model, opt) -> dict:
@@ -289,27 +287,88 @@ def load_training_arrays(model, opt, arrays) -> None:
     opt.load_state_dict(sd)
 
 
+def _run(model, codec, cfg, batches, val, out, *, ranks, save, resume, progress, log) -> dict:
+    """The epochs, on :class:`~.loop.EpochLoop`: a checkpoint per epoch in ``out/checkpoint``, the history in ``out``."""
+    kind = valid_choice(codec.loss, LOSSES, name="loss")
+    task = SequenceTask(model, kind, cfg, batches, val, save=save, ranks=ranks, progress=progress, log=log)
+    desc = f"train ({ranks.world_size} process(es))"
+    kw = dict(patience=cfg.patience, history_dir=out, progress=progress, ranks=ranks, log=log, desc=desc)
+    history = EpochLoop(cfg.epochs, asdict(cfg), out / "checkpoint", resume, **kw).run(task).history
+    # DDP sits in reference cycles: left to the garbage collector it could be torn down after
+    # the process group and abort the process ("terminate called without an active exception")
+    del task
+    gc.collect()
+    return history
+
+
 def train_model_dir(
     streams, make_model, codec, out_dir, cfg, *, resume=False, progress=True, log=print, info=None, **playback
 ):
-    """What audio, MIDI and effect training share: seed, build ``make_model()``, train it with
-    ``codec.loss`` and write the model folder (with ``info`` and ``playback`` settings) at each
-    new best epoch. Returns ``(history, model)``."""
+    """Train ``make_model()`` on ``streams`` ``[(inputs (T, I), targets (T,) or (T, O))]`` held in memory.
+
+    What audio, MIDI and effect training share: the model folder in ``out_dir`` (written by
+    :func:`~cwrnn_audio.models.folder.save_model_dir` with ``codec``, ``info`` and the ``playback``
+    settings) at each new best epoch, a checkpoint in ``out_dir/checkpoint`` that a run with the
+    same ``cfg`` resumes. Returns ``(history, model)``; the history holds ``train_loss`` and
+    ``val_loss`` per epoch, ``best_epoch`` and ``seconds``.
+    """
     from ..models.folder import save_model_dir
 
     out = Path(out_dir)
     torch.manual_seed(cfg.seed)  # the initial weights are part of the run
     model = make_model()
-    history = train_sequences(
-        streams,
-        model,
-        codec.loss,
-        out,
-        cfg,
-        settings=asdict(cfg),
-        resume=resume,
-        progress=progress,
-        log=log,
-        save=lambda m, i: save_model_dir(out, m, codec, {**i, **(info or {})}, **playback),
-    )
+    train, val = _chunks(streams, cfg)
+    if not train:
+        raise ParameterError(
+            f"not enough data for one window of {cfg.window} steps after the validation split"
+        )
+    refuse_nonempty(out, resume)
+    torch.manual_seed(cfg.seed)
+    dev = torch.device(cfg.device)
+    model = model.to(dev)
+    val = [(to_device(x[None], dev), to_device(y[None], dev)) for x, y in val]
+    save = lambda m, i: save_model_dir(out, m, codec, {**i, **(info or {})}, **playback)
+    run = dict(ranks=SINGLE, save=save, resume=resume, progress=progress, log=log)
+    history = _run(model, codec, cfg, ChunkBatches(train, cfg, dev), val, out, **run)
     return history, model
+
+
+def train_model_dir_streamed(
+    files,
+    loader,
+    make_model,
+    codec,
+    out_dir,
+    cfg,
+    *,
+    playback=lambda meta: {},
+    workers: int = 0,
+    shuffle_buffer: int = 64,
+    resume=False,
+    progress=True,
+    log=print,
+):
+    """:func:`train_model_dir` on chunks of ``files`` read by ``loader`` (see :mod:`cwrnn_audio.data`),
+    on every process torchrun started (DDP; gloo on CPUs, NCCL on GPUs) or alone.
+
+    ``playback(meta)``: the model folder's playback settings from every file's loader meta.
+    Rank 0 writes; every rank returns ``(history, model)``, the history with ``samples_per_s``
+    per epoch and the ``skipped`` files.
+    """
+    from ..models.folder import save_model_dir
+    from .distributed import process_group
+
+    workers = valid_int(workers, name="workers")
+    out = Path(out_dir)
+    with process_group(cfg.device) as ranks:
+        torch.manual_seed(cfg.seed)
+        model = make_model()
+        refuse_nonempty(out, resume)
+        ranks.barrier()  # every rank has looked before rank 0 writes anything
+        ds, val, skipped, meta, steps = _index(files, loader, cfg, ranks, shuffle_buffer)
+        model = model.to(ranks.device)
+        save = lambda m, info: save_model_dir(out, m, codec, info, **playback(meta))
+        run = dict(ranks=ranks, save=save, resume=resume, progress=progress, log=log)
+        history = _run(model, codec, cfg, StreamBatches(ds, cfg, ranks, steps, workers), val, out, **run)
+        ranks.barrier()
+    return {**history, "skipped": skipped}, model

@@ -13,7 +13,7 @@ from cwrnn_audio.adapters import MelAdapter, RawAdapter
 from cwrnn_audio.audio.dataset import load_corpus
 from cwrnn_audio.audio.fit import AudioTrainConfig, train_audio
 from cwrnn_audio.audio.generate import generate
-from cwrnn_audio.audio.model_dir import load_model_dir
+from cwrnn_audio.models.folder import load_model_dir
 from cwrnn_audio.train.networks import flatten
 
 PLUCK = cwrnn_audio_samples.path("pluck_melody.wav")
@@ -66,7 +66,7 @@ def test_training_learns_and_writes_a_model_folder(tmp_path):
     assert res["val_loss"][-1] < np.log(256)  # better than guessing among 256 classes
     for name in ("model.safetensors", "config.json", "adapter.json", "history.json", "loss_curve.png"):
         assert (tmp_path / "m" / name).is_file()
-    model, adapter = load_model_dir(tmp_path / "m")
+    model, adapter, _ = load_model_dir(tmp_path / "m", domain="audio")
     assert adapter.name == "mulaw" and adapter.sample_rate == 8000 and model.config.output_size == 256
     assert (
         json.loads((tmp_path / "m" / "config.json").read_text())["training"]["best_epoch"]
@@ -89,8 +89,8 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
     res = train_audio([PLUCK], tmp_path / "cut", cfg, resume=True, progress=False, log=lambda s: None)
     whole = json.loads((tmp_path / "whole" / "history.json").read_text())
     assert res["train_loss"] == whole["train_loss"]
-    a, _ = load_model_dir(tmp_path / "whole")
-    b, _ = load_model_dir(tmp_path / "cut")
+    a = load_model_dir(tmp_path / "whole", domain="audio").model
+    b = load_model_dir(tmp_path / "cut", domain="audio").model
     np.testing.assert_array_equal(flatten(a), flatten(b))
 
 
@@ -98,7 +98,7 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path):
 def mulaw_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("mulaw")
     train_audio([PLUCK], d, AudioTrainConfig(epochs=1, **SMALL), progress=False, log=lambda s: None)
-    return load_model_dir(d)
+    return load_model_dir(d, domain="audio")[:2]
 
 
 def test_sampling_is_seeded_and_the_same_on_both_engines(mulaw_model):
@@ -169,7 +169,7 @@ def test_frame_model_trains_at_the_users_hop(tmp_path):
         batch=2,
     )
     train_audio([PLUCK], tmp_path, cfg, progress=False, log=lambda s: None)
-    model, adapter = load_model_dir(tmp_path)
+    model, adapter, _ = load_model_dir(tmp_path, domain="audio")
     assert adapter.settings() == {"sample_rate": 8000, "n_fft": 512, "hop_length": 128, "n_mels": 20}
     assert adapter.step_rate == 62.5 and model.config.input_size == 20
 

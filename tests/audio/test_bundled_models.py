@@ -7,7 +7,7 @@ import cwrnn_audio_samples
 from cwrnn_audio.audio.dataset import load_clip
 from cwrnn_audio.audio.generate import generate
 from cwrnn_audio.audio.metrics import log_spectral_distance
-from cwrnn_audio.audio.model_dir import load_model_dir
+from cwrnn_audio.models.folder import load_model_dir
 
 
 def references(clip, n, seed=0):
@@ -19,7 +19,7 @@ def references(clip, n, seed=0):
 
 
 def test_mulaw_model_samples_follow_the_recordings_spectrum():
-    model, adapter = load_model_dir(cwrnn_audio_samples.path("models/bach_mulaw"))
+    model, adapter, _ = load_model_dir(cwrnn_audio_samples.path("models/bach_mulaw"), domain="audio")
     clip = load_clip(cwrnn_audio_samples.path("bach_prelude_fluidr3.flac"), adapter.sample_rate)[0]
     y = generate(model, adapter, 2.0, seed=0)[0]
     white, silence = references(clip, y.size)
@@ -31,7 +31,7 @@ def test_mulaw_model_samples_follow_the_recordings_spectrum():
 def test_mel_model_continues_the_chord_tonally():
     import librosa
 
-    model, adapter = load_model_dir(cwrnn_audio_samples.path("models/piano_mel"))
+    model, adapter, _ = load_model_dir(cwrnn_audio_samples.path("models/piano_mel"), domain="audio")
     clip = load_clip(cwrnn_audio_samples.path("piano_phrase.wav"), adapter.sample_rate)
     prime = clip[:, : int(1.5 * adapter.sample_rate)]
     y = generate(model, adapter, 2.0, prime=prime, seed=0)[0]

@@ -42,11 +42,11 @@ def test_demo_continues_the_bundled_clip_with_the_bundled_model(tmp_path):
     import cwrnn_audio_samples
     from cwrnn_audio.audio.dataset import load_clip
     from cwrnn_audio.audio.generate import generate
-    from cwrnn_audio.audio.model_dir import load_model_dir
+    from cwrnn_audio.models.folder import load_model_dir
 
     out, sr = sf.read(str(tmp_path / "out.wav"), dtype="float32")
     # a second reader: the same model folder, clip and seed through the Python API
-    model, adapter = load_model_dir(cwrnn_audio_samples.path("models/piano_mel"))
+    model, adapter, _ = load_model_dir(cwrnn_audio_samples.path("models/piano_mel"), domain="audio")
     clip = load_clip(cwrnn_audio_samples.path("piano_phrase.wav"), adapter.sample_rate)
     prime = clip[:, : int(1.5 * sr)]
     expect = np.concatenate([prime, generate(model, adapter, 1.0, prime=prime, seed=5)], axis=1)[0]

@@ -20,6 +20,12 @@ from cwrnn_audio.experiments.generation import (
 )
 
 PIANO = cwrnn_audio_samples.path("piano_phrase.wav")
+CLI = [sys.executable, "-m", "cwrnn_audio", "paper", "generation"]
+
+
+def generation(*args):
+    """``cwrnn-audio paper generation ARGS`` in a fresh interpreter, its output captured as text."""
+    return subprocess.run([*CLI, *args], capture_output=True, text=True)
 
 
 def test_load_music_resamples_to_44k_mono(tmp_path):
@@ -122,26 +128,10 @@ def test_interrupted_experiment_resumes_to_the_same_numbers(tmp_path, monkeypatc
 
 
 def test_cli_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
-    args = [
-        sys.executable,
-        "-m",
-        "cwrnn_audio",
-        "paper",
-        "generation",
-        str(PIANO),
-        "--runs",
-        "4",
-        "--epochs",
-        "400",
-        "--sizes",
-        "100",
-        "--methods",
-        "lstm,cwrnn",
-        "-q",
-    ]
-    subprocess.run(args + ["--out", str(tmp_path / "whole")], check=True, capture_output=True)
+    args = [str(PIANO), *"--runs 4 --epochs 400 --sizes 100 --methods lstm,cwrnn -q".split()]
+    subprocess.run([*CLI, *args, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     victim = subprocess.Popen(
-        args + ["--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*CLI, *args, "--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     pointer = tmp_path / "cut" / "checkpoints" / "lstm-100" / "latest"
     deadline = time.monotonic() + 120
@@ -149,71 +139,22 @@ def test_cli_run_killed_with_sigkill_resumes_to_the_same_results(tmp_path):
         time.sleep(0.01)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    r = subprocess.run(args + ["--out", str(tmp_path / "cut"), "--resume"], capture_output=True, text=True)
+    r = generation(*args, "--out", str(tmp_path / "cut"), "--resume")
     assert r.returncode == 0, r.stderr
     whole = json.loads((tmp_path / "whole" / "results.json").read_text())["nmse"]
     assert json.loads((tmp_path / "cut" / "results.json").read_text())["nmse"] == whole
 
 
 def test_cli_runs_the_experiment_and_draws_the_figures(tmp_path):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cwrnn_audio",
-            "paper",
-            "generation",
-            str(PIANO),
-            "--out",
-            str(tmp_path / "o"),
-            "--runs",
-            "5",
-            "--epochs",
-            "20",
-            "--sizes",
-            "100",
-            "--methods",
-            "srn,cwrnn",
-            "-q",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    options = "--runs 5 --epochs 20 --sizes 100 --methods srn,cwrnn -q".split()
+    r = generation(str(PIANO), "--out", str(tmp_path / "o"), *options)
     assert r.returncode == 0, r.stderr
     assert "SRN" in r.stdout and "CW-RNN" in r.stdout and "±" in r.stdout
     for name in ("results.json", "nmse_boxplots.png", "best_outputs_100.png"):
         assert (tmp_path / "o" / name).stat().st_size > 0
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cwrnn_audio",
-            "paper",
-            "generation",
-            str(tmp_path / "nope.wav"),
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    bad = generation(str(tmp_path / "nope.wav"), "--out", str(tmp_path))
     assert (
         bad.returncode == 2 and "nope.wav: no such audio file" in bad.stderr and "Traceback" not in bad.stderr
     )
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cwrnn_audio",
-            "paper",
-            "generation",
-            str(PIANO),
-            "--out",
-            str(tmp_path),
-            "--sizes",
-            "123",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    bad = generation(str(PIANO), "--out", str(tmp_path), "--sizes", "123")
     assert bad.returncode == 2 and "sizes must be among" in bad.stderr

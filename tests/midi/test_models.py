@@ -11,8 +11,8 @@ from cwrnn_audio.midi import read_midi
 from cwrnn_audio.midi.corpus import load_scores
 from cwrnn_audio.midi.fit import MidiTrainConfig, train_midi
 from cwrnn_audio.midi.generate import generate_midi
-from cwrnn_audio.midi.model_dir import load_midi_model_dir
 from cwrnn_audio.models import make_codec
+from cwrnn_audio.models.folder import load_model_dir
 
 TUNES = cwrnn_audio_samples.path("midi")
 
@@ -67,7 +67,7 @@ def test_train_and_generate_each_encoding(tmp_path, encoding):
     cfg = MidiTrainConfig(encoding=encoding, epochs=2, num_modules=3, module_size=8, window=32, batch=4)
     res = train_midi([TUNES], tmp_path / "m", cfg, progress=False, log=lambda s: None)
     assert res["train_loss"][-1] < res["train_loss"][0]
-    model, enc, settings = load_midi_model_dir(tmp_path / "m")
+    model, enc, settings = load_model_dir(tmp_path / "m", domain="midi")
     assert settings["program"] == 73 and abs(settings["tempo_bpm"] - 100) < 1e-6
     prime = read_midi(TUNES / "tune_1.mid")
     p1, new1, score = generate_midi(model, enc, bars=2, prime=prime, seed=4, **settings)
@@ -82,7 +82,7 @@ def test_train_and_generate_each_encoding(tmp_path, encoding):
 def test_melody_model_learns_the_scale(tmp_path):
     cfg = MidiTrainConfig(encoding="melody", epochs=25, patience=25)
     train_midi([TUNES], tmp_path / "m", cfg, progress=False, log=lambda s: None)
-    model, enc, settings = load_midi_model_dir(tmp_path / "m")
+    model, enc, settings = load_model_dir(tmp_path / "m", domain="midi")
     _, new, _ = generate_midi(model, enc, bars=16, seed=0, temperature=0.8, **settings)
     assert len(new) > 10
     in_scale = np.mean([n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for n in new])
@@ -99,7 +99,7 @@ def test_lstm_baseline_trains_the_same_way(tmp_path):
         log=lambda s: None,
     )
     assert abs(ls["parameters"] - cw["parameters"]) <= 0.05 * cw["parameters"]
-    model, enc, settings = load_midi_model_dir(tmp_path / "ls")
+    model, enc, settings = load_model_dir(tmp_path / "ls", domain="midi")
     assert type(model).__name__ == "LSTMNet"
     _, new, score = generate_midi(model, enc, bars=2, seed=3, **settings)
     assert generate_midi(model, enc, bars=2, seed=3, **settings)[1] == new  # seeded
@@ -138,19 +138,21 @@ def test_cli_trains_on_a_folder_and_writes_midi_and_a_piano_roll(folder, tmp_pat
     r = run("train", "midi", str(folder), "--out", str(tmp_path / "m"), "--epochs", "2", "-q")
     assert r.returncode == 0, r.stderr
     assert "truncated.mid" in r.stdout and "no_notes.mid" in r.stdout
-    r = run(
-        "generate",
-        str(tmp_path / "m"),
-        "--bars",
-        "2",
-        "--prime",
-        str(folder / "tune_2.mid"),
-        "--with-prime",
-        "--seed",
-        "0",
-        "-o",
-        str(tmp_path / "out.mid"),
-    )
+
+    def generate(prime, out, *options):  # two bars from the trained model, primed with a file of the folder
+        return run(
+            "generate",
+            str(tmp_path / "m"),
+            "--bars",
+            "2",
+            "--prime",
+            str(folder / prime),
+            *options,
+            "-o",
+            str(tmp_path / out),
+        )
+
+    r = generate("tune_2.mid", "out.mid", "--with-prime", "--seed", "0")
     assert r.returncode == 0, r.stderr
     import pretty_midi
 
@@ -158,21 +160,12 @@ def test_cli_trains_on_a_folder_and_writes_midi_and_a_piano_roll(folder, tmp_pat
     assert pm.instruments and pm.instruments[0].program == 73
     assert abs(pm.get_tempo_changes()[1][0] - 100) < 0.5
     assert (tmp_path / "out.png").stat().st_size > 0
-    r = run(
-        "generate",
-        str(tmp_path / "m"),
-        "--bars",
-        "2",
-        "--prime",
-        str(folder / "corrupt.mid"),
-        "-o",
-        str(tmp_path / "x.mid"),
-    )
+    r = generate("corrupt.mid", "x.mid")
     assert r.returncode == 2 and "corrupt.mid" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_bundled_melody_model_writes_c_major_tunes():
-    model, enc, settings = load_midi_model_dir(cwrnn_audio_samples.path("models/melody"))
+    model, enc, settings = load_model_dir(cwrnn_audio_samples.path("models/melody"), domain="midi")
     _, new, _ = generate_midi(model, enc, bars=8, prime=read_midi(TUNES / "tune_5.mid"), seed=1, **settings)
     assert len(new) >= 8
     assert np.mean([n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for n in new]) > 0.9

@@ -172,15 +172,23 @@ def test_train_an_effect_from_file_pairs_and_render_with_it(tmp_path):
     sf.write(tmp_path / "dry.wav", dry, 24000, subtype="FLOAT")
     sf.write(tmp_path / "wet.wav", np.tanh(3 * dry) * 0.6, 24000, subtype="FLOAT")
     run = lambda *a: subprocess.run([sys.executable, "-m", "cwrnn_audio", *a], capture_output=True, text=True)  # noqa: E731
-    r = run(
-        "train",
-        "effect",
-        "--dry",
-        str(tmp_path / "dry.wav"),
-        "--wet",
-        str(tmp_path / "wet.wav"),
-        "--out",
-        str(tmp_path / "fx"),
+
+    def train(wet, out, *options):  # an effect from dry.wav and the processed files ``wet``, into ``out``
+        return run(
+            "train",
+            "effect",
+            "--dry",
+            str(tmp_path / "dry.wav"),
+            "--wet",
+            *wet,
+            "--out",
+            str(tmp_path / out),
+            *options,
+        )
+
+    r = train(
+        [str(tmp_path / "wet.wav")],
+        "fx",
         "--sample-rate",
         "24000",
         "--modules",
@@ -202,17 +210,7 @@ def test_train_an_effect_from_file_pairs_and_render_with_it(tmp_path):
     y = fx(dry[None], 24000)[0]
     wet = np.tanh(3 * dry) * 0.6
     assert np.mean((y - wet) ** 2) < 0.2 * np.mean((dry - wet) ** 2)  # far closer than the dry signal
-    r = run(
-        "train",
-        "effect",
-        "--dry",
-        str(tmp_path / "dry.wav"),
-        "--wet",
-        str(tmp_path / "dry.wav"),
-        str(tmp_path / "wet.wav"),
-        "--out",
-        str(tmp_path / "fx2"),
-    )
+    r = train([str(tmp_path / "dry.wav"), str(tmp_path / "wet.wav")], "fx2")
     assert r.returncode == 2 and "as many processed files as dry ones" in r.stderr
 
 

@@ -7,15 +7,6 @@ from cwrnn_audio import ParameterError
 from cwrnn_audio.plugin import get_plugin
 
 SR = 48000
-# (absolute frame, type, note, velocity)
-SCORE = [
-    (100, "note_on", 60, 100),
-    (900, "note_on", 64, 80),
-    (2500, "note_off", 60, 0),
-    (3100, "note_on", 67, 127),
-    (4000, "note_off", 64, 0),
-    (4001, "note_off", 67, 0),
-]
 TOTAL = 6000
 
 
@@ -24,30 +15,37 @@ def Generator():
     return get_plugin("generator")
 
 
-def render(Generator, sizes, **kw):
-    g = Generator(polyphony=3, **kw)
-    g.prepare(SR, TOTAL, 2)
-    out, pos = [], 0
-    for n in sizes:
-        n = min(n, TOTAL - pos)
-        events = [(t - pos, *rest) for t, *rest in SCORE if pos <= t < pos + n]
-        out.append(g.process_midi(events, n).copy())
-        pos += n
-        if pos >= TOTAL:
-            break
-    return np.concatenate(out, axis=1), g
+@pytest.fixture(scope="module")
+def render(Generator, notes_to_events):
+    """Three overlapping notes, at absolute frames, through a fresh generator in blocks of ``sizes``."""
+    score = notes_to_events((100, 2500, 60, 100), (900, 4000, 64, 80), (3100, 4001, 67, 127))
+
+    def play(sizes, **kw):
+        g = Generator(polyphony=3, **kw)
+        g.prepare(SR, TOTAL, 2)
+        out, pos = [], 0
+        for n in sizes:
+            n = min(n, TOTAL - pos)
+            events = [(t - pos, *rest) for t, *rest in score if pos <= t < pos + n]
+            out.append(g.process_midi(events, n).copy())
+            pos += n
+            if pos >= TOTAL:
+                break
+        return np.concatenate(out, axis=1), g
+
+    return play
 
 
-def test_any_block_sizes_give_identical_output(Generator, rng):
-    whole, _ = render(Generator, [TOTAL])
+def test_any_block_sizes_give_identical_output(render, rng):
+    whole, _ = render([TOTAL])
     sizes = rng.integers(1, 1500, 100).tolist()
     assert sum(sizes) >= TOTAL
-    blocked, _ = render(Generator, sizes)
+    blocked, _ = render(sizes)
     np.testing.assert_array_equal(blocked, whole)
 
 
-def test_notes_start_sound_and_release_fades_to_silence(Generator):
-    out, g = render(Generator, [TOTAL], release_ms=10.0)
+def test_notes_start_sound_and_release_fades_to_silence(render):
+    out, g = render([TOTAL], release_ms=10.0)
     lat = g.latency_samples  # the resampler's delay, from 16 kHz voices to the host's rate
     assert 0 < lat < 0.005 * SR
     assert np.all(out[:, :100] == 0)  # nothing before the first note-on

@@ -26,16 +26,6 @@ def music(rate, seconds=0.25, channels=2):
     return np.stack([x, 0.5 * x[::-1]][:channels]).astype(np.float32)
 
 
-SCORE = [
-    (0.002, "note_on", 60, 100),
-    (0.02, "note_on", 64, 80),
-    (0.05, "note_off", 60, 0),
-    (0.07, "note_on", 67, 127),
-    (0.09, "note_off", 64, 0),
-    (0.1, "note_off", 67, 0),
-]
-
-
 def run_effect(rate, size, x, fx=None):
     fx = fx or get_plugin("effect")(mix=0.7)
     fx.prepare(rate, size, x.shape[0])
@@ -44,15 +34,22 @@ def run_effect(rate, size, x, fx=None):
     )
 
 
-def run_generator(rate, size, frames, g=None):
-    g = g or get_plugin("generator")(polyphony=3, release_ms=20.0)
-    g.prepare(rate, size, 2)
-    events = [(int(s * rate), *rest) for s, *rest in SCORE]
-    out = []
-    for i in range(0, frames, size):
-        n = min(size, frames - i)
-        out.append(g.process_midi([(t - i, *r) for t, *r in events if i <= t < i + n], n).copy())
-    return np.concatenate(out, 1)
+@pytest.fixture(scope="module")
+def run_generator(notes_to_events):
+    """Three overlapping notes, in seconds, through a generator at ``rate`` in blocks of ``size``."""
+    score = notes_to_events((0.002, 0.05, 60, 100), (0.02, 0.09, 64, 80), (0.07, 0.1, 67, 127))
+
+    def run(rate, size, frames, g=None):
+        g = g or get_plugin("generator")(polyphony=3, release_ms=20.0)
+        g.prepare(rate, size, 2)
+        events = [(int(s * rate), *rest) for s, *rest in score]
+        out = []
+        for i in range(0, frames, size):
+            n = min(size, frames - i)
+            out.append(g.process_midi([(t - i, *r) for t, *r in events if i <= t < i + n], n).copy())
+        return np.concatenate(out, 1)
+
+    return run
 
 
 PLAYED = [
@@ -85,7 +82,7 @@ def test_effect_block_sizes_give_identical_output_at_every_rate(rate):
 
 
 @pytest.mark.parametrize("rate", RATES)
-def test_generator_block_sizes_give_identical_output_at_every_rate(rate):
+def test_generator_block_sizes_give_identical_output_at_every_rate(rate, run_generator):
     frames = int(0.15 * rate)
     outs = [run_generator(rate, n, frames) for n in SIZES]
     for o in outs[1:]:

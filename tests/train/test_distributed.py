@@ -14,7 +14,7 @@ from safetensors.numpy import load_file
 
 import cwrnn_audio_samples
 from cwrnn_audio.cli.main import main
-from cwrnn_audio.midi.train import MidiTrainConfig, train_midi
+from cwrnn_audio.midi.fit import MidiTrainConfig, train_midi
 
 MIDI = str(cwrnn_audio_samples.path("midi"))
 SMALL = ["--epochs", "5", "--batch", "2", "--window", "8", "--chunk-windows", "2", "--patience", "10"]

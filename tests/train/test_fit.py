@@ -80,29 +80,15 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, monkeypatch, backend):
 
     monkeypatch.setattr(engine, "run_epochs", dies_on_third_chunk)
     victim = gen()
+    checkpointed = dict(
+        epochs=50, backend=backend, progress=False, checkpoint_dir=tmp_path, checkpoint_every=10
+    )
     with pytest.raises(KeyboardInterrupt):
-        fit(
-            victim,
-            SINE,
-            epochs=50,
-            backend=backend,
-            progress=False,
-            checkpoint_dir=tmp_path,
-            checkpoint_every=10,
-        )
+        fit(victim, SINE, **checkpointed)
     monkeypatch.setattr(engine, "run_epochs", real)
     assert (tmp_path / "latest").read_text() == "ckpt-000020"
     resumed = gen(seed=99)  # weights come from the checkpoint, not from here
-    r = fit(
-        resumed,
-        SINE,
-        epochs=50,
-        backend=backend,
-        progress=False,
-        checkpoint_dir=tmp_path,
-        checkpoint_every=10,
-        resume=True,
-    )
+    r = fit(resumed, SINE, **checkpointed, resume=True)
     assert r.resumed_from == 20 and r.losses.shape == (50,)
     np.testing.assert_array_equal(flatten(resumed), flatten(whole))
     saved = cwrnn_audio.load(tmp_path / "ckpt-000050" / "model.safetensors")
