@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError
 
 
 def all_finite(x: np.ndarray) -> bool:
-    """No NaN or infinity in ``x``: min and max propagate NaN, and see any infinity; two
-    reductions, nothing allocated, no Numba to load for torch-only users."""
+    """No NaN or infinity in ``x``, with no Numba to load for torch-only users.
+
+    Streams call this on every block, and a NumPy reduction costs microseconds however small
+    its input: a host's tiny blocks are checked as Python floats instead. Larger arrays: min and
+    max propagate NaN and see any infinity, with nothing allocated.
+    """
+    if x.size <= 32:
+        return all(map(math.isfinite, x.ravel().tolist()))
     return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
 
@@ -60,3 +68,31 @@ def valid_choice(value, choices, *, name: str):
     if value not in choices:
         raise ParameterError(f"{name} must be one of {tuple(choices)!r}; got {value!r}")
     return value
+
+
+def valid_device(value, *, name: str = "device") -> str:
+    """A torch device the machine has: 'cpu', 'cuda' or 'cuda:N'. Checked before any work starts, so
+    that a CUDA request on a machine without CUDA fails at once, naming the option, not after an
+    epoch deep in torch."""
+    import torch
+
+    want = f"{name} must be 'cpu', 'cuda' or 'cuda:N'; got {value!r}"
+    if not isinstance(value, (str, torch.device)):
+        raise ParameterTypeError(want)
+    try:
+        dev = torch.device(value)
+    except RuntimeError:
+        raise ParameterError(want) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ParameterError(want)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        why = "was built without CUDA" if torch.version.cuda is None else "finds no CUDA device"
+        option = "--" + name.replace("_", "-")
+        raise ParameterError(
+            f"{name}={value!r} but CUDA is not available (torch {torch.__version__} {why}); use {option} cpu"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ParameterError(
+            f"{name}={value!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    return value if isinstance(value, str) else str(dev)

@@ -4,6 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
+import cwrnn_audio_samples
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,3 +60,21 @@ def test_midi_benchmark_compares_cwrnn_and_lstm():
 def test_plugin_benchmark_compares_with_lstm():
     out = run_script("bench_plugins.py", "--seconds", "0.05")
     assert "effect" in out and "nn.LSTM" in out and "faster" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_gpu_training_benchmark_without_a_gpu_says_so():
+    out = run_script("bench_train_gpu.py")
+    assert out.startswith("bench_train_gpu: no CUDA GPU") and out.count("\n") == 1
+
+
+def test_gpu_training_benchmark_runs_its_code_on_the_cpu():
+    # the GPU figures cannot be checked here, but every line that prints them runs
+    clip = str(cwrnn_audio_samples.path("pluck_melody.wav"))
+    tiny = ["--sizes", "2", "--batches", "2", "--steps", "8", "--min-seconds", "0"]
+    paper = ["--paper-args", "--runs 1 --epochs 1 --sizes 100 --methods lstm"]
+    out = run_script(
+        "bench_train_gpu.py", "--device", "cpu", *tiny, *paper, "--train-clip", clip, "--train-epochs", "1"
+    )
+    for row in ("step loop", "cuDNN LSTM", "cuDNN RNN", "default / cuDNN LSTM", "s wall", "samples/s"):
+        assert row in out

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import valid_choice, valid_int
+from ..checks import valid_choice, valid_device, valid_int
 from ..errors import ParameterError
 from ..io.atomic import atomic_path, write_json
 from ..train.loop import EpochLoop
@@ -68,6 +68,7 @@ class GenerationConfig:
         for m in self.methods:
             valid_choice(m, METHODS, name="methods")
         valid_choice(self.backend, ("numba", "torch"), name="backend")
+        self.device = valid_device(self.device)
 
 
 def make_network(method: str, size: int, cfg: GenerationConfig):
@@ -96,6 +97,7 @@ def make_population(method: str, size: int, cfg: GenerationConfig):
 def network_outputs(template, theta: np.ndarray, steps: int) -> np.ndarray:
     """Free-running outputs ``(P, steps)`` of each network in ``theta``."""
     from ..nn.module import CWRNN
+    from ..nn.placement import to_numpy, zeros_like_params
 
     out = np.empty((theta.shape[0], steps), np.float32)
     for p in range(theta.shape[0]):
@@ -104,7 +106,7 @@ def network_outputs(template, theta: np.ndarray, steps: int) -> np.ndarray:
             out[p] = template.run(steps=steps)[:, 0]
         else:
             with torch.no_grad():
-                out[p] = template(torch.zeros(1, steps, 0))[0][0, :, 0].numpy()
+                out[p] = to_numpy(template(zeros_like_params(template, 1, steps, 0))[0][0, :, 0])
     return out
 
 

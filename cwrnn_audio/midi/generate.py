@@ -19,12 +19,14 @@ def _stepper(model, backend):
         return lambda x: s.process(x[None])[0], lambda xs: s.process(xs)
     import torch
 
+    from ..nn.placement import as_params, to_numpy
+
     state = [None]
 
     def step_many(xs):
         with torch.no_grad():
-            y, state[0] = model(torch.from_numpy(np.ascontiguousarray(xs, np.float32))[None], state[0])
-        return y[0].numpy()
+            y, state[0] = model(as_params(model, xs)[None], state[0])
+        return to_numpy(y[0])
 
     return lambda x: step_many(x[None])[0], step_many
 

@@ -2,16 +2,20 @@
 
 Each step computes only the rows of the active modules, as prefix/run slices
 of the block rows (``W[lo:hi, lo:] @ h[lo:]``), never a masked dense product.
-This is the correct-first path; throughput on CUDA is a later concern.
+This is the CPU path and the reference. Where :func:`cwrnn_audio.gpu.use_fused` says so
+(parameters on CUDA with triton installed), :func:`cwrnn_forward` runs each group of voices through
+the fused Triton kernels instead, and falls back here, with a warning, where they refuse.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
 
 from ..core.clock import active_runs
+from ..gpu import refusal, use_fused
 
 
 def _step_loop(x, h, t0: int, W, W_I, b_H, periods: Sequence[int], offsets: Sequence[int]):
@@ -46,11 +50,27 @@ def cwrnn_forward(x, h, t, W, W_I, b_H, periods, offsets):
     share a counter share each step's slices; voices at different counters
     are run as separate groups.
     """
+    run = _runner(x, h, W, W_I, b_H, periods, offsets)
     t_values = torch.unique(t)
     if t_values.numel() == 1:
-        return _step_loop(x, h, int(t_values[0]), W, W_I, b_H, periods, offsets)
+        return run(x, h, int(t_values[0]), W, W_I, b_H, periods, offsets)
     H = x.new_empty((x.shape[0], x.shape[1], h.shape[1]))
     for value in t_values.tolist():
         idx = (t == value).nonzero(as_tuple=True)[0]
-        H = H.index_copy(0, idx, _step_loop(x[idx], h[idx], value, W, W_I, b_H, periods, offsets))
+        H = H.index_copy(0, idx, run(x[idx], h[idx], value, W, W_I, b_H, periods, offsets))
     return H
+
+
+def _runner(x, h, W, W_I, b_H, periods, offsets):
+    """The fused kernels where wanted and able, else the step loop (after a warning if wanted)."""
+    if not use_fused(W):
+        return _step_loop
+    reason = refusal(periods, offsets, x, h, W, W_I, b_H)
+    if reason is not None:
+        warnings.warn(
+            f"cwrnn_audio: fused CW-RNN kernels not used: {reason}; running the step loop", stacklevel=3
+        )
+        return _step_loop
+    from ..gpu.function import fused_forward  # imports triton: only on this path
+
+    return fused_forward

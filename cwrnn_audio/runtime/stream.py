@@ -171,33 +171,35 @@ class TorchStream(_Stream):
     def _advance(self, x, y) -> None:
         import torch
 
-        p = self.module.W_H
+        from ..nn.placement import as_params, to_numpy
+
         with torch.inference_mode():
-            xt = torch.from_numpy(x).to(device=p.device, dtype=p.dtype)
-            out, self._h, self._t = self.module.forward_batched(xt, self._h, self._t)
-            y[...] = out.to("cpu", torch.float32).numpy()
+            out, self._h, self._t = self.module.forward_batched(as_params(self.module, x), self._h, self._t)
+            y[...] = to_numpy(out)
 
     def _get_state(self):
-        return self._h.to("cpu", dtype=self._h.dtype).float().numpy(), self._t.cpu().numpy()
+        from ..nn.placement import to_numpy
 
-    def _one_step(self, xs):
+        return to_numpy(self._h), self._t.cpu().numpy()
+
+    def _one_step(self, x):
+        """One step of ``x`` (voices, I), a tensor made like the module."""
         import torch
 
-        p = self.module.W_H
         with torch.inference_mode():
-            x = torch.as_tensor(xs, device=p.device, dtype=p.dtype)[:, None]
-            out, self._h, self._t = self.module.forward_batched(x, self._h, self._t)
+            out, self._h, self._t = self.module.forward_batched(x[:, None], self._h, self._t)
         return out[:, 0]
 
     def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
         """The torch twin of :meth:`NumbaStream.sample_classes` (same draws from the same uniforms)."""
         import torch
 
+        from ..nn.placement import as_params, device_of, to_numpy
+
         V, N = uniforms.shape
         out = np.empty((V, N), np.int64)
-        values = torch.as_tensor(class_values, device=self.module.W_H.device)
-        u = torch.as_tensor(uniforms, device=values.device)
-        x = torch.as_tensor(x_last, device=values.device)
+        values, x = as_params(self.module, class_values), as_params(self.module, x_last)
+        u = torch.as_tensor(uniforms, device=device_of(self.module), dtype=torch.float64)  # as the CDF
         for s in range(N):
             logits = self._one_step(x).double()
             if 0 < top_k < logits.shape[1]:
@@ -210,26 +212,26 @@ class TorchStream(_Stream):
             )[:, 0]
             out[:, s] = c.cpu().numpy()
             x = torch.cat([values[c][:, None], x[:, :-1]], dim=1)
-        x_last[...] = x.cpu().numpy()
+        x_last[...] = to_numpy(x)
         return out
 
     def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
         """The torch twin of :meth:`NumbaStream.free_run`."""
-        import torch
+        from ..nn.placement import as_params, to_numpy
 
         V, N, O = noise.shape
         out = np.empty((V, N, O), np.float32)
-        x = torch.as_tensor(x_last, device=self.module.W_H.device)
-        nz = torch.as_tensor(noise, device=x.device)
+        x, nz = as_params(self.module, x_last), as_params(self.module, noise)
         for s in range(N):
             x = (self._one_step(x) + nz[:, s]).clamp(float(lo), float(hi))
-            out[:, s] = x.cpu().numpy()
-        x_last[...] = x.cpu().numpy()
+            out[:, s] = to_numpy(x)
+        x_last[...] = to_numpy(x)
         return out
 
     def _set_state(self, h, t) -> None:
         import torch
 
-        p = self.module.W_H
-        self._h = torch.as_tensor(h, device=p.device, dtype=p.dtype)
-        self._t = torch.as_tensor(t, device=p.device, dtype=torch.long)
+        from ..nn.placement import as_params, device_of
+
+        self._h = as_params(self.module, h)
+        self._t = torch.as_tensor(t, device=device_of(self.module), dtype=torch.long)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, vmap
 
+from ..nn.placement import as_params, like
 from .networks import param_names, unflatten
 
 
@@ -25,9 +26,11 @@ def _to_flat(model, tensors: dict) -> np.ndarray:
 
 def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: float, opt, *, device="cpu"):
     """Same contract as :func:`engine_numba.run_epochs`, computed with autograd."""
-    dev = torch.device(device)
+    module = _Core(template.to(torch.device(device)))
+    made = like(template)
+    # copies: unflatten's views share theta's memory, which the end of this call overwrites
     params = {
-        k: v.clone().to(dev).requires_grad_(True)
+        k: v.to(copy=True, **made).requires_grad_(True)
         for k, v in unflatten(template, torch.from_numpy(theta)).items()
     }
     optim = opt.torch_optimizer(list(params.values()))
@@ -37,19 +40,17 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
         second = unflatten(template, torch.from_numpy(m2))
         for k, p in params.items():
             if opt.name == "sgd":
-                optim.state[p] = {"momentum_buffer": first[k].clone().to(dev)}
+                optim.state[p] = {"momentum_buffer": first[k].to(copy=True, **made)}
             else:
                 optim.state[p] = {
-                    "step": torch.tensor(float(step)),
-                    "exp_avg": first[k].clone().to(dev),
-                    "exp_avg_sq": second[k].clone().to(dev),
+                    "step": torch.tensor(float(step)),  # a CPU float32 scalar, as torch's Adam makes it
+                    "exp_avg": first[k].to(copy=True, **made),
+                    "exp_avg_sq": second[k].to(copy=True, **made),
                 }
-    module = template.to(dev)
-    xs = torch.from_numpy(x).to(dev)
-    ts = torch.from_numpy(target).to(dev)
+    xs, ts = as_params(template, x), as_params(template, target)
 
     def one(p, xb):
-        return functional_call(module, p, (xb,))[0]
+        return functional_call(module, {f"net.{k}": v for k, v in p.items()}, (xb,))
 
     batched = vmap(one)
     losses = np.zeros((theta.shape[0], epochs))
@@ -78,3 +79,17 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
         m2[...] = _to_flat(template, get("exp_avg_sq"))
     steps += epochs
     return losses
+
+
+class _Core(torch.nn.Module):
+    """The network's output from the zero state, without :meth:`CWRNN.forward`'s input checks:
+    they branch on the input's values, which vmap cannot do (``fit`` checked the inputs once)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        if not hasattr(self.net, "forward_batched"):
+            return self.net(x)[0]
+        return self.net.forward_batched(x, *self.net._initial_state(None, x.shape[0], False))[0]

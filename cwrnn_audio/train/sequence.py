@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import valid_choice, valid_int
+from ..checks import valid_choice, valid_device, valid_int
 from ..data.windows import WindowDataset, split_stream
 from ..errors import ParameterError
 from .loop import SINGLE, EpochLoop, Task, refuse_nonempty
@@ -50,6 +50,7 @@ class LoopConfig:
             setattr(self, key, valid_int(getattr(self, key), name=key, minimum=1))
         if not (0.0 <= self.val_fraction < 0.5):
             raise ParameterError(f"val_fraction must be in [0, 0.5); got {self.val_fraction!r}")
+        self.device = valid_device(self.device)
 
 
 def _chunks(encoded, cfg):
