@@ -65,6 +65,10 @@ def _runner(x, h, W, W_I, b_H, periods, offsets):
     """The fused kernels where wanted and able, else the step loop (after a warning if wanted)."""
     if not use_fused(W):
         return _step_loop
+    if torch._C._functorch.is_batchedtensor(W):
+        # a population under torch.func.vmap: the fused Function has no batching rule (yet), and
+        # falling back silently keeps fit and the paper's populations working on CUDA
+        return _step_loop
     reason = refusal(periods, offsets, x, h, W, W_I, b_H)
     if reason is not None:
         warnings.warn(

@@ -112,3 +112,26 @@ def test_fused_on_cuda(monkeypatch):
     report = fused_checks.run_all("cuda")
     for judge in JUDGES:
         judge(report)
+
+
+def test_populations_under_vmap_run_with_the_fused_switch_on(tmp_path):
+    """``fit`` and the paper's populations vmap the model: with the fused kernels wanted (as for a
+    model on CUDA) they must still train, to the numbers the step loop gives."""
+    code = (
+        "import json, numpy as np, torch\n"
+        "from cwrnn_audio import CWRNN\n"
+        "from cwrnn_audio.train import fit\n"
+        "torch.manual_seed(0)\n"
+        "m = CWRNN(input_size=0, hidden_size=16, num_modules=2)\n"
+        "y = np.sin(np.linspace(0, 3, 12))[:, None].astype(np.float32)\n"
+        "print(json.dumps(fit(m, y, epochs=3, backend='torch', progress=False).losses.tolist()))\n"
+    )
+    runs = {}
+    for flag in ("0", "1"):
+        env = {**os.environ, "TRITON_INTERPRET": "1", "CWRNN_AUDIO_FUSED": flag}
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[flag] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert runs["1"] == runs["0"] and len(runs["1"]) == 3
