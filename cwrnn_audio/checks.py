@@ -12,15 +12,16 @@ from .errors import ParameterError, ParameterTypeError
 def all_finite(x: np.ndarray) -> bool:
     """No NaN or infinity in ``x``, with no Numba to load for torch-only users.
 
-    Streams call this on every block, so each size takes its cheapest test: a host's tiny blocks
-    as Python floats (a NumPy reduction costs microseconds however small its input); float32
-    blocks by one float64 sum, which NaN and infinity reach and finite float32 values cannot
-    overflow; anything else by min and max, which propagate NaN and see any infinity.
+    Streams call this on every block, so it must be cheap and allocate nothing that grows with
+    the block: a host's tiny blocks as Python floats (a NumPy reduction costs microseconds however
+    small its input); else one sum in the array's own dtype, which NaN and infinity always reach.
+    Only where that sum is not finite (bad values, or finite ones that overflow it) do min and
+    max, which propagate NaN and see any infinity, decide.
     """
     if x.size <= 32:
         return all(map(math.isfinite, x.ravel().tolist()))
-    if x.dtype == np.float32 and x.size <= 4096:
-        return math.isfinite(np.add.reduce(x, axis=None, dtype=np.float64))
+    if math.isfinite(np.add.reduce(x, axis=None)):
+        return True
     return bool(np.isfinite(x.min()) and np.isfinite(x.max()))
 
 
