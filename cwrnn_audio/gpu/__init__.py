@@ -6,6 +6,8 @@ is imported on the first fused call only, so ``import cwrnn_audio`` and the CPU 
 - :func:`use_fused`: wanted for parameters on CUDA when triton is installed. The environment
   variable ``CWRNN_AUDIO_FUSED=1`` forces it on (the test switch: with ``TRITON_INTERPRET=1`` the
   CUDA call graph runs on CPU tensors); ``CWRNN_AUDIO_FUSED=0`` forces it off.
+- ``population.py``: ``P`` networks of one structure (weights with a leading network axis) in one
+  call; ``train.engine_torch.run_epochs`` trains CW-RNN and SRN populations through it.
 - :func:`supports`: why the kernels cannot take a configuration, or None. A refused call runs the
   step loop after a one-line warning, never a wrong number.
 """

@@ -84,11 +84,11 @@ class CWRNNFused(torch.autograd.Function):
             phase, period, offs = _clock(*ctx.clock, x.device)
             # without input, X and WI are never read (HAS_INPUT=False): any valid tensor stands in
             cwrnn_forward_kernel[(triton.cdiv(B, BLOCK_B),)](
-                x if I else HS, *x.stride(),
-                HS, HS.stride(0), HS.stride(1),
-                W, W.stride(0),
-                WI if I else W, WI.stride(0),
-                b_H.contiguous(),
+                x if I else HS, 0, *x.stride(),
+                HS, 0, HS.stride(0), HS.stride(1),
+                W, 0, W.stride(0),
+                WI if I else W, 0, WI.stride(0),
+                b_H.contiguous(), 0,
                 phase, period, offs,
                 B, T, I, len(periods),
                 HAS_INPUT=I > 0, BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k,
@@ -110,11 +110,11 @@ class CWRNNFused(torch.autograd.Function):
         Delta = HS.new_empty((T, B, n))  # pre-activation errors, time-major like HS
         dh = HS.new_zeros((B, n))  # the carried dL/dh; dL/dh0 when the kernel returns
         cwrnn_backward_kernel[(triton.cdiv(B, BLOCK_B),)](
-            dH, *dH.stride(),
-            HS, HS.stride(0), HS.stride(1),
-            W, W.stride(0),
-            Delta, Delta.stride(0), Delta.stride(1),
-            HS.new_empty((B, n)), dh,
+            dH, 0, *dH.stride(),
+            HS, 0, HS.stride(0), HS.stride(1),
+            W, 0, W.stride(0),
+            Delta, 0, Delta.stride(0), Delta.stride(1),
+            HS.new_empty((B, n)), dh, 0,
             *_clock(t0, periods, offsets, HS.device),
             B, T, len(periods),
             BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k, PRECISION=ctx.precision,

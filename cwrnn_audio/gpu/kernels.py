@@ -7,6 +7,9 @@ Layout shared by both kernels (``function.py`` allocates it):
   The previous state of step ``s`` is slot ``s``, so neither kernel branches on ``s == 0``, and the
   backward's ``h_{s-1}`` for the weight gradients is the contiguous view ``HS[:-1]``.
 - One program owns a tile of ``BLOCK_B`` sequences for all steps; the time loop runs inside.
+- A population: the grid's second axis is the network. Every tensor has a network stride (``s_*p``,
+  0 for a single network), by which the program offsets its base pointers once, in int64; the
+  population Function lays HS out as ``(P, T + 1, B, n)`` (``gpu/population.py``).
 - Modules are padded to ``BLOCK_K`` rows (a power of two >= 16, what ``tl.dot`` needs); loads are
   masked, so mixed module sizes share one block shape.
 - The clock: module ``k`` fires at step ``s`` iff ``(PHASE[k] + s) % PERIODS[k] == 0``, where the
@@ -40,17 +43,23 @@ def _fires(PHASE, PERIODS, k, s):
 # fmt: off
 @triton.jit
 def cwrnn_forward_kernel(
-    X, s_xb, s_xt, s_xi,  # x (B, T, I), any strides
-    HS, s_ht, s_hb,  # (T + 1, B, n) time-major, unit stride along n; slot 0 = h0 on entry
-    WH, s_w0,  # masked W_H (n, n), unit column stride
-    WI, s_i0,  # W_I (n, I), unit column stride
-    BH,  # b_H (n,)
+    X, s_xp, s_xb, s_xt, s_xi,  # x ([P,] B, T, I), any strides
+    HS, s_hp, s_ht, s_hb,  # ([P,] T + 1, B, n) time-major, unit stride along n; slot 0 = h0 on entry
+    WH, s_wp, s_w0,  # masked W_H ([P,] n, n), unit column stride
+    WI, s_ip, s_i0,  # W_I ([P,] n, I), unit column stride
+    BH, s_bp,  # b_H ([P,] n), unit stride
     PHASE, PERIODS, OFFSETS,  # int64 (M,), int64 (M,), int32 (M + 1,)
     B, T, I, M,
     HAS_INPUT: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_I: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
     # fmt: on
+    net = tl.program_id(1).to(tl.int64)  # the network (0 for a single one)
+    X += net * s_xp
+    HS += net * s_hp
+    WH += net * s_wp
+    WI += net * s_ip
+    BH += net * s_bp
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     bmask = rb < B
     rb64 = rb.to(tl.int64)
@@ -113,17 +122,25 @@ def cwrnn_forward_kernel(
 # fmt: off
 @triton.jit
 def cwrnn_backward_kernel(
-    DH, s_db, s_dt, s_dn,  # dL/dH (B, T, n), any strides (an expanded gradient has stride 0)
-    HS, s_ht, s_hb,  # forward states (T + 1, B, n), unit stride along n
-    WH, s_w0,  # masked W_H (n, n), unit column stride
-    DELTA, s_et, s_eb,  # out: pre-activation errors (T, B, n), zero on rows that did not fire
-    G,  # scratch (B, n): the part of dh that passes a step unchanged (rows that did not fire)
-    DHC,  # (B, n) zeros on entry: the carried dh; dL/dh0 on exit
+    DH, s_dp, s_db, s_dt, s_dn,  # dL/dH ([P,] B, T, n), any strides (an expanded gradient: stride 0)
+    HS, s_hp, s_ht, s_hb,  # forward states ([P,] T + 1, B, n), unit stride along n
+    WH, s_wp, s_w0,  # masked W_H ([P,] n, n), unit column stride
+    DELTA, s_ep, s_et, s_eb,  # out: pre-activation errors ([P,] T, B, n), zero on rows that did not fire
+    G,  # scratch ([P,] B, n) contiguous: the part of dh that passes a step unchanged (rows that did not fire)
+    DHC,  # ([P,] B, n) contiguous zeros on entry: the carried dh; dL/dh0 on exit
+    s_gp,  # the network stride of G and DHC
     PHASE, PERIODS, OFFSETS,
     B, T, M,
     BLOCK_B: tl.constexpr, BLOCK_K: tl.constexpr, PRECISION: tl.constexpr,
 ):
     # fmt: on
+    net = tl.program_id(1).to(tl.int64)  # the network (0 for a single one)
+    DH += net * s_dp
+    HS += net * s_hp
+    WH += net * s_wp
+    DELTA += net * s_ep
+    G += net * s_gp
+    DHC += net * s_gp
     n = tl.load(OFFSETS + M)
     rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
     bmask = rb < B

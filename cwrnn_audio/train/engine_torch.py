@@ -4,6 +4,11 @@
 ``torch.func.vmap`` over the same module definition; summed losses keep
 their gradients independent and SGD/Adam act elementwise, so this is ``P``
 separate trainings in one batched graph (CPU or CUDA).
+
+A CW-RNN (or SRN) population whose parameters the fused kernels take (:func:`cwrnn_audio.gpu.use_fused`
+and no :func:`~cwrnn_audio.gpu.refusal`) skips vmap: the stacked parameters go straight into one
+batched fused call (``gpu/population.py``), the read-out is a batched linear, and the loss, clipping
+and optimizer step are the same lines as the vmap path's.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, vmap
 
+from ..gpu import refusal, use_fused
+from ..nn.module import CWRNN
 from ..nn.placement import as_params, like
 from .networks import param_names, unflatten
 
@@ -49,10 +56,13 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
                 }
     xs, ts = as_params(template, x), as_params(template, target)
 
-    def one(p, xb):
-        return functional_call(module, {f"net.{k}": v for k, v in p.items()}, (xb,))
+    batched = _fused_population(template, params, xs)
+    if batched is None:
 
-    batched = vmap(one)
+        def one(p, xb):
+            return functional_call(module, {f"net.{k}": v for k, v in p.items()}, (xb,))
+
+        batched = vmap(one)
     losses = np.zeros((theta.shape[0], epochs))
     for e in range(epochs):
         y = batched(params, xs)
@@ -79,6 +89,28 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
         m2[...] = _to_flat(template, get("exp_avg_sq"))
     steps += epochs
     return losses
+
+
+def _fused_population(template, params: dict, xs):
+    """``forward(params, xs) -> y (P, S, T, O)`` through the fused population kernels, or None where
+    they are not wanted or refuse (the caller then vmaps the module)."""
+    if not isinstance(template, CWRNN) or not use_fused(params["W_H"]):
+        return None
+    c = template.config
+    if refusal(c.periods, c.offsets, xs, *params.values()) is not None:
+        return None
+    from ..gpu.population import population_forward  # imports triton: only on this path
+
+    mask = template.W_H_mask.to(params["W_H"].device, params["W_H"].dtype)
+
+    def forward(p, x):
+        P, S = x.shape[:2]
+        h0 = x.new_zeros((P, S, c.hidden_size))  # each epoch from the zero state at step 0
+        H = population_forward(x, h0, 0, p["W_H"] * mask, p["W_I"], p["b_H"], c.periods, c.offsets)
+        y = torch.matmul(H, p["W_O"].transpose(1, 2).unsqueeze(1)) + p["b_O"][:, None, None, :]
+        return torch.tanh(y) if c.output_activation == "tanh" else y
+
+    return forward
 
 
 class _Core(torch.nn.Module):

@@ -114,9 +114,9 @@ def test_fused_on_cuda(monkeypatch):
         judge(report)
 
 
-def test_populations_under_vmap_run_with_the_fused_switch_on(tmp_path):
-    """``fit`` and the paper's populations vmap the model: with the fused kernels wanted (as for a
-    model on CUDA) they must still train, to the numbers the step loop gives."""
+def test_fit_with_the_fused_switch_on_follows_the_step_loop(tmp_path):
+    """``fit`` (a population of one) with the fused kernels wanted, as for a model on CUDA: it must
+    train to the numbers the step loop gives (float32 rounding apart)."""
     code = (
         "import json, numpy as np, torch\n"
         "from cwrnn_audio import CWRNN\n"
@@ -134,4 +134,4 @@ def test_populations_under_vmap_run_with_the_fused_switch_on(tmp_path):
         )
         assert done.returncode == 0, done.stderr[-3000:]
         runs[flag] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert runs["1"] == runs["0"] and len(runs["1"]) == 3
+    assert runs["1"] == pytest.approx(runs["0"], rel=1e-5) and len(runs["1"]) == 3
