@@ -53,3 +53,20 @@ def notes_to_events():
         return sorted(ons + offs, key=lambda e: (e[0], e[1] == "note_on"))
 
     return events
+
+
+def run_interpreted(script, **env) -> dict:
+    """Run a checks script under Triton's interpreter and return the JSON object it prints last.
+
+    ``TRITON_INTERPRET=1`` only takes effect if set before triton is first imported, hence a
+    subprocess; ``CWRNN_AUDIO_FUSED=1`` sends CPU tensors through the fused kernels.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRITON_INTERPRET": "1", "CWRNN_AUDIO_FUSED": "1", **env}
+    done = subprocess.run([sys.executable, *script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

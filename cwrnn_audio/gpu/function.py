@@ -31,15 +31,18 @@ def _precision() -> str:
     return "ieee" if torch.get_float32_matmul_precision() == "highest" else "tf32"
 
 
-def _check(x, h0, W_H, W_I, b_H, periods, offsets) -> None:
+def _check(x, h0, t0, W_H, W_I, b_H, periods, offsets, *, networks: bool = False) -> int:
+    """Shapes, dtypes and devices of a fused call (with ``networks``: a leading network axis on
+    every tensor); returns ``t0`` as an int."""
     M = len(periods)
     if M == 0 or len(offsets) != M + 1:
         raise ParameterError(f"offsets must have len(periods) + 1 = {M + 1} entries; got {list(offsets)!r}")
-    if x.dim() != 3:
-        raise ParameterError(f"x must have shape (batch, time, input_size); got {tuple(x.shape)}")
-    B, _, I = x.shape
-    n = int(offsets[-1])
-    want = {"h0": (B, n), "W_H": (n, n), "W_I": (n, I), "b_H": (n,)}
+    lead = int(networks)
+    if x.dim() != 3 + lead:
+        axes = "(networks, batch, time, input_size)" if networks else "(batch, time, input_size)"
+        raise ParameterError(f"x must have shape {axes}; got {tuple(x.shape)}")
+    P, B, I, n = tuple(x.shape[:lead]), x.shape[lead], x.shape[-1], int(offsets[-1])
+    want = {"h0": (*P, B, n), "W_H": (*P, n, n), "W_I": (*P, n, I), "b_H": (*P, n)}
     for (name, shape), tensor in zip(want.items(), (h0, W_H, W_I, b_H)):
         if tuple(tensor.shape) != shape:
             raise ParameterError(f"{name} must have shape {shape}; got {tuple(tensor.shape)}")
@@ -48,6 +51,9 @@ def _check(x, h0, W_H, W_I, b_H, periods, offsets) -> None:
             raise ParameterError(
                 f"{name} must be float32 on {x.device}; got {tensor.dtype} on {tensor.device}"
             )
+    if int(t0) < 0:
+        raise ParameterError(f"t0 must be non-negative; got {t0}")
+    return int(t0)
 
 
 def _clock(t0: int, periods: Sequence[int], offsets: Sequence[int], device):
@@ -68,12 +74,9 @@ class CWRNNFused(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, t0, W_H, W_I, b_H, periods, offsets):
-        _check(x, h0, W_H, W_I, b_H, periods, offsets)
+        t0 = _check(x, h0, t0, W_H, W_I, b_H, periods, offsets)
         B, T, I = x.shape
         n = h0.shape[1]
-        t0 = int(t0)
-        if t0 < 0:
-            raise ParameterError(f"t0 must be non-negative; got {t0}")
         W, WI = W_H.contiguous(), W_I.contiguous()
         HS = h0.new_empty((T + 1, B, n))  # slot 0 = h0, slot s + 1 = the state after step s
         HS[0] = h0

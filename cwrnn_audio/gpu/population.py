@@ -13,28 +13,8 @@ import torch
 import triton
 from torch.autograd.function import once_differentiable
 
-from ..errors import ParameterError
-from .function import BLOCK_B, _block, _clock, _precision
+from .function import BLOCK_B, _block, _check, _clock, _precision
 from .kernels import cwrnn_backward_kernel, cwrnn_forward_kernel
-
-
-def _check(x, h0, W_H, W_I, b_H, periods, offsets) -> None:
-    M = len(periods)
-    if M == 0 or len(offsets) != M + 1:
-        raise ParameterError(f"offsets must have len(periods) + 1 = {M + 1} entries; got {list(offsets)!r}")
-    if x.dim() != 4:
-        raise ParameterError(f"x must have shape (networks, batch, time, input_size); got {tuple(x.shape)}")
-    P, B, _, I = x.shape
-    n = int(offsets[-1])
-    want = {"h0": (P, B, n), "W_H": (P, n, n), "W_I": (P, n, I), "b_H": (P, n)}
-    for (name, shape), tensor in zip(want.items(), (h0, W_H, W_I, b_H)):
-        if tuple(tensor.shape) != shape:
-            raise ParameterError(f"{name} must have shape {shape}; got {tuple(tensor.shape)}")
-    for name, tensor in zip(("x", *want), (x, h0, W_H, W_I, b_H)):
-        if tensor.dtype != torch.float32 or tensor.device != x.device:
-            raise ParameterError(
-                f"{name} must be float32 on {x.device}; got {tensor.dtype} on {tensor.device}"
-            )
 
 
 class CWRNNPopulationFused(torch.autograd.Function):
@@ -48,12 +28,9 @@ class CWRNNPopulationFused(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, t0, W_H, W_I, b_H, periods, offsets):
-        _check(x, h0, W_H, W_I, b_H, periods, offsets)
+        t0 = _check(x, h0, t0, W_H, W_I, b_H, periods, offsets, networks=True)
         P, B, T, I = x.shape
         n = h0.shape[2]
-        t0 = int(t0)
-        if t0 < 0:
-            raise ParameterError(f"t0 must be non-negative; got {t0}")
         W, WI, bH = W_H.contiguous(), W_I.contiguous(), b_H.contiguous()
         HS = h0.new_empty((P, T + 1, B, n))  # per network: slot 0 = h0, slot s + 1 = after step s
         HS[:, 0] = h0

@@ -11,12 +11,15 @@ path: a loop over the networks through the step loop, or ``run_epochs``' vmap pa
 from __future__ import annotations
 
 import json
-import os
 import sys
-from contextlib import contextmanager
 
 import numpy as np
 import torch
+from fused_checks import (  # this folder: on the path as a script's, or the CUDA test's
+    fused,
+    max_diff,
+    rel_diff,
+)
 
 from cwrnn_audio import CWRNN  # noqa: E402
 from cwrnn_audio.core.clock import block_upper_mask
@@ -35,20 +38,6 @@ STARTS = {"mixed": 7, "srn": 0, "no_input": 3}
 NETS, BATCH, STEPS = 3, 18, 8
 
 
-@contextmanager
-def fused(on: bool):
-    """Force the fused path on or off for the calls inside."""
-    old = os.environ.get("CWRNN_AUDIO_FUSED")
-    os.environ["CWRNN_AUDIO_FUSED"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["CWRNN_AUDIO_FUSED"]
-        else:
-            os.environ["CWRNN_AUDIO_FUSED"] = old
-
-
 CALLS = {"population": 0}  # population_forward calls: proof the kernels ran
 
 
@@ -65,17 +54,6 @@ def count_population_calls() -> None:
 
     counted.counted = True
     population.population_forward = counted  # engine_torch looks it up on every run_epochs call
-
-
-def max_diff(a, b) -> float:
-    return float((a.detach().double().cpu() - b.detach().double().cpu()).abs().max()) if b.numel() else 0.0
-
-
-def rel_diff(a, b) -> float:
-    """Max difference relative to ``b``'s largest entry; 0 for empty (input_size = 0) tensors."""
-    if not b.numel():
-        return 0.0
-    return max_diff(a, b) / max(float(b.abs().max()), 1e-30)
 
 
 def check_kernels(device) -> dict:

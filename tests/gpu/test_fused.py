@@ -5,7 +5,6 @@ be set before triton is first imported), and report numbers that the tests below
 test runs the same checks on a GPU in-process.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_interpreted
 
 pytest.importorskip("triton")
 
@@ -22,12 +22,7 @@ TOL = 1e-5
 
 @pytest.fixture(scope="module")
 def report():
-    env = {**os.environ, "TRITON_INTERPRET": "1", "CWRNN_AUDIO_FUSED": "1"}
-    done = subprocess.run(
-        [sys.executable, str(HERE / "fused_checks.py")], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_interpreted([str(HERE / "fused_checks.py")])
 
 
 def judge_forward(r):
@@ -128,10 +123,5 @@ def test_fit_with_the_fused_switch_on_follows_the_step_loop(tmp_path):
     )
     runs = {}
     for flag in ("0", "1"):
-        env = {**os.environ, "TRITON_INTERPRET": "1", "CWRNN_AUDIO_FUSED": flag}
-        done = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        runs[flag] = json.loads(done.stdout.strip().splitlines()[-1])
+        runs[flag] = run_interpreted(["-c", code], CWRNN_AUDIO_FUSED=flag)
     assert runs["1"] == pytest.approx(runs["0"], rel=1e-5) and len(runs["1"]) == 3

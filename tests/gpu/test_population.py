@@ -5,14 +5,12 @@ be set before triton is first imported), and report numbers that the tests below
 test runs the same checks on a GPU in-process.
 """
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_interpreted
 
 pytest.importorskip("triton")
 
@@ -22,16 +20,7 @@ TOL = 1e-5
 
 @pytest.fixture(scope="module")
 def report():
-    env = {**os.environ, "TRITON_INTERPRET": "1", "CWRNN_AUDIO_FUSED": "1"}
-    done = subprocess.run(
-        [sys.executable, str(HERE / "population_checks.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_interpreted([str(HERE / "population_checks.py")])
 
 
 def judge_kernels(r):
