@@ -1,10 +1,7 @@
-"""``CWRNNFused``: the autograd Function around the Triton kernels (imports ``triton``).
+"""The fused kernels' call for one network, and what every fused call shares (imports ``triton``).
 
-Forward: one persistent kernel runs all steps. Backward: a reverse-time kernel produces the
-pre-activation errors ``Delta`` (zero on rows that did not fire) and dL/dh0; the weight gradients are
-then a few large products over all steps at once, outside the recurrence, where cuBLAS is at full
-speed. Every tensor is made on the inputs' device, so the same lines run on CUDA and, under
-``TRITON_INTERPRET=1``, on CPU tensors.
+The argument checks, the clock tables and the tile sizes are here; the autograd Function is
+:class:`~.population.CWRNNPopulationFused`, which one network runs as a population of one.
 """
 
 from __future__ import annotations
@@ -13,10 +10,8 @@ from typing import Sequence
 
 import torch
 import triton
-from torch.autograd.function import once_differentiable
 
 from ..errors import ParameterError
-from .kernels import cwrnn_backward_kernel, cwrnn_forward_kernel
 
 BLOCK_B = 16  # sequences per program: the smallest M dimension tl.dot takes
 
@@ -63,82 +58,14 @@ def _clock(t0: int, periods: Sequence[int], offsets: Sequence[int], device):
     return phase, period, torch.tensor(list(offsets), dtype=torch.int32, device=device)
 
 
-class CWRNNFused(torch.autograd.Function):
-    """``H = CWRNNFused.apply(x, h0, t0, W_H, W_I, b_H, periods, offsets)``.
-
-    x ``(B, T, I)``, h0 ``(B, n)``, all ``B`` sequences at clock value ``t0`` (an int); ``W_H``
-    already block-upper-triangular (only its blocks ``j >= k`` are read); float32. Returns H
-    ``(B, T, n)`` (a view of the time-major state buffer). Gradients flow to x, h0, W_H, W_I, b_H;
-    ``W_H``'s gradient is zero below the blocks, as the step loop's is.
-    """
-
-    @staticmethod
-    def forward(ctx, x, h0, t0, W_H, W_I, b_H, periods, offsets):
-        t0 = _check(x, h0, t0, W_H, W_I, b_H, periods, offsets)
-        B, T, I = x.shape
-        n = h0.shape[1]
-        W, WI = W_H.contiguous(), W_I.contiguous()
-        HS = h0.new_empty((T + 1, B, n))  # slot 0 = h0, slot s + 1 = the state after step s
-        HS[0] = h0
-        ctx.clock = (t0, tuple(int(p) for p in periods), tuple(int(o) for o in offsets))
-        ctx.precision = _precision()
-        ctx.block_k = _block(max(b - a for a, b in zip(offsets, offsets[1:])))
-        if B and T:
-            phase, period, offs = _clock(*ctx.clock, x.device)
-            # without input, X and WI are never read (HAS_INPUT=False): any valid tensor stands in
-            cwrnn_forward_kernel[(triton.cdiv(B, BLOCK_B),)](
-                x if I else HS, 0, *x.stride(),
-                HS, 0, HS.stride(0), HS.stride(1),
-                W, 0, W.stride(0),
-                WI if I else W, 0, WI.stride(0),
-                b_H.contiguous(), 0,
-                phase, period, offs,
-                B, T, I, len(periods),
-                HAS_INPUT=I > 0, BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k,
-                BLOCK_I=_block(I), PRECISION=ctx.precision,
-            )  # fmt: skip
-        ctx.save_for_backward(x, W, WI, HS)
-        return HS[1:].transpose(0, 1)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dH):
-        x, W, WI, HS = ctx.saved_tensors
-        T, B, n = HS.shape[0] - 1, HS.shape[1], HS.shape[2]
-        I = x.shape[2]
-        need_x, need_h0, _, need_W, need_WI, need_b = ctx.needs_input_grad[:6]
-        if not (B and T):
-            return (None,) * 8
-        t0, periods, offsets = ctx.clock
-        Delta = HS.new_empty((T, B, n))  # pre-activation errors, time-major like HS
-        dh = HS.new_zeros((B, n))  # the carried dL/dh; dL/dh0 when the kernel returns
-        cwrnn_backward_kernel[(triton.cdiv(B, BLOCK_B),)](
-            dH, 0, *dH.stride(),
-            HS, 0, HS.stride(0), HS.stride(1),
-            W, 0, W.stride(0),
-            Delta, 0, Delta.stride(0), Delta.stride(1),
-            HS.new_empty((B, n)), dh, 0,
-            *_clock(t0, periods, offsets, HS.device),
-            B, T, len(periods),
-            BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k, PRECISION=ctx.precision,
-        )  # fmt: skip
-        D = Delta.reshape(T * B, n)
-        dx = dW = dWI = db = None
-        if need_x:
-            dx = (D @ WI).reshape(T, B, I).transpose(0, 1)
-        if need_W:
-            # module k's rows read only the columns from its own offset on: one product per block row
-            H_prev = HS[:-1].reshape(T * B, n)
-            dW = D.new_zeros((n, n))
-            for lo, hi in zip(offsets, offsets[1:]):
-                dW[lo:hi, lo:] = D[:, lo:hi].t() @ H_prev[:, lo:]
-        if need_WI:
-            dWI = D.t() @ x.transpose(0, 1).reshape(T * B, I)
-        if need_b:
-            db = D.sum(0)
-        return dx, dh if need_h0 else None, None, dW, dWI, db, None, None
-
-
 def fused_forward(x, h, t0: int, W, W_I, b_H, periods, offsets):
-    """The step loop's signature (``functional._step_loop``), run by the fused kernels."""
-    return CWRNNFused.apply(x, h, t0, W, W_I, b_H, periods, offsets)
+    """The step loop's signature (``functional._step_loop``), run by the fused kernels.
+
+    x ``(B, T, I)``, h ``(B, n)``, all ``B`` sequences at clock value ``t0``; ``W`` already
+    block-upper-triangular; float32. Returns H ``(B, T, n)``. One network is a population of one:
+    the same Function and kernels as :mod:`.population`, so there is one launch and one backward.
+    """
+    from .population import population_forward
+
+    t0 = _check(x, h, t0, W, W_I, b_H, periods, offsets)
+    return population_forward(x[None], h[None], t0, W[None], W_I[None], b_H[None], periods, offsets)[0]

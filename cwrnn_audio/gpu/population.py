@@ -23,7 +23,7 @@ class CWRNNPopulationFused(torch.autograd.Function):
     x ``(P, B, T, I)``, h0 ``(P, B, n)``, W_H ``(P, n, n)`` (already block-upper-triangular),
     W_I ``(P, n, I)``, b_H ``(P, n)``; every sequence of every network at clock value ``t0``;
     float32. Returns H ``(P, B, T, n)`` (a view of the state buffer). Network ``p`` computes exactly
-    what :class:`~cwrnn_audio.gpu.function.CWRNNFused` computes with the ``p``-th slices.
+    what :func:`~cwrnn_audio.gpu.function.fused_forward` computes with the ``p``-th slices.
     """
 
     @staticmethod

@@ -205,12 +205,12 @@ def check_fallback(device) -> dict:
 def check_edges(device) -> dict:
     """T = 0 returns an empty H; bad arguments raise the project's ParameterError."""
     from cwrnn_audio.errors import ParameterError
-    from cwrnn_audio.gpu.function import CWRNNFused
+    from cwrnn_audio.gpu.function import fused_forward
 
     model, x, h0 = model_and_data("mixed", device)
     c = model.config
     W = model.W_H * model.W_H_mask
-    H = CWRNNFused.apply(x[:, :0], h0, 0, W, model.W_I, model.b_H, c.periods, c.offsets)
+    H = fused_forward(x[:, :0], h0, 0, W, model.W_I, model.b_H, c.periods, c.offsets)
     errors = []
     for bad in (
         (x, h0[:, :5], 0, W, model.W_I, model.b_H, c.periods, c.offsets),
@@ -219,7 +219,7 @@ def check_edges(device) -> dict:
         (x, h0, -1, W, model.W_I, model.b_H, c.periods, c.offsets),
     ):
         try:
-            CWRNNFused.apply(*bad)
+            fused_forward(*bad)
             errors.append(None)
         except ParameterError as exc:
             errors.append(str(exc))

@@ -1,9 +1,7 @@
-"""Populations through the fused kernels: ``P`` networks of one structure in one batched call.
-
-On CPU the checks run once, in a subprocess under Triton's interpreter (``TRITON_INTERPRET=1`` must
-be set before triton is first imported), and report numbers that the tests below judge; the CUDA
-test runs the same checks on a GPU in-process.
-"""
+"""Populations through the fused kernels: ``P`` networks of one structure in one batched call,
+judged against a loop over the networks through the step loop, and ``run_epochs`` with the fused
+kernels against its vmap path. ``population_checks.py`` computes the numbers (under the interpreter
+on CPU, in-process on a GPU)."""
 
 import sys
 from pathlib import Path
