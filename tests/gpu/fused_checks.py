@@ -47,22 +47,25 @@ def fused(on: bool):
             os.environ["CWRNN_AUDIO_FUSED"] = old
 
 
-CALLS = {"fused": 0}  # fused_forward calls, counted by run_all: proof the kernels ran
+CALLS = {}  # calls of each counted function since count_calls wrapped it: proof the kernels ran
 
 
-def count_fused_calls() -> None:
-    import cwrnn_audio.gpu.function as function
+def count_calls(module_name: str, attr: str) -> None:
+    """Count the calls of ``module.attr`` in ``CALLS[attr]``; the callers look it up on every call."""
+    import importlib
 
-    inner = function.fused_forward
+    module = importlib.import_module(module_name)
+    inner = getattr(module, attr)
     if getattr(inner, "counted", False):
         return
+    CALLS[attr] = 0
 
     def counted(*args):
-        CALLS["fused"] += 1
+        CALLS[attr] += 1
         return inner(*args)
 
     counted.counted = True
-    function.fused_forward = counted  # functional.py looks it up on every fused call
+    setattr(module, attr, counted)
 
 
 def model_and_data(name, device, seed=0):
@@ -96,7 +99,7 @@ def check_forward(device) -> dict:
         # the reference's read-out set to the identity: its outputs are the hidden states
         weights = {**model.numpy_weights(), "W_O": np.eye(c.hidden_size), "b_O": np.zeros(c.hidden_size)}
         for t0 in (0, 7):
-            calls = CALLS["fused"]
+            calls = CALLS["fused_forward"]
             t = torch.full((BATCH,), t0, device=device)
             with torch.no_grad():
                 with fused(True):
@@ -110,7 +113,7 @@ def check_forward(device) -> dict:
                 )
                 ref = max(ref, max_diff(H[b], H_ref))
             out[f"{name}/t0={t0}"] = {
-                "fused_calls": CALLS["fused"] - calls,
+                "fused_calls": CALLS["fused_forward"] - calls,
                 "vs_reference": ref,
                 "vs_step_loop": max_diff(H, H_loop),
             }
@@ -139,9 +142,9 @@ def check_gradients(device) -> dict:
         model, x, h0 = model_and_data(name, device, seed=2)
         for label, t in starts.items():
             t = torch.tensor(t, device=device)
-            calls = CALLS["fused"]
+            calls = CALLS["fused_forward"]
             gf = grads(model, x, h0, t, True)
-            calls = CALLS["fused"] - calls
+            calls = CALLS["fused_forward"] - calls
             gs = grads(model, x, h0, t, False)
             scale = {k: float(v.abs().max()) if v.numel() else 0.0 for k, v in gs.items()}
             diff = {k: rel_diff(gf[k], gs[k]) for k in gs}
@@ -227,7 +230,7 @@ def check_edges(device) -> dict:
 
 
 def run_all(device) -> dict:
-    count_fused_calls()
+    count_calls("cwrnn_audio.gpu.function", "fused_forward")
     checks = (
         check_forward,
         check_gradients,

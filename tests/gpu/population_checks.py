@@ -15,11 +15,7 @@ import sys
 
 import numpy as np
 import torch
-from fused_checks import (  # this folder: on the path as a script's, or the CUDA test's
-    fused,
-    max_diff,
-    rel_diff,
-)
+from fused_checks import CALLS, count_calls, fused, max_diff, rel_diff  # this folder: a script's path
 
 from cwrnn_audio import CWRNN  # noqa: E402
 from cwrnn_audio.core.clock import block_upper_mask
@@ -36,24 +32,6 @@ CONFIGS = {
 }
 STARTS = {"mixed": 7, "srn": 0, "no_input": 3}
 NETS, BATCH, STEPS = 3, 18, 8
-
-
-CALLS = {"population": 0}  # population_forward calls: proof the kernels ran
-
-
-def count_population_calls() -> None:
-    import cwrnn_audio.gpu.population as population
-
-    inner = population.population_forward
-    if getattr(inner, "counted", False):
-        return
-
-    def counted(*args):
-        CALLS["population"] += 1
-        return inner(*args)
-
-    counted.counted = True
-    population.population_forward = counted  # engine_torch looks it up on every run_epochs call
 
 
 def check_kernels(device) -> dict:
@@ -118,7 +96,7 @@ def train(template, theta, x, target, opt, on: bool, device):
     theta = theta.copy()
     m1, m2 = np.zeros_like(theta), np.zeros_like(theta)
     steps = np.zeros(NETS, np.int64)
-    calls = CALLS["population"]
+    calls = CALLS["population_forward"]
     with fused(on):
         losses = [
             engine_torch.run_epochs(template, theta, m1, m2, steps, x, target, e, 0.05, opt, device=device)
@@ -130,7 +108,7 @@ def train(template, theta, x, target, opt, on: bool, device):
         "m1": m1,
         "m2": m2,
         "steps": steps.tolist(),
-        "calls": CALLS["population"] - calls,
+        "calls": CALLS["population_forward"] - calls,
     }
 
 
@@ -164,7 +142,7 @@ def check_run_epochs(device) -> dict:
 
 
 def run_all(device) -> dict:
-    count_population_calls()
+    count_calls("cwrnn_audio.gpu.population", "population_forward")
     return {"kernels": check_kernels(device), "run_epochs": check_run_epochs(device)} | {
         "triton_loaded": "triton" in sys.modules
     }
