@@ -66,6 +66,8 @@ def test_plugin_benchmark_compares_with_lstm():
 def test_gpu_training_benchmark_without_a_gpu_says_so():
     out = run_script("bench_train_gpu.py")
     assert out.startswith("bench_train_gpu: no CUDA GPU") and out.count("\n") == 1
+    out = run_script("probe_fused_warps.py")
+    assert out.startswith("probe_fused_warps: no CUDA GPU") and out.count("\n") == 1
 
 
 def test_gpu_training_benchmark_runs_its_code_on_the_cpu():

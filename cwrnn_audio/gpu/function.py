@@ -14,6 +14,16 @@ import triton
 from ..errors import ParameterError
 
 BLOCK_B = 16  # sequences per program: the smallest M dimension tl.dot takes
+# warps per program by padded module size, the fastest measured on an H100 (benchmarks/gpu_notes.md):
+# at 32 rows, 2 warps beat 4 by 8 % (forward + backward); at 16 and 64, 4 beat 1, 2 and 8
+NUM_WARPS = {16: 4, 32: 2, 64: 4, 128: 4}
+
+
+def _num_warps(block_k: int) -> int:
+    return NUM_WARPS.get(block_k, 4)
+
+
+UNROLL = True  # the kernels unrolled over modules (``unrolled.py``); False: the generic loops
 
 
 def _block(size: int) -> int:

@@ -13,7 +13,7 @@ import torch
 import triton
 from torch.autograd.function import once_differentiable
 
-from .function import BLOCK_B, _block, _check, _clock, _precision
+from .function import BLOCK_B, _block, _check, _clock, _num_warps, _precision
 from .kernels import cwrnn_backward_kernel, cwrnn_forward_kernel
 
 
@@ -49,7 +49,7 @@ class CWRNNPopulationFused(torch.autograd.Function):
                 phase, period, offs,
                 B, T, I, len(periods),
                 HAS_INPUT=I > 0, BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k,
-                BLOCK_I=_block(I), PRECISION=ctx.precision,
+                BLOCK_I=_block(I), PRECISION=ctx.precision, num_warps=_num_warps(ctx.block_k),
             )  # fmt: skip
         ctx.save_for_backward(x, W, WI, HS)
         return HS[:, 1:].transpose(1, 2)
@@ -74,7 +74,7 @@ class CWRNNPopulationFused(torch.autograd.Function):
             HS.new_empty((P, B, n)), dh, B * n,
             *_clock(t0, periods, offsets, HS.device),
             B, T, len(periods),
-            BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k, PRECISION=ctx.precision,
+            BLOCK_B=BLOCK_B, BLOCK_K=ctx.block_k, PRECISION=ctx.precision, num_warps=_num_warps(ctx.block_k),
         )  # fmt: skip
         D = Delta.reshape(P, T * B, n)
         dx = dW = dWI = db = None
