@@ -42,6 +42,10 @@ class Adapter(Codec):
         """One training stream per channel."""
         return list(zip(*self.encode(audio)))
 
+    def playback_settings(self, streams) -> dict:
+        """Settings learnt from the training streams that the model folder keeps (none by default)."""
+        return {}
+
 
 def adapter_from_dict(data: dict, *, source: str = "adapter") -> Adapter:
     """An audio codec from its JSON (``{"encoding": name, **settings}``)."""

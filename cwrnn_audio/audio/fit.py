@@ -14,11 +14,14 @@ from .dataset import load_corpus
 
 @dataclass
 class AudioTrainConfig(LoopConfig):
-    encoding: str = "mulaw"  # "raw", "mulaw" or "mel"
+    encoding: str = "mulaw"  # "raw", "mulaw", "mel" or "harmonic"
     context: int = 1  # mulaw: the last N samples as input
     n_fft: int = 1024  # mel: FFT size
     hop_length: int = 256  # mel: samples per frame step (the model's step rate is sample_rate / hop_length)
     n_mels: int = 64  # mel: bands
+    frame_rate: int = 250  # harmonic: frames per second (the model's step rate)
+    n_harmonics: int = 60  # harmonic: oscillators at multiples of f0
+    n_noise: int = 65  # harmonic: noise-filter bands from 0 Hz to Nyquist
     sample_rate: int = 16000  # the model's rate; files are resampled to it
     channels: str = "mix"  # "mix" to mono, or "keep" (each channel its own stream)
     num_modules: int = 8
@@ -93,5 +96,7 @@ def train_audio(
     for _path, reason in skipped:
         log(f"skipped {reason}")
     streams = [s for _, audio in clips for s in adapter.streams(audio)]
-    history, _ = train_model_dir(streams, make_model, adapter, out_dir, cfg, **run)
+    history, _ = train_model_dir(
+        streams, make_model, adapter, out_dir, cfg, **adapter.playback_settings(streams), **run
+    )
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}

@@ -2,6 +2,7 @@
 
   cwrnn-audio generate MODEL_DIR --seconds S [--prime FILE] [--temperature T] -o OUT.wav
   cwrnn-audio generate MODEL_DIR --bars N [--prime FILE.mid] [--temperature T] -o OUT.mid
+  cwrnn-audio generate HARMONIC_MODEL_DIR --midi SONG.mid [--transpose N] [--plot] -o OUT.wav
 
 For MIDI, a piano-roll PNG of the priming and generated notes is written beside OUT.
 """
@@ -25,6 +26,11 @@ def add_arguments(p) -> None:
     p.add_argument("--voices", type=int, default=1, help="independent voices, written as channels")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--backend", choices=("numba", "torch"), default="numba")
+    p.add_argument("--midi", metavar="FILE.mid", help="harmonic models: the notes to play")
+    p.add_argument("--transpose", type=int, default=0, help="--midi: semitones added to every note")
+    p.add_argument("--attack", type=float, default=0.03, help="--midi: seconds to reach a note's level")
+    p.add_argument("--release", type=float, default=0.12, help="--midi: seconds of fade after note-off")
+    p.add_argument("--plot", action="store_true", help="--midi: a spectrogram PNG beside OUT")
     p.add_argument("-o", "--output", required=True, metavar="OUT")
 
 
@@ -32,7 +38,50 @@ def run(args) -> int:
     from ..models.folder import load_model_dir
 
     folder = load_model_dir(args.model_dir)
+    if args.midi or folder.codec.name == "harmonic":
+        return run_notes(args, folder)
     return (run_midi if folder.codec.domain == "midi" else run_audio)(args, folder)
+
+
+def run_notes(args, folder) -> int:
+    """A harmonic model plays the notes of ``--midi``."""
+    from pathlib import Path
+
+    from ..ddsp.render import Envelope, render_notes
+    from ..errors import ParameterError
+    from ..io.audio_file import write_audio
+    from ..midi.read import read_midi
+
+    model, codec, playback = folder
+    if codec.name != "harmonic":
+        raise ParameterError(
+            f"--midi needs a model of the harmonic encoding; {args.model_dir} is {codec.name!r}"
+        )
+    if not args.midi:
+        raise ParameterError("a harmonic model plays notes: give them with --midi FILE.mid")
+    score = read_midi(args.midi, drums="drop")
+    if not score.notes:
+        raise ParameterError(f"{args.midi}: the file has no notes to play")
+    env = Envelope(attack=args.attack, release=args.release)
+    pitch_range = tuple(playback["pitch_range"]) if any(playback.get("pitch_range", ())) else None
+    audio = render_notes(
+        model,
+        codec,
+        score.notes,
+        envelope=env,
+        transpose=args.transpose,
+        seed=args.seed or 0,
+        pitch_range=pitch_range,
+    )
+    out = write_audio(args.output, audio, codec.sample_rate)
+    seconds = audio.shape[1] / codec.sample_rate
+    print(f"wrote {out}: {len(score.notes)} notes, {seconds:.2f} s at {codec.sample_rate} Hz")
+    if args.plot:
+        from ..plots.spectrogram import spectrogram
+
+        png = spectrogram(audio, codec.sample_rate, Path(out).with_suffix(".png"), title=Path(args.midi).name)
+        print(f"wrote {png}")
+    return 0
 
 
 def _sampling(args) -> dict:

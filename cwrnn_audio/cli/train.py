@@ -1,6 +1,6 @@
 """Train an autoregressive CW-RNN.
 
-  cwrnn-audio train audio PATH... --encoding raw|mulaw|mel --out MODEL_DIR [--epochs N] ...
+  cwrnn-audio train audio PATH... --encoding raw|mulaw|mel|harmonic --out MODEL_DIR [--epochs N] ...
   cwrnn-audio train midi PATH... --encoding roll|events|melody --out MODEL_DIR [--epochs N] ...
   torchrun --standalone --nproc-per-node N -m cwrnn_audio train midi|audio PATH... --out MODEL_DIR --distributed
   cwrnn-audio train effect --dry A.wav [B.wav ...] --wet A_fx.wav [B_fx.wav ...] --out MODEL_DIR ...
@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     a = sub.add_parser("audio", help="autoregressive audio model", description=__doc__)
     a.add_argument("paths", nargs="+", metavar="PATH")
-    a.add_argument("--encoding", choices=("raw", "mulaw", "mel"), default="mulaw")
+    a.add_argument("--encoding", choices=("raw", "mulaw", "mel", "harmonic"), default="mulaw")
     a.add_argument("--out", required=True, metavar="MODEL_DIR")
     a.add_argument("--sample-rate", type=int, default=16000)
     a.add_argument(
@@ -31,6 +31,11 @@ def add_arguments(p) -> None:
     )
     a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size (default: %(default)s)")
     a.add_argument("--n-mels", type=int, default=64, help="mel: bands (default: %(default)s)")
+    a.add_argument(
+        "--frame-rate", type=int, default=250, help="harmonic: frames per second (default: %(default)s)"
+    )
+    a.add_argument("--n-harmonics", type=int, default=60, help="harmonic: oscillators (default: %(default)s)")
+    a.add_argument("--n-noise", type=int, default=65, help="harmonic: noise bands (default: %(default)s)")
     a.add_argument("--channels", choices=("mix", "keep"), default="mix")
     _network_arguments(
         a,
@@ -150,6 +155,7 @@ def run(args) -> int:
 
     cfg = AudioTrainConfig(
         **_values(args, "encoding", "context", "hop_length", "n_fft", "n_mels", "sample_rate", "channels"),
+        **_values(args, "frame_rate", "n_harmonics", "n_noise"),
         periods=tuple(args.periods_seconds) if args.periods_seconds else "exponential",
         **_network_values(args),
         **_loop_values(args),

@@ -72,9 +72,9 @@ def filtered_noise(noise, u, *, hop: int):
     L = ir.shape[-1]
     n = hop + L - 1
     size = 1 << (n - 1).bit_length()
-    seg = torch.fft.irfft(
-        torch.fft.rfft(u.reshape(B, T, hop), n=size) * torch.fft.rfft(ir, n=size), n=size
-    )[..., :n]  # (B, T, hop + L - 1)
+    seg = torch.fft.irfft(torch.fft.rfft(u.reshape(B, T, hop), n=size) * torch.fft.rfft(ir, n=size), n=size)[
+        ..., :n
+    ]  # (B, T, hop + L - 1)
     out = seg.new_zeros(B, T * hop + L - 1)
     index = (torch.arange(T, device=u.device)[:, None] * hop + torch.arange(n, device=u.device)).reshape(-1)
     out = out.index_add(1, index, seg.reshape(B, -1))

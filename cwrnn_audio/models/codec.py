@@ -59,6 +59,11 @@ class Codec(ABC):
     @abstractmethod
     def settings(self) -> dict: ...
 
+    def loss_function(self):
+        """The sequence trainer's loss: ``loss`` (a built-in kind), or a callable
+        ``(outputs, targets, inputs) -> scalar tensor`` for a codec whose loss needs more."""
+        return self.loss
+
     def streams(self, data) -> list:
         """Training streams ``[(inputs (T, I), targets)]`` of one item (a clip, a score)."""
         return [self.encode(data)]

@@ -15,6 +15,7 @@ CODECS: dict = {
     "raw": "cwrnn_audio.adapters.raw:RawAdapter",
     "mulaw": "cwrnn_audio.adapters.mulaw:MuLawAdapter",
     "mel": "cwrnn_audio.adapters.mel:MelAdapter",
+    "harmonic": "cwrnn_audio.adapters.harmonic:HarmonicAdapter",
     "roll": "cwrnn_audio.midi.roll:RollEncoding",
     "events": "cwrnn_audio.midi.events:EventEncoding",
     "melody": "cwrnn_audio.midi.melody:MelodyEncoding",

@@ -66,8 +66,11 @@ def _chunks(encoded, cfg):
     return train, val
 
 
-def sequence_loss(kind, out, target):
-    """Mean loss per step: cross-entropy over classes, mean squared error, or per-label binary cross-entropy."""
+def sequence_loss(kind, out, target, inputs):
+    """Mean loss per step: cross-entropy over classes, mean squared error, or per-label binary
+    cross-entropy; or ``kind(out, target, inputs)`` for a codec's own loss (``Codec.loss_function``)."""
+    if callable(kind):
+        return kind(out, target, inputs)
     if kind == "ce":
         return torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1))
     if kind == "bce":
@@ -90,7 +93,7 @@ def train_batch(net, model, opt, kind, xs, ys, cfg) -> list[float]:
     hx, losses = None, []
     for w in range(0, xs.shape[1], cfg.window):
         out_w, state = net(xs[:, w : w + cfg.window], hx)
-        batch_loss = sequence_loss(kind, out_w, ys[:, w : w + cfg.window])
+        batch_loss = sequence_loss(kind, out_w, ys[:, w : w + cfg.window], xs[:, w : w + cfg.window])
         opt.zero_grad()
         batch_loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -157,7 +160,7 @@ class SequenceTask(Task):
     def evaluate(self) -> dict:
         self.model.eval()
         with torch.no_grad():  # streamed tails weigh by their length
-            v = [(sequence_loss(self.kind, self.model(x)[0], y).item(), x.shape[1]) for x, y in self.val]
+            v = [(sequence_loss(self.kind, self.model(x)[0], y, x).item(), x.shape[1]) for x, y in self.val]
         v = [(loss * n, n) if self.streaming else (loss, 1) for loss, n in v]
         tl, tn, vl, vn = self.ranks.sum(
             [sum(self.losses), len(self.losses), sum(a for a, _ in v), sum(b for _, b in v)]
@@ -290,7 +293,9 @@ def load_training_arrays(model, opt, arrays) -> None:
 
 def _run(model, codec, cfg, batches, val, out, *, ranks, save, resume, progress, log) -> dict:
     """The epochs, on :class:`~.loop.EpochLoop`: a checkpoint per epoch in ``out/checkpoint``, the history in ``out``."""
-    kind = valid_choice(codec.loss, LOSSES, name="loss")
+    kind = codec.loss_function()
+    if not callable(kind):
+        kind = valid_choice(kind, LOSSES, name="loss")
     task = SequenceTask(model, kind, cfg, batches, val, save=save, ranks=ranks, progress=progress, log=log)
     desc = f"train ({ranks.world_size} process(es))"
     kw = dict(patience=cfg.patience, history_dir=out, progress=progress, ranks=ranks, log=log, desc=desc)

@@ -1,0 +1,134 @@
+"""Notes to audio through a harmonic model: pitch and loudness curves, one voice per sounding note.
+
+Each note becomes a voice's f0 (its pitch, held through the release) and loudness curve: from the
+floor up to the velocity's level over ``attack`` seconds, held, and back to the floor over
+``release`` seconds after note-off. Overlapping notes take separate voices; all voices run through
+the CW-RNN in one streaming kernel call, are synthesized in one Numba call and mixed.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError
+
+FLOOR_DB = -100.0  # the loudness of silence in the features (``ddsp.features``)
+
+
+@dataclass
+class Envelope:
+    attack: float = 0.03  # seconds from the floor to the note's level
+    release: float = 0.12  # seconds from the note's level back to the floor after note-off
+    top_db: float = -18.0  # A-weighted loudness of velocity 127
+    range_db: float = 30.0  # velocity 1 is this much quieter (linear in velocity's log)
+
+    def __post_init__(self):
+        for key in ("attack", "release", "range_db"):
+            v = getattr(self, key)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ParameterError(f"{key} must be a finite number >= 0; got {v!r}")
+
+    def level_db(self, velocity: int) -> float:
+        return self.top_db + self.range_db * math.log(max(1, velocity) / 127) / math.log(127)
+
+
+def assign_voices(notes, release: float) -> list[int]:
+    """A voice index per note: the lowest voice free (its last note released) at the note's start."""
+    free_at: list[float] = []
+    voices = []
+    for n in notes:
+        v = next((i for i, t in enumerate(free_at) if t <= n.start), len(free_at))
+        if v == len(free_at):
+            free_at.append(0.0)
+        free_at[v] = n.end + release
+        voices.append(v)
+    return voices
+
+
+def note_controls(
+    notes, *, frame_rate: int, envelope: Envelope | None = None, transpose: int = 0, tail: float = 0.5
+):
+    """``(f0_hz (V, T), loudness_db (V, T))`` at ``frame_rate`` for notes ``[Note]`` (pitch, velocity,
+    start, end in seconds), one row per voice; ``tail`` seconds of silence after the last release."""
+    env = envelope or Envelope()
+    if not notes:
+        raise ParameterError("the score has no notes to render")
+    voices = assign_voices(notes, env.release)
+    V = max(voices) + 1
+    T = int(math.ceil((max(n.end for n in notes) + env.release + tail) * frame_rate))
+    t = (np.arange(T) + 1) / frame_rate  # a frame's parameters hold at its last sample
+    f0 = np.full((V, T), np.nan)
+    db = np.full((V, T), FLOOR_DB)
+    for n, v in zip(notes, voices):
+        hz = 440.0 * 2.0 ** ((n.pitch + transpose - 69) / 12)
+        level = env.level_db(n.velocity)
+        on = (t >= n.start) & (t < n.end + env.release)
+        rise = np.clip((t - n.start) / max(env.attack, 1e-9), 0, 1)
+        fall = np.clip(1 - (t - n.end) / max(env.release, 1e-9), 0, 1)
+        shape = np.where(t < n.end, rise, np.minimum(rise, fall))
+        # dB interpolation from the floor, so the attack is an exponential swell like a real onset
+        curve = FLOOR_DB + (level - FLOOR_DB) * shape
+        db[v, on] = np.maximum(db[v, on], curve[on])
+        f0[v, on] = hz
+    for row in f0:  # a voice's silent frames hold its last pitch (before its first note: that note's)
+        known = np.nonzero(~np.isnan(row))[0]
+        if not known.size:
+            row[:] = 440.0
+            continue
+        last = np.maximum.accumulate(np.where(np.isnan(row), -1, np.arange(T)))
+        row[:] = row[np.where(last < 0, known[0], last)]
+    return f0, db
+
+
+def render_notes(
+    model,
+    codec,
+    notes,
+    *,
+    envelope: Envelope | None = None,
+    transpose: int = 0,
+    seed: int = 0,
+    pitch_range: tuple | None = None,
+):
+    """Mono audio ``(1, T * hop)`` float32 at ``codec.sample_rate``: ``notes`` played by a harmonic
+    model (``model``: a CW-RNN whose codec is ``codec``, a :class:`HarmonicAdapter`).
+
+    ``pitch_range``: (lowest, highest) f0 in Hz seen in training; notes outside it still render
+    (the synthesizer extrapolates) after a warning naming the range.
+    """
+    from ..kernels.harmonic import HarmonicSynth
+
+    if getattr(codec, "name", "") != "harmonic":
+        raise ParameterError(f"rendering notes needs a model of the harmonic encoding; got {codec!r}")
+    f0, db = note_controls(notes, frame_rate=codec.frame_rate, envelope=envelope, transpose=transpose)
+    if pitch_range is not None:
+        lo, hi = pitch_range
+        played = [440.0 * 2.0 ** ((n.pitch + transpose - 69) / 12) for n in notes]
+        outside = [p for p in played if p < lo * 0.97 or p > hi * 1.03]
+        if outside:
+            warnings.warn(
+                f"{len(outside)} notes lie outside the pitches seen in training ({lo:.0f}-{hi:.0f} Hz): "
+                "the synthesizer extrapolates",
+                stacklevel=2,
+            )
+    V, T = f0.shape
+    x = codec.controls(f0, db)  # (V, T, 2)
+    out = model.stream(voices=V).process(np.ascontiguousarray(x))
+    amplitude, harmonics, noise = codec.synth_params(out.astype(np.float64))
+    synth = HarmonicSynth(codec.sample_rate, codec.hop, codec.n_harmonics, codec.n_noise, voices=V)
+    u = np.random.default_rng(seed).standard_normal((V, T * codec.hop)).astype(np.float32)
+    audio = synth.process(
+        f0.astype(np.float32),
+        amplitude.astype(np.float32),
+        harmonics.astype(np.float32),
+        noise.astype(np.float32),
+        u,
+    )
+    return audio.sum(0, keepdims=True).astype(np.float32)
+
+
+__all__ = ["Envelope", "assign_voices", "note_controls", "render_notes"]
