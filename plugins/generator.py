@@ -1,4 +1,5 @@
-"""Generator: a polyphonic synth whose voices are a trained mu-law audio model sampling."""
+"""Generator: a polyphonic synth whose voices are a trained model: mu-law sampling, or a harmonic
+(DDSP) model playing the notes' pitches (see ``plugins/harmonic_voices.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cwrnn_audio.ddsp.render import Envelope
 from cwrnn_audio.errors import ParameterError
 from cwrnn_audio.plugin import Parameter, Plugin
 
@@ -20,11 +22,17 @@ class MidiEvent(NamedTuple):
 class Generator(Plugin):
     """A note-on starts a voice (from a primed state, or silence), a note-off fades it.
 
-    ``model``: a mu-law model folder (default: the bundled ``bach_mulaw``, 16 kHz); the voices
-    run at the model's rate and their mix is resampled to the host's (any rate ``prepare`` takes).
-    ``polyphony`` voices are sampled together in one kernel call; the quietest is stolen when
-    all are busy. The model is not pitch-conditioned: notes trigger and shape voices, they do
-    not set a pitch.
+    ``model``: a mu-law or harmonic model folder (default: the bundled ``bach_mulaw``, 16 kHz);
+    the voices run at the model's rate and their mix is resampled to the host's (any rate
+    ``prepare`` takes). ``polyphony`` voices are sampled together in one kernel call; the quietest
+    is stolen when all are busy.
+
+    A mu-law model is not pitch-conditioned: notes trigger and shape voices, they do not set a
+    pitch (parameters ``temperature``, ``release_ms``, ``gain_db``). A harmonic model plays the
+    notes: a voice gets the note's pitch and a loudness from its velocity that rises over
+    ``attack_ms`` and falls over ``release_ms`` after note-off (parameters ``attack_ms``,
+    ``release_ms``, ``gain_db``; ``primed`` does not apply); events act at the first model frame
+    boundary at or after their host frame. See :mod:`plugins.harmonic_voices`.
     """
 
     name = "generator"
@@ -34,18 +42,37 @@ class Generator(Plugin):
         Parameter("gain_db", -24.0, 24.0, 0.0, " dB"),
     )
 
+    #: the parameters with a harmonic model (an instance's ``parameters`` then)
+    harmonic_parameters = (
+        Parameter("attack_ms", 0.0, 2000.0, round(Envelope.attack * 1000.0, 9), " ms"),
+        Parameter("release_ms", 0.0, 2000.0, round(Envelope.release * 1000.0, 9), " ms"),
+        Parameter("gain_db", -24.0, 24.0, 0.0, " dB"),
+    )
+
     def __init__(self, model=None, *, polyphony: int = 8, primed: bool = True, seed: int = 0, **values):
         import cwrnn_audio_samples
+        from cwrnn_audio.adapters.harmonic import HarmonicAdapter
         from cwrnn_audio.adapters.mulaw import MuLawAdapter
         from cwrnn_audio.models.folder import load_model_dir
 
         folder = model or cwrnn_audio_samples.path("models/bach_mulaw")
         self.model, self.adapter, _ = load_model_dir(folder, domain="audio")
-        if not isinstance(self.adapter, MuLawAdapter):  # its voices sample mu-law classes
-            raise ParameterError(f"{folder}: the generator needs a mu-law model; got {self.adapter.name!r}")
+        harmonic = isinstance(self.adapter, HarmonicAdapter)
+        if not (harmonic or isinstance(self.adapter, MuLawAdapter)):  # its voices sample mu-law classes
+            raise ParameterError(
+                f"{folder}: the generator needs a mu-law or harmonic model; got {self.adapter.name!r}"
+            )
         if not (isinstance(polyphony, int) and 1 <= polyphony <= 64):
             raise ParameterError(f"polyphony must be an integer in 1..64; got {polyphony!r}")
         self.polyphony, self.primed, self.seed = polyphony, primed, seed
+        self._harmonic = None
+        if harmonic:
+            from .harmonic_voices import HarmonicVoices
+
+            self.parameters = self.harmonic_parameters
+            self._harmonic = HarmonicVoices(self, self.model, self.adapter, polyphony, seed)
+            super().__init__(**values)
+            return
         self.weights = self.model.kernel_weights()
         self._prime_state = self._primed_state() if primed else None
         super().__init__(**values)
@@ -63,6 +90,10 @@ class Generator(Plugin):
         return s.state.h[0].copy(), int(s.state.t[0]), last
 
     def _prepare(self, sample_rate, max_block_size, num_channels):
+        if self._harmonic is not None:
+            self._out = np.zeros((num_channels, max_block_size), np.float32)
+            self.latency_samples = self._harmonic.prepare(sample_rate, max_block_size)
+            return
         from cwrnn_audio.kernels.sample import mix_voices_kernel
         from cwrnn_audio.kernels.state import KernelState
         from cwrnn_audio.runtime.resample import model_to_host
@@ -87,6 +118,9 @@ class Generator(Plugin):
         self._reset()
 
     def _reset(self):
+        if self._harmonic is not None:
+            self._harmonic.reset()
+            return
         self._active[:] = 0
         self._note[:] = -1
         self._env[:] = 0
@@ -138,8 +172,9 @@ class Generator(Plugin):
     def process_midi(self, events, num_frames: int) -> np.ndarray:
         """Render ``num_frames`` with note events at their frame offsets; returns (channels, frames).
 
-        An event at host frame ``J`` acts before the first model sample at or after it; the
-        block ends with every model sample its frames need (see ``runtime/resample.py``).
+        An event at host frame ``J`` acts before the first model sample at or after it (with a
+        harmonic model: at the first model frame boundary at or after it); the block ends with
+        every model sample its frames need (see ``runtime/resample.py``).
         """
         if self.prepared is None:
             raise ParameterError(
@@ -149,6 +184,8 @@ class Generator(Plugin):
             raise ParameterError(
                 f"{self.name}: num_frames must be in 0..{self.prepared[1]}; got {num_frames!r}"
             )
+        if self._harmonic is not None:
+            return self._harmonic_block(events, num_frames)
         host, model = self.prepared[0], self.adapter.sample_rate
         self._filled = 0
         for ev in sorted(events, key=lambda e: e[0]):
@@ -172,11 +209,30 @@ class Generator(Plugin):
         out[1:] = out[:1]
         return out
 
+    def _harmonic_block(self, events, num_frames):
+        checked = []
+        for ev in sorted(events, key=lambda e: e[0]):
+            ev = MidiEvent(*ev)
+            if not (0 <= ev.offset < max(1, num_frames)) or not (0 <= ev.note <= 127):
+                raise ParameterError(f"{self.name}: event {ev!r} is outside the block of {num_frames} frames")
+            if ev.type not in ("note_on", "note_off"):
+                raise ParameterError(
+                    f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}"
+                )
+            checked.append(ev)
+        mono = self._harmonic.process_midi(checked, num_frames)
+        out = self._out[:, :num_frames]
+        np.multiply(mono, 10.0 ** (self["gain_db"] / 20.0), out=out[:1])
+        out[1:] = out[:1]
+        return out
+
     def _process(self, audio):
         """An instrument ignores its audio input: the voices started by MIDI keep sounding."""
         return self.process_midi((), audio.shape[1])
 
     def _state_arrays(self):
+        if self._harmonic is not None:
+            return self._harmonic.state_arrays("")
         rng = np.zeros((self.polyphony, 4), np.uint64)
         for v, g in enumerate(self._rngs):
             b = g.bit_generator.state["state"]
@@ -196,6 +252,8 @@ class Generator(Plugin):
         }
 
     def _load_state_arrays(self, a):
+        if self._harmonic is not None:
+            return self._harmonic.load_state_arrays(a, "")
         self._voices.set(a["h"], a["t"])
         for k in ("x", "active", "note", "env", "step", "gain"):
             getattr(self, "_" + k)[...] = a[k]

@@ -1,5 +1,5 @@
 """Train the bundled example models. Run: ``python samples/train_sample_models.py [NAME ...]``
-(all three: about 4 min on 2 cores).
+(all five: about 7 min on 2 cores).
 
 models/piano_mel/: a log-mel frame model (64 mels, hop 256 at 16 kHz, M config 8 x 16) trained
     on piano_phrase.wav and bach_prelude_fluidr3.flac. Primed with a clip, it continues the
@@ -12,6 +12,10 @@ models/effect_drive/: an effect model (M config, 48 kHz) taught a NumPy overdriv
     The built-in "effect" plugin uses it.
 models/melody/: a melody model (sixteenth-note grid, 130 classes, 6 modules x 16) trained on the
     tunes in midi/ (made by make_midi.py); it writes new C-major tunes.
+models/flute_harmonic/: a harmonic instrument (M config 8 x 16, 250 frames/s, 60 harmonics, 65 noise
+    bands, 16 kHz) trained on instruments/flute_train.flac (FluidR3's sampled flute, made by
+    render_melodies.py) with the multi-scale spectral loss; it plays any notes (the demo plays the
+    melody model's tunes with it). About 3 minutes; benchmarks/bench_harmonic.py trains the same.
 """
 
 from pathlib import Path
@@ -79,6 +83,12 @@ MODELS = {
     ),
     "melody": (["midi"], MidiTrainConfig(encoding="melody", epochs=40, patience=10, seed=0)),
     "effect_drive": ([], EffectTrainConfig(epochs=15, patience=4, seed=0)),
+    "flute_harmonic": (
+        ["instruments/flute_train.flac"],
+        AudioTrainConfig(
+            encoding="harmonic", window=128, chunk_windows=4, batch=8, epochs=30, patience=30, seed=0
+        ),
+    ),
 }
 
 if __name__ == "__main__":

@@ -1,69 +1,77 @@
-"""Continue a bundled piano clip with the bundled model, and show the streaming engine's speed.
+"""A new melody, composed by one bundled model and played by another: the library's main job.
 
-With no arguments: the bundled log-mel frame model (samples/models/piano_mel)
-reads the first 1.5 s of samples/piano_phrase.wav through the Numba kernel,
-then generates a continuation, decoded by Griffin-Lim; the prime and the
-continuation are written to one file. Choose another model folder or clip
-with --model / --input.
+With no arguments: the bundled melody model (samples/models/melody, trained on the tunes in
+samples/midi) composes ``--bars`` bars, and the bundled harmonic instrument
+(samples/models/flute_harmonic, trained on FluidR3's sampled flute) plays them: the CW-RNN turns
+each note's pitch and loudness into the parameters of a harmonic-plus-noise synthesizer, frame by
+frame. Writes the audio (and the notes, as OUT.mid beside it). Choose other model folders with
+--melody / --instrument.
 """
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
-
-HELP = "continue a bundled clip with a bundled model and write the result"
+HELP = "compose a new melody with a bundled model and play it with the bundled instrument"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--model", metavar="MODEL_DIR", help="model folder (default: the bundled piano_mel)")
-    p.add_argument("-i", "--input", help="audio to continue (default: the bundled piano phrase)")
-    p.add_argument("--prime-seconds", type=float, default=1.5)
-    p.add_argument("--seconds", type=float, default=2.0, help="length of the continuation")
+    p.add_argument("--melody", metavar="MODEL_DIR", help="MIDI model (default: the bundled melody)")
+    p.add_argument(
+        "--instrument", metavar="MODEL_DIR", help="harmonic model (default: the bundled flute_harmonic)"
+    )
+    p.add_argument("--bars", type=float, default=8, help="length in 4/4 bars (default: %(default)s)")
+    p.add_argument(
+        "--transpose", type=int, default=12, help="semitones (default: %(default)s, the flute's octave)"
+    )
+    p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument(
         "-o", "--output", default="cwrnn_demo.wav", help="output audio file (default: %(default)s)"
     )
-    p.add_argument("--backend", choices=("numba", "torch"), default="numba")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the output path")
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     import cwrnn_audio_samples
 
-    from ..audio.dataset import load_clip
-    from ..audio.generate import generate
+    from ..ddsp.render import render_notes
     from ..errors import ParameterError
     from ..io.audio_file import write_audio
+    from ..midi.generate import generate_midi
+    from ..midi.write import write_midi
     from ..models.folder import load_model_dir
 
-    if args.prime_seconds <= 0 or args.seconds <= 0:
-        raise ParameterError(
-            f"--prime-seconds and --seconds must be positive; got {args.prime_seconds}, {args.seconds}"
-        )
-    model_dir = args.model or cwrnn_audio_samples.path("models/piano_mel")
-    source = args.input or cwrnn_audio_samples.path("piano_phrase.wav")
-    model, adapter, _ = load_model_dir(model_dir, domain="audio")
-    clip = load_clip(source, adapter.sample_rate)
-    prime = clip[:, : int(args.prime_seconds * adapter.sample_rate)]
+    melody_dir = args.melody or cwrnn_audio_samples.path("models/melody")
+    instrument_dir = args.instrument or cwrnn_audio_samples.path("models/flute_harmonic")
+    composer, enc, settings = load_model_dir(melody_dir, domain="midi")
+    player, codec, playback = load_model_dir(instrument_dir, domain="audio")
+    if codec.name != "harmonic":
+        raise ParameterError(f"--instrument needs a harmonic model; {instrument_dir} is {codec.name!r}")
     start = time.perf_counter()
-    audio = generate(model, adapter, args.seconds, prime=prime, seed=args.seed, backend=args.backend)
-    elapsed = time.perf_counter() - start
-    out = write_audio(args.output, np.concatenate([prime, audio], axis=1), adapter.sample_rate)
+    _, notes, score = generate_midi(
+        composer, enc, bars=args.bars, temperature=args.temperature, seed=args.seed, **settings
+    )
+    composed = time.perf_counter() - start
+    if not notes:
+        raise ParameterError(f"the melody model wrote no notes in {args.bars} bars; try another --seed")
+    pitch_range = tuple(playback["pitch_range"]) if any(playback.get("pitch_range", ())) else None
+    audio = render_notes(
+        player, codec, notes, transpose=args.transpose, seed=args.seed, pitch_range=pitch_range
+    )
+    played = time.perf_counter() - start - composed
+    out = write_audio(args.output, audio, codec.sample_rate)
+    mid = write_midi(score, Path(out).with_suffix(".mid"))
     if args.quiet:
         print(out)
         return 0
-    c = model.config
-    steps = adapter.steps(args.prime_seconds) + adapter.steps(args.seconds)
+    seconds = audio.shape[1] / codec.sample_rate
+    print(f"composer   {melody_dir}: {len(notes)} notes in {args.bars:g} bars ({composed * 1e3:.0f} ms)")
     print(
-        f"model      {model_dir}: CW-RNN {c.num_modules} modules x {list(c.module_sizes)}, periods {list(c.periods)}"
+        f"instrument {instrument_dir}: {codec.n_harmonics} harmonics + noise at {codec.frame_rate} frames/s"
     )
-    print(f"           {c.num_parameters} weights (+{c.num_periods} periods); {adapter!r}")
-    print(f"prime      {source}: first {prime.shape[1] / adapter.sample_rate:.2f} s")
-    print(
-        f"generated  {audio.shape[1] / adapter.sample_rate:.2f} s in {elapsed * 1e3:.0f} ms "
-        f"({steps} model steps on {args.backend}, decoding included)"
-    )
-    print(f"output     {out}  (prime, then continuation; peak {np.abs(audio).max():.3f})")
+    print(f"           played {seconds:.1f} s of audio in {played:.2f} s")
+    print(f"output     {out} (and the notes: {mid})")
     return 0

@@ -2,8 +2,10 @@
 
 Each note becomes a voice's f0 (its pitch, held through the release) and loudness curve: from the
 floor up to the velocity's level over ``attack`` seconds, held, and back to the floor over
-``release`` seconds after note-off. Overlapping notes take separate voices; all voices run through
-the CW-RNN in one streaming kernel call, are synthesized in one Numba call and mixed.
+``release`` seconds after note-off. A note that starts after the previous one ended takes over its
+voice (mono legato: the pitch jumps, the loudness dips and swells), so a melody is one voice; only
+notes held together take separate voices. All voices run through the CW-RNN in one streaming
+kernel call, are synthesized in one Numba call and mixed.
 """
 
 from __future__ import annotations
@@ -13,10 +15,32 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ..errors import ParameterError
 
 FLOOR_DB = -100.0  # the loudness of silence in the features (``ddsp.features``)
+
+
+@njit(cache=True, nogil=True)
+def note_db(t, start, end, level, attack, release):
+    """A note's loudness (dB) at time ``t`` (s): from the floor up to ``level`` over ``attack``,
+    held until ``end``, back to the floor over ``release``; the floor outside. The one envelope of
+    :func:`note_controls` and the generator plugin."""
+    if level <= FLOOR_DB or t < start or t >= end + release:
+        return FLOOR_DB
+    shape = min(max((t - start) / max(attack, 1e-9), 0.0), 1.0)
+    if t >= end:
+        shape = min(shape, min(max(1.0 - (t - end) / max(release, 1e-9), 0.0), 1.0))
+    # dB interpolation from the floor, so the attack is an exponential swell like a real onset
+    return FLOOR_DB + (level - FLOOR_DB) * shape
+
+
+@njit(cache=True, nogil=True)
+def _note_curve(t, start, end, level, attack, release, out):
+    """``out[i] = max(out[i], note_db(t[i], ...))``: one note added to a voice's loudness."""
+    for i in range(t.shape[0]):
+        out[i] = max(out[i], note_db(t[i], start, end, level, attack, release))
 
 
 @dataclass
@@ -36,15 +60,19 @@ class Envelope:
         return self.top_db + self.range_db * math.log(max(1, velocity) / 127) / math.log(127)
 
 
-def assign_voices(notes, release: float) -> list[int]:
-    """A voice index per note: the lowest voice free (its last note released) at the note's start."""
-    free_at: list[float] = []
+def assign_voices(notes) -> list[int]:
+    """A voice index per note, as a mono-legato synth assigns them: a note takes the voice whose
+    note ended last (its pitch jumps; its loudness takes the louder of the old release and the new
+    attack), so a melody stays one voice; a new voice only for a note that starts while every
+    voice's note is still held (a chord)."""
+    ended: list[float] = []  # per voice, when its last note ended
     voices = []
     for n in notes:
-        v = next((i for i, t in enumerate(free_at) if t <= n.start), len(free_at))
-        if v == len(free_at):
-            free_at.append(0.0)
-        free_at[v] = n.end + release
+        free = [i for i, end in enumerate(ended) if end <= n.start]
+        v = max(free, key=lambda i: ended[i]) if free else len(ended)
+        if v == len(ended):
+            ended.append(0.0)
+        ended[v] = n.end
         voices.append(v)
     return voices
 
@@ -57,23 +85,15 @@ def note_controls(
     env = envelope or Envelope()
     if not notes:
         raise ParameterError("the score has no notes to render")
-    voices = assign_voices(notes, env.release)
+    voices = assign_voices(notes)
     V = max(voices) + 1
     T = int(math.ceil((max(n.end for n in notes) + env.release + tail) * frame_rate))
     t = (np.arange(T) + 1) / frame_rate  # a frame's parameters hold at its last sample
     f0 = np.full((V, T), np.nan)
     db = np.full((V, T), FLOOR_DB)
     for n, v in zip(notes, voices):
-        hz = 440.0 * 2.0 ** ((n.pitch + transpose - 69) / 12)
-        level = env.level_db(n.velocity)
-        on = (t >= n.start) & (t < n.end + env.release)
-        rise = np.clip((t - n.start) / max(env.attack, 1e-9), 0, 1)
-        fall = np.clip(1 - (t - n.end) / max(env.release, 1e-9), 0, 1)
-        shape = np.where(t < n.end, rise, np.minimum(rise, fall))
-        # dB interpolation from the floor, so the attack is an exponential swell like a real onset
-        curve = FLOOR_DB + (level - FLOOR_DB) * shape
-        db[v, on] = np.maximum(db[v, on], curve[on])
-        f0[v, on] = hz
+        _note_curve(t, n.start, n.end, env.level_db(n.velocity), env.attack, env.release, db[v])
+        f0[v, (t >= n.start) & (t < n.end + env.release)] = 440.0 * 2.0 ** ((n.pitch + transpose - 69) / 12)
     for row in f0:  # a voice's silent frames hold its last pitch (before its first note: that note's)
         known = np.nonzero(~np.isnan(row))[0]
         if not known.size:
@@ -120,7 +140,9 @@ def render_notes(
     out = model.stream(voices=V).process(np.ascontiguousarray(x))
     amplitude, harmonics, noise = codec.synth_params(out.astype(np.float64))
     synth = HarmonicSynth(codec.sample_rate, codec.hop, codec.n_harmonics, codec.n_noise, voices=V)
-    u = np.random.default_rng(seed).standard_normal((V, T * codec.hop)).astype(np.float32)
+    # one generator per voice: a voice's noise does not depend on how many voices play
+    u = np.stack([np.random.default_rng([seed, v]).standard_normal(T * codec.hop) for v in range(V)])
+    u = u.astype(np.float32)
     audio = synth.process(
         f0.astype(np.float32),
         amplitude.astype(np.float32),

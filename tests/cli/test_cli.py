@@ -35,52 +35,48 @@ def test_console_script_is_installed():
     assert r.returncode == 0 and cwrnn_audio.__version__ in r.stdout
 
 
-def test_demo_continues_the_bundled_clip_with_the_bundled_model(tmp_path):
-    r = cli("demo", "-o", "out.wav", "--seed", "5", "--seconds", "1", cwd=tmp_path)
+def test_demo_plays_a_new_melody_with_the_bundled_instrument(tmp_path):
+    r = cli("demo", "-o", "out.wav", "--seed", "5", "--bars", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "piano_mel" in r.stdout and "out.wav" in r.stdout
+    assert "melody" in r.stdout and "flute_harmonic" in r.stdout and "out.wav" in r.stdout
     import cwrnn_audio_samples
-    from cwrnn_audio.audio.dataset import load_clip
-    from cwrnn_audio.audio.generate import generate
+    from cwrnn_audio.ddsp.render import render_notes
+    from cwrnn_audio.midi.generate import generate_midi
+    from cwrnn_audio.midi.read import read_midi
     from cwrnn_audio.models.folder import load_model_dir
 
     out, sr = sf.read(str(tmp_path / "out.wav"), dtype="float32")
-    # a second reader: the same model folder, clip and seed through the Python API
-    model, adapter, _ = load_model_dir(cwrnn_audio_samples.path("models/piano_mel"), domain="audio")
-    clip = load_clip(cwrnn_audio_samples.path("piano_phrase.wav"), adapter.sample_rate)
-    prime = clip[:, : int(1.5 * sr)]
-    expect = np.concatenate([prime, generate(model, adapter, 1.0, prime=prime, seed=5)], axis=1)[0]
-    assert sr == adapter.sample_rate and out.shape == expect.shape
+    # a second reader: the same two model folders and seed through the Python API
+    composer, enc, settings = load_model_dir(cwrnn_audio_samples.path("models/melody"), domain="midi")
+    player, codec, _ = load_model_dir(cwrnn_audio_samples.path("models/flute_harmonic"), domain="audio")
+    _, notes, _ = generate_midi(composer, enc, bars=2, seed=5, **settings)
+    expect = render_notes(player, codec, notes, transpose=12, seed=5)[0]
+    assert sr == codec.sample_rate and out.shape == expect.shape
     np.testing.assert_allclose(out, expect, atol=1.5 / 32768)  # 16-bit WAV
+    written = read_midi(tmp_path / "out.mid").notes
+    assert [n.pitch for n in written] == [n.pitch for n in notes] and len(notes) >= 4
 
 
-def test_demo_on_another_clip_and_backend(tmp_path):
-    rng = np.random.default_rng(0)
-    stereo = (0.3 * rng.standard_normal((16000, 2))).astype(np.float32)
-    sf.write(tmp_path / "st.flac", stereo, 16000)
-    r = cli(
-        "demo", "-q", "-i", "st.flac", "-o", "o.flac", "--seconds", "0.5", "--backend", "torch", cwd=tmp_path
-    )
-    assert r.returncode == 0, r.stderr
-    out, sr = sf.read(str(tmp_path / "o.flac"))
-    assert sr == 16000 and abs(out.shape[0] - (16000 + 8000)) <= 512  # the whole 1 s clip primes
+def test_demo_refuses_an_instrument_that_is_not_harmonic(tmp_path):
+    import cwrnn_audio_samples
+
+    r = cli("demo", "-q", "--instrument", str(cwrnn_audio_samples.path("models/bach_mulaw")), cwd=tmp_path)
+    assert r.returncode == 2 and "harmonic" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "cwrnn_demo.wav").exists()
 
 
 @pytest.mark.parametrize(
-    "setup, args, needle",
+    "args, needle",
     [
-        (None, ["-i", "missing.wav"], "missing.wav: no such audio file"),
-        ("junk", ["-i", "junk.wav"], "junk.wav: not a readable audio file"),
-        (None, ["--seconds", "0"], "must be positive"),
-        (None, ["--model", "."], "not a model folder"),
-        (None, ["-o", "out.xyz"], "unknown audio format"),
+        (["--bars", "0"], "bars must be in"),
+        (["--melody", "."], "not a model folder"),
+        (["--instrument", "missing"], "missing"),
+        (["-o", "out.xyz"], "unknown audio format"),
     ],
 )
-def test_user_mistakes_exit_2_without_a_traceback(tmp_path, setup, args, needle):
-    if setup == "junk":
-        (tmp_path / "junk.wav").write_bytes(b"RIFF not really")
-    r = cli("demo", "-q", "--seconds", "0.1", *args, cwd=tmp_path)
-    assert r.returncode == 2
+def test_user_mistakes_exit_2_without_a_traceback(tmp_path, args, needle):
+    r = cli("demo", "-q", "--bars", "1", *args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "cwrnn_demo.wav").exists()
 
