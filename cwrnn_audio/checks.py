@@ -52,6 +52,22 @@ def valid_sequence(x, *, features: int, name: str = "inputs", ndims=(2, 3)) -> n
     return x
 
 
+def valid_out(out, shape, *, name: str = "out") -> np.ndarray:
+    """A caller's output buffer (C-contiguous float32 of ``shape``), or a new one when ``out`` is None."""
+    shape = tuple(shape)
+    if out is None:
+        return np.empty(shape, np.float32)
+    if (
+        not isinstance(out, np.ndarray)
+        or out.shape != shape
+        or out.dtype != np.float32
+        or not out.flags.c_contiguous
+    ):
+        got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
+        raise ParameterError(f"{name} must be a C-contiguous float32 array of shape {shape}; got {got}")
+    return out
+
+
 def valid_int(value, *, name: str, minimum: int = 0) -> int:
     """An integer (not a bool) >= ``minimum``: ParameterTypeError for another type, ParameterError below."""
     kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")

@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..checks import valid_out
 from ..errors import ParameterError, ParameterTypeError
 
 TWO_PI = 2.0 * math.pi
@@ -315,17 +316,7 @@ class HarmonicSynth:
         harmonics = self._array("harmonics", harmonics, (V, T, self.n_harmonics))
         noise = self._array("noise", noise, (V, T, self.n_noise))
         u = self._array("u", u, (V, T * self.hop))
-        shape = (V, T * self.hop)
-        if out is None:
-            out = np.empty(shape, np.float32)
-        elif (
-            not isinstance(out, np.ndarray)
-            or out.shape != shape
-            or out.dtype != np.float32
-            or not out.flags.c_contiguous
-        ):
-            got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
-            raise ParameterError(f"out must be a C-contiguous float32 array of shape {shape}; got {got}")
+        out = valid_out(out, (V, T * self.hop))
         s = self.state
         synth_frames(
             s.phase,

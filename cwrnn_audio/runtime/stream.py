@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import valid_sequence, valid_steps
+from ..checks import valid_out, valid_sequence, valid_steps
 from ..core.state import CWRNNState
 from ..errors import ParameterError
 from ..kernels.state import KernelState
@@ -62,19 +62,7 @@ class _Stream:
                 f"block must have shape ({self.voices}, time, {c.input_size}); got {x.shape}"
             )
         shape = (self.voices, x.shape[1], c.output_size)
-        if out is None:
-            y = np.empty(shape, dtype=np.float32)
-        else:
-            want = shape[1:] if single else shape
-            if (
-                not isinstance(out, np.ndarray)
-                or out.shape != want
-                or out.dtype != np.float32
-                or not out.flags.c_contiguous
-            ):
-                got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
-                raise ParameterError(f"out must be a C-contiguous float32 array of shape {want}; got {got}")
-            y = out.reshape(shape)
+        y = valid_out(out, shape[1:] if single else shape).reshape(shape)
         self._advance(x, y)
         return y[0] if single else y
 
