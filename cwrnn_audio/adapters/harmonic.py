@@ -72,6 +72,7 @@ class HarmonicAdapter(FrameCodec, Adapter):
             )
         self.frame_rate, self.n_harmonics, self.n_noise = int(frame_rate), int(n_harmonics), int(n_noise)
         self.hop = self.sample_rate // self.frame_rate
+        self.unvoiced = []  # (frames, share without a pitch) of each channel encoded: the trainer reports it
 
     @property
     def step_rate(self) -> float:
@@ -104,6 +105,7 @@ class HarmonicAdapter(FrameCodec, Adapter):
                     "mostly silent audio?): the harmonic encoding expects monophonic, pitched recordings",
                     stacklevel=3,
                 )
+            self.unvoiced.append((f.frames, f.unvoiced_share))
             out.append((f.f0_hz[:T], f.loudness_db[:T], f.unvoiced_share))
         return out
 
@@ -123,6 +125,12 @@ class HarmonicAdapter(FrameCodec, Adapter):
         x = np.stack([self.controls(f0, db) for f0, db, _ in feats])
         y = audio[:, : T * self.hop].reshape(audio.shape[0], T, self.hop)
         return x, np.ascontiguousarray(y)
+
+    def report(self) -> str:
+        """The share of the encoded frames without a pitch (measured by pYIN), for the training log."""
+        frames = sum(n for n, _ in self.unvoiced)
+        share = sum(n * u for n, u in self.unvoiced) / max(1, frames)
+        return f"harmonic: {share:.1%} of {frames} frames without a pitch (kept; their f0 is filled)"
 
     def playback_settings(self, streams) -> dict:
         """The f0 range (1st to 99th percentile, Hz) of frames louder than -60 dB in ``streams``."""

@@ -96,6 +96,8 @@ def train_audio(
     for _path, reason in skipped:
         log(f"skipped {reason}")
     streams = [s for _, audio in clips for s in adapter.streams(audio)]
+    if hasattr(adapter, "report"):
+        log(adapter.report())
     history, _ = train_model_dir(
         streams, make_model, adapter, out_dir, cfg, **adapter.playback_settings(streams), **run
     )

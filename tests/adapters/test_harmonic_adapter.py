@@ -234,3 +234,14 @@ def test_loss_does_not_change_its_arguments():
     codec.loss_function()(out, target, inputs)
     for a, b in zip((out, target, inputs), copies):
         assert torch.equal(a, b)
+
+
+def test_the_share_of_frames_without_pitch_is_reported_for_the_training_log():
+    sr = 16000
+    t = np.arange(sr) / sr
+    half = np.concatenate([0.5 * np.sin(2 * np.pi * 330 * t), np.zeros(sr)]).astype(np.float32)
+    codec = HarmonicAdapter(sample_rate=sr)
+    codec.encode(half[None])
+    ((frames, share),) = codec.unvoiced
+    assert frames == 2 * sr // codec.hop and 0.4 < share < 0.6
+    assert f"{share:.1%} of {frames} frames without a pitch" in codec.report()
