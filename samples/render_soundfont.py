@@ -8,6 +8,10 @@ J. S. Bach's Prelude in C major, BWV 846 (public domain), at 70 bpm, played by
 FluidR3's sampled acoustic grand piano (recordings of a real piano), mixed to
 mono and peak-normalised to 0.8. Deterministic for a given fluidsynth and
 soundfont.
+
+bach_prelude_strings_fluidr3.flac: the same notes played by FluidR3's string ensemble (General MIDI
+program 48, sampled from real strings), made the same way: a second real recording for the paper's
+experiment. ``python samples/render_soundfont.py`` writes both.
 """
 
 import subprocess
@@ -29,7 +33,7 @@ BARS = [
 ]
 
 
-def prelude_midi(path: Path, bpm: int = 70) -> None:
+def prelude_midi(path: Path, bpm: int = 70, program: int = 0) -> None:
     """Each half bar: two low notes held, then the upper three broken in sixteenths, twice."""
     s16 = 120  # ticks per sixteenth at 480 per beat
     events = []  # (absolute tick, order, message)
@@ -47,7 +51,10 @@ def prelude_midi(path: Path, bpm: int = 70) -> None:
                 events.append((tick + 8 * s16 - 10, 0, mido.Message("note_off", note=note, velocity=0)))
             tick += 8 * s16
     track = mido.MidiTrack(
-        [mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)), mido.Message("program_change", program=0)]
+        [
+            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
+            mido.Message("program_change", program=program),
+        ]
     )
     last = 0
     for at, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
@@ -59,19 +66,23 @@ def prelude_midi(path: Path, bpm: int = 70) -> None:
     mid.save(str(path))
 
 
+RECORDINGS = {"bach_prelude_fluidr3.flac": 0, "bach_prelude_strings_fluidr3.flac": 48}  # GM programs
+
+
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
-    with tempfile.TemporaryDirectory() as tmp:
-        midi, wav = Path(tmp) / "prelude.mid", Path(tmp) / "prelude.wav"
-        prelude_midi(midi)
-        subprocess.run(
-            ["fluidsynth", "-ni", "-g", "0.8", "-r", str(SR), "-F", str(wav), SOUNDFONT, str(midi)],
-            check=True,
-            capture_output=True,
-        )
-        audio, sr = sf.read(str(wav))
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    mono = mono[: 8 * SR]
-    mono = 0.8 * mono / np.max(np.abs(mono))
-    sf.write(here / "bach_prelude_fluidr3.flac", mono.astype(np.float32), SR, subtype="PCM_16")
-    print("wrote", here / "bach_prelude_fluidr3.flac")
+    for name, program in RECORDINGS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            midi, wav = Path(tmp) / "prelude.mid", Path(tmp) / "prelude.wav"
+            prelude_midi(midi, program=program)
+            subprocess.run(
+                ["fluidsynth", "-ni", "-g", "0.8", "-r", str(SR), "-F", str(wav), SOUNDFONT, str(midi)],
+                check=True,
+                capture_output=True,
+            )
+            audio, sr = sf.read(str(wav))
+        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+        mono = mono[: 8 * SR]
+        mono = 0.8 * mono / np.max(np.abs(mono))
+        sf.write(here / name, mono.astype(np.float32), SR, subtype="PCM_16")
+        print("wrote", here / name)
