@@ -1,6 +1,7 @@
 """Reproduce the paper's experiments.
 
   cwrnn-audio paper generation [AUDIO_FILE] --out DIR   (Sec. 4.1, sequence generation)
+  cwrnn-audio paper tune [AUDIO_FILE] --out DIR         (one hyper-parameter search for all methods)
 
 AUDIO_FILE defaults to the bundled bach_prelude_fluidr3.flac: real music, a
 sampled piano playing Bach (the synthetic samples/piano_phrase.wav still works
@@ -13,7 +14,7 @@ from its checkpoint to the same result.
 
 from __future__ import annotations
 
-HELP = "reproduce the paper's experiments (generation)"
+HELP = "reproduce the paper's experiments (generation, tune)"
 DEFAULT_MUSIC = "bach_prelude_fluidr3.flac"  # in cwrnn_audio_samples
 
 
@@ -64,9 +65,118 @@ def add_arguments(p) -> None:
     )
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_tune(sub, cwrnn_audio_samples)
+
+
+TUNE_DOC = """One hyper-parameter search, the same for every method and size.
+
+Every setting (optimizer x learning rate x gradient clip, x forget-gate bias for the LSTM)
+trains --runs networks for --epochs epochs on development excerpts from the first half of
+AUDIO_FILE (the second half is left for the scored excerpts). Per method and size the setting
+with the lowest mean NMSE is chosen. Writes DIR/tuned.json and DIR/tune_<method>.png; each
+finished setting is recorded in DIR/settings, so --resume skips it.
+"""
+
+
+def _clip(text):
+    return None if text.lower() in ("none", "0") else float(text)
+
+
+# the search's defaults (cwrnn_audio.experiments.tune), spelled out here so that building the
+# parser imports nothing heavy; a test checks they agree
+TUNE_DEFAULTS = {
+    "lrs": "1e-05,3e-05,0.0001,0.0003,0.001,0.003,0.01,0.03",
+    "optimizers": "sgd,adam",
+    "clips": "none,1,10",
+    "forget_biases": "1,5",
+}
+
+
+def _add_tune(sub, samples) -> None:
+    d = TUNE_DEFAULTS
+    t = sub.add_parser("tune", help="hyper-parameter search on development excerpts", description=TUNE_DOC)
+    t.add_argument(
+        "audio",
+        metavar="AUDIO_FILE",
+        nargs="?",
+        default=str(samples.path(DEFAULT_MUSIC)),
+        help=f"music file (default: the bundled {DEFAULT_MUSIC})",
+    )
+    t.add_argument("--out", required=True, metavar="DIR", help="folder for tuned.json, records and PNGs")
+    t.add_argument("--runs", type=int, default=20, help="networks per setting (default: %(default)s)")
+    t.add_argument(
+        "--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000"
+    )
+    t.add_argument("--methods", type=_csv(str), default=("srn", "lstm", "cwrnn"), help="e.g. srn,lstm,cwrnn")
+    t.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lrs", type=_csv(float), default=None, help=f"learning rates (default: {d['lrs']})")
+    t.add_argument(
+        "--optimizers",
+        type=_csv(str),
+        default=None,
+        help=f"default: {d['optimizers']} (sgd: Nesterov momentum 0.95)",
+    )
+    t.add_argument(
+        "--clips",
+        type=_csv(_clip),
+        default=None,
+        help=f"gradient-norm clips, none for none (default: {d['clips']})",
+    )
+    t.add_argument(
+        "--forget-biases",
+        type=_csv(float),
+        default=None,
+        help=f"LSTM forget-gate biases (default: {d['forget_biases']})",
+    )
+    t.add_argument("--dev-excerpts", type=int, default=5, help="development excerpts (default: %(default)s)")
+    t.add_argument("--backend", choices=("numba", "torch"), default="numba")
+    t.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
+    t.add_argument("--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted search in DIR")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def run(args) -> int:
+    if args.experiment == "tune":
+        return _run_tune(args)
+    return _run_generation(args)
+
+
+def _run_tune(args) -> int:
+    from pathlib import Path
+
+    from ..experiments.tune import TuneConfig, format_chosen, run_tune
+
+    grid = {k: getattr(args, k) for k in TUNE_DEFAULTS if getattr(args, k) is not None}
+    cfg = TuneConfig(
+        runs=args.runs,
+        sizes=args.sizes,
+        methods=args.methods,
+        epochs=args.epochs,
+        seed=args.seed,
+        **grid,
+        dev_excerpts=args.dev_excerpts,
+        backend=args.backend,
+        device=args.device,
+        loss=args.loss,
+    )
+    out = Path(args.out)
+    quiet = (lambda s: None) if args.quiet else print
+    data = run_tune(args.audio, out, cfg, resume=args.resume, progress=not args.quiet, log=quiet)
+    print(format_chosen(data))
+    print(f"settings: {out / 'tuned.json'}")
+    try:
+        from ..plots.tuning import tuning_curves
+
+        pngs = [tuning_curves(data, out / f"tune_{m}.png", method=m) for m in cfg.methods]
+        print("figures: " + ", ".join(str(p) for p in pngs))
+    except Exception as exc:  # the numbers are written; a missing matplotlib should not lose them
+        print(f"figures skipped: {exc}")
+    return 0
+
+
+def _run_generation(args) -> int:
     from pathlib import Path
 
     from ..experiments.generation import GenerationConfig, format_table, run_generation

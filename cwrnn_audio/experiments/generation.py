@@ -117,30 +117,34 @@ def nmse(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return err / np.var(targets.astype(np.float64), axis=-1)
 
 
-def train_one(method, size, cfg, targets, *, checkpoint_dir=None, progress=True):
+def train_one(
+    method, size, cfg, targets, *, opt=None, meta=None, desc=None, checkpoint_dir=None, progress=True
+):
     """Train one population; returns (nmse (P,), outputs (P, T), train losses (P, epochs)).
 
-    A checkpoint in ``checkpoint_dir`` made with the same settings is continued; one made
-    with other settings is replaced.
+    ``opt``: the optimiser (default: the paper's, SGD with Nesterov momentum at the method's
+    learning rate, clipped at ``cfg.clip``); ``meta``: the settings a checkpoint must match
+    (default: method, size and ``cfg``). A checkpoint in ``checkpoint_dir`` made with the same
+    settings is continued; one made with other settings is replaced.
     """
     template, theta = make_population(method, size, cfg)
     P, T = cfg.runs, targets.shape[1]
     tgt = np.ascontiguousarray(targets[np.arange(P) % targets.shape[0]][:, None, :, None])
     x = np.zeros((P, 1, T, 0), np.float32)
-    opt = OptimizerConfig(
+    opt = opt or OptimizerConfig(
         name="sgd", lr=LEARNING_RATE[method], momentum=cfg.momentum, nesterov=True, clip=cfg.clip
     )
     scale = loss_scale(cfg.loss, T, 1)
     task = PopulationTask(template, theta, x, tgt, scale, opt, cfg.backend, device=cfg.device)
     EpochLoop(
         cfg.epochs,
-        {"method": method, "size": size, "config": asdict(cfg)},
+        meta or {"method": method, "size": size, "config": asdict(cfg)},
         checkpoint_dir=checkpoint_dir,
         resume=True,
         restart_on_mismatch=True,
         every=max(1, min(100, cfg.epochs // 20)),
         progress=progress,
-        desc=f"{method:>5} {size:>4}",
+        desc=desc or f"{method:>5} {size:>4}",
     ).run(task)
     theta = task.state["theta"]
     outputs = network_outputs(template, theta, T)
