@@ -63,6 +63,12 @@ def add_arguments(p) -> None:
         default=10.0,
         help="gradient-norm clip per network; 0 disables (default: %(default)s)",
     )
+    g.add_argument(
+        "--settings",
+        metavar="TUNED_JSON",
+        help="also train with these tuned settings (paper tune), side by side, on excerpts from the "
+        "half of the file the search never saw",
+    )
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     _add_tune(sub, cwrnn_audio_samples)
@@ -179,7 +185,7 @@ def _run_tune(args) -> int:
 def _run_generation(args) -> int:
     from pathlib import Path
 
-    from ..experiments.generation import GenerationConfig, format_table, run_generation
+    from ..experiments.generation import GenerationConfig, format_comparison, format_table, run_generation
 
     cfg = GenerationConfig(
         runs=args.runs,
@@ -194,8 +200,18 @@ def _run_generation(args) -> int:
     )
     out = Path(args.out)
     quiet = (lambda s: None) if args.quiet else print
-    results = run_generation(args.audio, out, cfg, resume=args.resume, progress=not args.quiet, log=quiet)
-    print(format_table(results["nmse"], cfg.sizes, cfg.methods))
+    settings = None
+    if args.settings:
+        from ..experiments.tune import load_settings
+
+        settings = load_settings(args.settings)
+    results = run_generation(
+        args.audio, out, cfg, settings=settings, resume=args.resume, progress=not args.quiet, log=quiet
+    )
+    if settings is None:
+        print(format_table(results["nmse"], cfg.sizes, cfg.methods))
+    else:
+        print(format_comparison(results, cfg.sizes, cfg.methods))
     print(f"results: {out / 'results.json'}")
     try:
         import numpy as np

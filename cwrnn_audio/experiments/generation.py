@@ -9,10 +9,11 @@ and a population in progress is checkpointed, so a killed run resumes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -179,11 +180,44 @@ def format_table(results: dict, sizes, methods) -> str:
     return "\n".join(lines)
 
 
+def format_comparison(results: dict, sizes, methods) -> str:
+    """The paper's settings and the tuned ones side by side: per method and budget, mean ± std and
+    median NMSE of each, then the ratios LSTM / CW-RNN and SRN / CW-RNN of the means."""
+    names = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
+    head = f"{'NMSE':<18}" + "".join(f"{str(s) + ' params':>30}" for s in sizes)
+    lines = [head, "-" * len(head)]
+    means = {}
+    for key, label in (("nmse", "paper"), ("tuned", "tuned")):
+        for m in methods:
+            cells = []
+            for s in sizes:
+                vals = results.get(key, {}).get(m, {}).get(str(s))
+                if vals is None:
+                    cells.append(f"{'—':>30}")
+                    continue
+                mean, std, bad = summarize(vals)
+                means[key, m, s] = mean
+                med = float(np.median(np.asarray(vals, float)))
+                cell = f"{mean:.4f} ± {std:.4f} (med {med:.4f})" + (f" {bad} div." if bad else "")
+                cells.append(f"{cell:>30}")
+            lines.append(f"{names[m] + ', ' + label:<18}" + "".join(cells))
+    for key, label in (("nmse", "paper"), ("tuned", "tuned")):
+        for m in ("lstm", "srn"):
+            if m in methods and "cwrnn" in methods:
+                cells = [
+                    f"{means.get((key, m, s), np.nan) / means.get((key, 'cwrnn', s), np.nan):>29.1f}x"
+                    for s in sizes
+                ]
+                lines.append(f"{names[m] + '/CW-RNN, ' + label:<18}" + "".join(cells))
+    return "\n".join(lines)
+
+
 def run_generation(
     audio_path,
     out_dir,
     config: GenerationConfig | None = None,
     *,
+    settings: dict | None = None,
     resume: bool = False,
     progress=True,
     log=print,
@@ -192,6 +226,10 @@ def run_generation(
 
     Returns the results dictionary (also in ``results.json``):
     ``{"nmse": {method: {size: [one float per run]}}, "config": {...}}``.
+    With ``settings`` (a tuned-settings file's data, :func:`.tune.load_settings`), every
+    population is trained twice, with the paper's settings (``"nmse"``) and with the tuned ones
+    (``"tuned"``), on scored excerpts cut from the second half of the file: the half the search
+    never saw (its development excerpts must match this file and seed).
     With ``resume=True``, populations already finished in ``out_dir`` with the
     same settings are kept and one in progress continues from its checkpoint;
     without it, a folder that already holds a run is refused.
@@ -204,19 +242,25 @@ def run_generation(
         )
     out.mkdir(parents=True, exist_ok=True)
     music = load_music(audio_path)
-    targets = cut_excerpts(
-        music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path)
-    )
-    results, best = _earlier_results(out, cfg, audio_path)
-    for size in cfg.sizes:
-        for method in cfg.methods:
-            if str(size) in results["nmse"].get(method, {}):
-                continue
-            name, start = f"{method}-{size}", time.perf_counter()
+    if settings is None:
+        targets = cut_excerpts(
+            music, count=cfg.excerpts, length=cfg.length, seed=cfg.seed, source=str(audio_path)
+        )
+    else:
+        targets = _scored_excerpts(music, cfg, settings, audio_path)
+        for size, method in itertools.product(cfg.sizes, cfg.methods):
+            _tuned_run(cfg, settings, method, size)  # every entry asked for, before any training
+    results, best = _earlier_results(out, cfg, audio_path, settings)
+    runs = [("nmse", "", {})] + ([("tuned", "-tuned", settings)] if settings is not None else [])
+    for size, method, (key, suffix, tuned) in itertools.product(cfg.sizes, cfg.methods, runs):
+        if str(size) not in results[key].get(method, {}):
+            name, start = f"{method}-{size}{suffix}", time.perf_counter()
+            run_cfg, opt = _tuned_run(cfg, tuned, method, size)
             scores, outs, _ = train_one(
-                method, size, cfg, targets, checkpoint_dir=out / "checkpoints" / name, progress=progress
-            )
-            results["nmse"].setdefault(method, {})[str(size)] = [float(v) for v in scores]
+                method, size, run_cfg, targets, opt=opt,
+                checkpoint_dir=out / "checkpoints" / name, progress=progress,
+            )  # fmt: skip
+            results[key].setdefault(method, {})[str(size)] = [float(v) for v in scores]
             results["seconds"][name] = round(time.perf_counter() - start, 2)
             i = int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
             best[name], best[f"{name}-excerpt"] = outs[i], np.array(i % targets.shape[0])
@@ -224,17 +268,55 @@ def run_generation(
             shutil.rmtree(out / "checkpoints" / name, ignore_errors=True)
             mean, std, bad = summarize(scores)
             log(
-                f"{method:>5} {size:>4} params: NMSE {mean:.4f} ± {std:.4f}"
+                f"{method:>5} {size:>4} params{suffix and ', tuned'}: NMSE {mean:.4f} ± {std:.4f}"
                 + (f", {bad} diverged" if bad else "")
             )
     return results
 
 
-def _earlier_results(out: Path, cfg: GenerationConfig, audio_path) -> tuple[dict, dict]:
+def _scored_excerpts(music, cfg: GenerationConfig, settings: dict, audio_path) -> np.ndarray:
+    """The scored excerpts of a tuned comparison, from the half of the file the search never saw."""
+    from .tune import _fingerprint, split_excerpts
+
+    dev_info = settings["dev"]
+    dev, scored_half = split_excerpts(
+        music, count=dev_info["count"], length=dev_info["length"], seed=settings["seed"]
+    )
+    if _fingerprint(dev) != dev_info["sha256"]:
+        raise ParameterError(
+            f"{audio_path}: the settings were tuned on other development excerpts (another file or "
+            "seed); tune on this file first (cwrnn-audio paper tune)"
+        )
+    return cut_excerpts(
+        scored_half,
+        count=cfg.excerpts,
+        length=cfg.length,
+        seed=cfg.seed,
+        source=f"{audio_path} (second half)",
+    )
+
+
+def _tuned_run(cfg: GenerationConfig, settings: dict, method: str, size: int) -> tuple:
+    """``(config, optimiser)`` for :func:`train_one`: the paper's (None: its default), or the tuned."""
+    if not settings:
+        return cfg, None
+    from .tune import optimizer_for
+
+    entry = settings["chosen"].get(method, {}).get(str(size))
+    if entry is None:
+        raise ParameterError(f"settings: no tuned setting for method {method!r} at size {size}")
+    fb = entry.get("forget_bias", cfg.lstm_forget_bias)
+    return replace(cfg, lstm_forget_bias=fb), optimizer_for(settings, method, size)
+
+
+def _earlier_results(out: Path, cfg: GenerationConfig, audio_path, settings=None) -> tuple[dict, dict]:
     """(results, best outputs) of the populations already finished in ``out``; refuses other settings."""
     meta = json.loads(json.dumps({**asdict(cfg), "audio": str(audio_path), "sample_rate": 44_100}))
     path = out / "results.json"
     results = {"nmse": {}, "config": meta, "seconds": {}}
+    if settings is not None:
+        meta["settings"] = json.loads(json.dumps(settings["chosen"]))
+        results["tuned"] = {}
     if path.is_file():
         old = json.loads(path.read_text())
         if old.get("config") != meta:

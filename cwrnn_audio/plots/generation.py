@@ -12,26 +12,32 @@ LABELS = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
 
 
 def box_plots(results: dict, path) -> Path:
-    """One panel per parameter budget, a box of NMSE per method (log scale), as the paper's figure."""
+    """One panel per parameter budget, a box of NMSE per method (log scale), as the paper's figure;
+    with tuned results, a second row of panels for them."""
     plt = pyplot()
-    nm = results["nmse"]
-    sizes = sorted({int(s) for m in nm.values() for s in m})
-    methods = [m for m in ("srn", "lstm", "cwrnn") if m in nm]
-    fig, axes = plt.subplots(1, len(sizes), figsize=(3.2 * len(sizes), 3.6), sharey=True, squeeze=False)
-    for ax, size in zip(axes[0], sizes):
-        data, labels = [], []
-        for m in methods:
-            v = np.asarray(nm[m].get(str(size), []), float)
-            v = v[np.isfinite(v) & (v > 0)]
-            if v.size:
-                data.append(v)
-                labels.append(LABELS[m])
-        if data:
-            ax.boxplot(data, tick_labels=labels)
-        ax.set_yscale("log")
-        ax.set_title(f"{size} parameters")
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[0][0].set_ylabel("NMSE")
+    rows = [("paper's settings", results["nmse"])]
+    if results.get("tuned"):
+        rows.append(("tuned settings", results["tuned"]))
+    sizes = sorted({int(s) for _, nm in rows for m in nm.values() for s in m})
+    fig, axes = plt.subplots(
+        len(rows), len(sizes), figsize=(3.2 * len(sizes), 3.6 * len(rows)), sharey=True, squeeze=False
+    )
+    for (title, nm), row in zip(rows, axes):
+        methods = [m for m in ("srn", "lstm", "cwrnn") if m in nm]
+        for ax, size in zip(row, sizes):
+            data, labels = [], []
+            for m in methods:
+                v = np.asarray(nm[m].get(str(size), []), float)
+                v = v[np.isfinite(v) & (v > 0)]
+                if v.size:
+                    data.append(v)
+                    labels.append(LABELS[m])
+            if data:
+                ax.boxplot(data, tick_labels=labels)
+            ax.set_yscale("log")
+            ax.set_title(f"{size} parameters" + (f", {title}" if len(rows) > 1 else ""))
+            ax.grid(True, axis="y", alpha=0.3)
+        row[0].set_ylabel("NMSE")
     fig.suptitle("Sequence generation: NMSE per run")
     fig.tight_layout()
     out = save_png(fig, path)
