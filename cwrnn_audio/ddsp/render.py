@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .. import kernels  # noqa: F401  (installs the per-user kernel cache before the njit below)
 from ..errors import ParameterError
 
 FLOOR_DB = -100.0  # the loudness of silence in the features (``ddsp.features``)
