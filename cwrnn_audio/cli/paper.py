@@ -35,27 +35,12 @@ def add_arguments(p) -> None:
     g = sub.add_parser("generation", help="sequence generation (Sec. 4.1)", description=__doc__)
     import cwrnn_audio_samples  # importlib.resources only: cheap enough for every parser build
 
-    g.add_argument(
-        "audio",
-        metavar="AUDIO_FILE",
-        nargs="?",
-        default=str(cwrnn_audio_samples.path(DEFAULT_MUSIC)),
-        help=f"music file (any format soundfile/librosa reads; default: the bundled {DEFAULT_MUSIC})",
-    )
-    g.add_argument("--out", required=True, metavar="DIR", help="folder for results.json, outputs and PNGs")
-    g.add_argument(
-        "--runs", type=int, default=100, help="networks per method and size (default: %(default)s)"
-    )
-    g.add_argument(
-        "--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000"
-    )
-    g.add_argument("--methods", type=_csv(str), default=("srn", "lstm", "cwrnn"), help="e.g. srn,lstm,cwrnn")
-    g.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--backend", choices=("numba", "torch"), default="numba")
-    g.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
-    g.add_argument(
-        "--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s (see README)"
+    _experiment_arguments(
+        g,
+        cwrnn_audio_samples,
+        runs=100,
+        unit="networks per method and size",
+        out="results.json, outputs and PNGs",
     )
     g.add_argument(
         "--clip",
@@ -69,8 +54,6 @@ def add_arguments(p) -> None:
         help="also train with these tuned settings (paper tune), side by side, on excerpts from the "
         "half of the file the search never saw",
     )
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
-    g.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     _add_tune(sub, cwrnn_audio_samples)
 
 
@@ -101,21 +84,9 @@ TUNE_DEFAULTS = {
 def _add_tune(sub, samples) -> None:
     d = TUNE_DEFAULTS
     t = sub.add_parser("tune", help="hyper-parameter search on development excerpts", description=TUNE_DOC)
-    t.add_argument(
-        "audio",
-        metavar="AUDIO_FILE",
-        nargs="?",
-        default=str(samples.path(DEFAULT_MUSIC)),
-        help=f"music file (default: the bundled {DEFAULT_MUSIC})",
+    _experiment_arguments(
+        t, samples, runs=20, unit="networks per setting", out="tuned.json, records and PNGs"
     )
-    t.add_argument("--out", required=True, metavar="DIR", help="folder for tuned.json, records and PNGs")
-    t.add_argument("--runs", type=int, default=20, help="networks per setting (default: %(default)s)")
-    t.add_argument(
-        "--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000"
-    )
-    t.add_argument("--methods", type=_csv(str), default=("srn", "lstm", "cwrnn"), help="e.g. srn,lstm,cwrnn")
-    t.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--lrs", type=_csv(float), default=None, help=f"learning rates (default: {d['lrs']})")
     t.add_argument(
         "--optimizers",
@@ -136,11 +107,38 @@ def _add_tune(sub, samples) -> None:
         help=f"LSTM forget-gate biases (default: {d['forget_biases']})",
     )
     t.add_argument("--dev-excerpts", type=int, default=5, help="development excerpts (default: %(default)s)")
-    t.add_argument("--backend", choices=("numba", "torch"), default="numba")
-    t.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
-    t.add_argument("--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s")
-    t.add_argument("--resume", action="store_true", help="continue an interrupted search in DIR")
-    t.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _experiment_arguments(p, samples, *, runs: int, unit: str, out: str) -> None:
+    """The options ``generation`` and ``tune`` share: the music, the folder, the populations."""
+    p.add_argument(
+        "audio",
+        metavar="AUDIO_FILE",
+        nargs="?",
+        default=str(samples.path(DEFAULT_MUSIC)),
+        help=f"music file (any format soundfile/librosa reads; default: the bundled {DEFAULT_MUSIC})",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help=f"folder for {out}")
+    p.add_argument("--runs", type=int, default=runs, help=f"{unit} (default: %(default)s)")
+    p.add_argument(
+        "--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000"
+    )
+    p.add_argument("--methods", type=_csv(str), default=("srn", "lstm", "cwrnn"), help="e.g. srn,lstm,cwrnn")
+    p.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", choices=("numba", "torch"), default="numba")
+    p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
+    p.add_argument(
+        "--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s (see README)"
+    )
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _population_values(args) -> dict:
+    """The shared options as keyword arguments of GenerationConfig and TuneConfig."""
+    keys = ("runs", "sizes", "methods", "epochs", "seed", "backend", "device", "loss")
+    return {k: getattr(args, k) for k in keys}
 
 
 def run(args) -> int:
@@ -155,18 +153,7 @@ def _run_tune(args) -> int:
     from ..experiments.tune import TuneConfig, format_chosen, run_tune
 
     grid = {k: getattr(args, k) for k in TUNE_DEFAULTS if getattr(args, k) is not None}
-    cfg = TuneConfig(
-        runs=args.runs,
-        sizes=args.sizes,
-        methods=args.methods,
-        epochs=args.epochs,
-        seed=args.seed,
-        **grid,
-        dev_excerpts=args.dev_excerpts,
-        backend=args.backend,
-        device=args.device,
-        loss=args.loss,
-    )
+    cfg = TuneConfig(**_population_values(args), **grid, dev_excerpts=args.dev_excerpts)
     out = Path(args.out)
     quiet = (lambda s: None) if args.quiet else print
     data = run_tune(args.audio, out, cfg, resume=args.resume, progress=not args.quiet, log=quiet)
@@ -187,17 +174,7 @@ def _run_generation(args) -> int:
 
     from ..experiments.generation import GenerationConfig, format_comparison, format_table, run_generation
 
-    cfg = GenerationConfig(
-        runs=args.runs,
-        sizes=args.sizes,
-        methods=args.methods,
-        epochs=args.epochs,
-        seed=args.seed,
-        backend=args.backend,
-        device=args.device,
-        loss=args.loss,
-        clip=args.clip or None,
-    )
+    cfg = GenerationConfig(**_population_values(args), clip=args.clip or None)
     out = Path(args.out)
     quiet = (lambda s: None) if args.quiet else print
     settings = None
