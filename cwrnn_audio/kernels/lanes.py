@@ -2,8 +2,8 @@
 
 Same signatures and semantics as :func:`population.train_cwrnn_population`
 and :func:`population.train_lstm_population`, but the networks of a
-population advance together: each block of ``LANES`` networks is transposed
-to a lane-major layout (parameters ``(D, LANES)``, states ``(T+1, n, LANES)``)
+population advance together: each block of ``L`` networks is transposed
+to a lane-major layout (parameters ``(D, L)``, states ``(T+1, n, L)``)
 so every inner arithmetic loop runs over the lane index on contiguous memory
 and LLVM turns it into vector instructions. Blocks run on threads (the block
 kernels release the GIL). The clock (periods) is shared by the population,
@@ -13,7 +13,8 @@ with zero networks whose results are dropped; lanes never interact, so
 padding changes nothing.
 
 Results agree with the one-network-per-thread kernels to float32 rounding
-(sums are taken in another order), not bit for bit.
+(sums are taken in another order), not necessarily bit for bit. ``lanes=``
+picks the block width; the default is :func:`lane_width`.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -24,17 +25,26 @@ from numba import get_num_threads, njit
 from .forward import ACT_TANH, FASTMATH, fast_tanh
 from .optim import HP_BETA1, HP_BETA2, HP_CLIP, HP_EPS, HP_LR, HP_MOMENTUM, HP_NESTEROV, SGD
 
-# networks per block: a compile-time constant, so the lane loops are fully
-# unrolled into vector instructions (8 float32 = one AVX2 register)
-LANES = 16
+# Networks per block (lanes): by default the population split evenly over the
+# threads, rounded up to a multiple of LANE_ALIGN. The width is a run-time
+# value on purpose: with a compile-time constant LLVM fully unrolls the short
+# lane loops before its loop vectoriser runs, and Numba leaves the SLP
+# vectoriser off, so the code stayed scalar. The vectorised lane loops do 32
+# float32 a pass (8-wide AVX2 unrolled 4 times; shorter rests go 4-wide), so
+# widths of 32k are fastest: at 64 lanes a network-epoch of the 1000-parameter
+# SRN cost 0.16 ms on one core, at 56 lanes 0.19-0.25, at 32 lanes 0.29
+# (the one-network kernel: 0.37).
+LANE_ALIGN = 32
+MAX_LANES = 128
 
 
 @njit(nogil=True)
 def _gather(src, dst, p0):
     """dst (D, L) <- src[p0 : p0 + L] (P, D) transposed; missing networks are zeros."""
+    L = dst.shape[1]
     P = src.shape[0]
     dst[:, :] = 0.0
-    for l in range(LANES):
+    for l in range(L):
         p = p0 + l
         if p < P:
             row = src[p]
@@ -45,8 +55,9 @@ def _gather(src, dst, p0):
 @njit(nogil=True)
 def _scatter(src, dst, p0):
     """dst[p0 : p0 + L] (P, D) <- src (D, L) transposed, real networks only."""
+    L = src.shape[1]
     P = dst.shape[0]
-    for l in range(LANES):
+    for l in range(L):
         p = p0 + l
         if p < P:
             row = dst[p]
@@ -57,9 +68,10 @@ def _scatter(src, dst, p0):
 @njit(nogil=True)
 def _gather_seq(src, dst, p0):
     """dst (S, T, K, L) <- src[p0 : p0 + L] (P, S, T, K); missing networks are zeros."""
+    L = dst.shape[3]
     P, S, T, K = src.shape
     dst[:, :, :, :] = 0.0
-    for l in range(LANES):
+    for l in range(L):
         p = p0 + l
         if p < P:
             for s in range(S):
@@ -68,45 +80,49 @@ def _gather_seq(src, dst, p0):
                         dst[s, t, k, l] = src[p, s, t, k]
 
 
+# The lane loops index the 2-D / 3-D arrays directly rather than through row
+# views (``w = th[i]``); both measured the same here, direct indexing keeps
+# reference counting out of the hot loops. Each loop over ``l`` is one short
+# vector loop with its own set-up (alias checks), which is why wider blocks
+# run faster per network (see LANE_ALIGN).
+
+
 @njit(nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _readout_loss(hn, th, oWO, obO, n, O, act, tgt, loss_scale, dy, acc, loss):
-    """Lane version of readout_grad.readout_loss; adds each lane's loss to ``loss`` (L,) float64."""
+def _readout_loss(H, t, th, oWO, obO, n, O, act, tgt, loss_scale, dy, acc, loss):
+    """Lane version of readout_grad.readout_loss for state ``H[t]``; adds each lane's loss to ``loss`` (L,) float64."""
+    L = acc.shape[0]
     for q in range(O):
-        acc[:] = th[obO + q]
+        for l in range(L):
+            acc[l] = th[obO + q, l]
         for c in range(n):
-            w = th[oWO + q * n + c]
-            h = hn[c]
-            for l in range(LANES):
-                acc[l] += w[l] * h[l]
-        d = dy[q]
-        tq = tgt[q]
-        for l in range(LANES):
+            i = oWO + q * n + c
+            for l in range(L):
+                acc[l] += th[i, l] * H[t, c, l]
+        for l in range(L):
             a = acc[l]
             if act == ACT_TANH:
                 a = fast_tanh(a)
-            err = a - tq[l]
+            err = a - tgt[t - 1, q, l]
             loss[l] += loss_scale * err * err
             dd = 2.0 * loss_scale * err
             if act == ACT_TANH:
                 dd *= 1.0 - a * a
-            d[l] = dd
+            dy[t - 1, q, l] = dd
 
 
 @njit(nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _readout_backward(hn, th, gr, oWO, obO, n, O, dy, dh):
+def _readout_backward(H, t, th, gr, oWO, obO, n, O, dy, dh):
+    """Lane version of readout_grad.readout_backward for state ``H[t]`` and error ``dy[t - 1]``."""
+    L = dh.shape[1]
     for q in range(O):
-        d = dy[q]
-        gb = gr[obO + q]
-        for l in range(LANES):
-            gb[l] += d[l]
+        for l in range(L):
+            gr[obO + q, l] += dy[t - 1, q, l]
         for c in range(n):
-            w = th[oWO + q * n + c]
-            gw = gr[oWO + q * n + c]
-            h = hn[c]
-            e = dh[c]
-            for l in range(LANES):
-                gw[l] += d[l] * h[l]
-                e[l] += w[l] * d[l]
+            i = oWO + q * n + c
+            for l in range(L):
+                d = dy[t - 1, q, l]
+                gr[i, l] += d * H[t, c, l]
+                dh[c, l] += th[i, l] * d
 
 
 @njit(nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -116,6 +132,7 @@ def _cwrnn_loss_grad(th, gr, x, tgt, n, offsets, periods, act, loss_scale, H, dy
     th, gr (D, L); x (T, I, L); tgt (T, O, L); H (T+1, n, L); dy (T, O, L);
     dh, dpre (n, L); acc (L,). Adds each lane's loss to ``loss`` (L,).
     """
+    L = th.shape[1]
     T, I = x.shape[0], x.shape[1]
     O = tgt.shape[1]
     g = periods.shape[0]
@@ -126,69 +143,56 @@ def _cwrnn_loss_grad(th, gr, x, tgt, n, offsets, periods, act, loss_scale, H, dy
     gr[:, :] = 0.0
     H[0, :, :] = 0.0
     for t in range(T):
-        hp = H[t]
-        hn = H[t + 1]
-        hn[:, :] = hp
+        for r in range(n):
+            for l in range(L):
+                H[t + 1, r, l] = H[t, r, l]
         for i in range(g):
             if t % periods[i] != 0:
                 continue
             lo = offsets[i]
             for r in range(lo, offsets[i + 1]):
-                acc[:] = th[obH + r]
+                for l in range(L):
+                    acc[l] = th[obH + r, l]
                 for k in range(I):
-                    w = th[oWI + r * I + k]
-                    xx = x[t, k]
-                    for l in range(LANES):
-                        acc[l] += w[l] * xx[l]
-                base = r * n
+                    j = oWI + r * I + k
+                    for l in range(L):
+                        acc[l] += th[j, l] * x[t, k, l]
                 for c in range(lo, n):
-                    w = th[base + c]
-                    h = hp[c]
-                    for l in range(LANES):
-                        acc[l] += w[l] * h[l]
-                out = hn[r]
-                for l in range(LANES):
-                    out[l] = fast_tanh(acc[l])
-        _readout_loss(hn, th, oWO, obO, n, O, act, tgt[t], loss_scale, dy[t], acc, loss)
+                    j = r * n + c
+                    for l in range(L):
+                        acc[l] += th[j, l] * H[t, c, l]
+                for l in range(L):
+                    H[t + 1, r, l] = fast_tanh(acc[l])
+        _readout_loss(H, t + 1, th, oWO, obO, n, O, act, tgt, loss_scale, dy, acc, loss)
 
     dh[:, :] = 0.0
     for t in range(T - 1, -1, -1):
-        hn = H[t + 1]
-        hp = H[t]
-        _readout_backward(hn, th, gr, oWO, obO, n, O, dy[t], dh)
+        _readout_backward(H, t + 1, th, gr, oWO, obO, n, O, dy, dh)
         for i in range(g):
             if t % periods[i] != 0:
                 continue
             for r in range(offsets[i], offsets[i + 1]):
-                dp = dpre[r]
-                e = dh[r]
-                h = hn[r]
-                for l in range(LANES):
-                    dp[l] = e[l] * (1.0 - h[l] * h[l])
-                    e[l] = 0.0
+                for l in range(L):
+                    h = H[t + 1, r, l]
+                    dpre[r, l] = dh[r, l] * (1.0 - h * h)
+                    dh[r, l] = 0.0
         for i in range(g):
             if t % periods[i] != 0:
                 continue
             lo = offsets[i]
             for r in range(lo, offsets[i + 1]):
-                d = dpre[r]
-                gb = gr[obH + r]
-                for l in range(LANES):
-                    gb[l] += d[l]
+                for l in range(L):
+                    gr[obH + r, l] += dpre[r, l]
                 for k in range(I):
-                    gw = gr[oWI + r * I + k]
-                    xx = x[t, k]
-                    for l in range(LANES):
-                        gw[l] += d[l] * xx[l]
-                base = r * n
+                    j = oWI + r * I + k
+                    for l in range(L):
+                        gr[j, l] += dpre[r, l] * x[t, k, l]
                 for c in range(lo, n):
-                    w = th[base + c]
-                    gw = gr[base + c]
-                    h = hp[c]
-                    e = dh[c]
-                    for l in range(LANES):
-                        gw[l] += d[l] * h[l]
-                        e[l] += w[l] * d[l]
+                    j = r * n + c
+                    for l in range(L):
+                        d = dpre[r, l]
+                        gr[j, l] += d * H[t, c, l]
+                        dh[c, l] += th[j, l] * d
 
 
 @njit(inline="always")
@@ -203,6 +207,7 @@ def _lstm_loss_grad(th, gr, x, tgt, Hn, act, loss_scale, Hs, Cs, G, TC, dy, dh, 
     th, gr (D, L); x (T, I, L); tgt (T, O, L); Hs, Cs (T+1, Hn, L);
     G (T, 4Hn, L); TC (T, Hn, L); dy (T, O, L); dh, dc (Hn, L); dz (4Hn, L).
     """
+    L = th.shape[1]
     T, I = x.shape[0], x.shape[1]
     O = tgt.shape[1]
     G4 = 4 * Hn
@@ -214,146 +219,118 @@ def _lstm_loss_grad(th, gr, x, tgt, Hn, act, loss_scale, Hs, Cs, G, TC, dy, dh, 
     Hs[0, :, :] = 0.0
     Cs[0, :, :] = 0.0
     for t in range(T):
-        hp = Hs[t]
-        z = G[t]
         for r in range(G4):
-            a = z[r]
-            a[:] = th[o2 + r]
+            for l in range(L):
+                G[t, r, l] = th[o2 + r, l]
             for k in range(I):
-                w = th[r * I + k]
-                xx = x[t, k]
-                for l in range(LANES):
-                    a[l] += w[l] * xx[l]
-            base = o1 + r * Hn
+                j = r * I + k
+                for l in range(L):
+                    G[t, r, l] += th[j, l] * x[t, k, l]
             for c in range(Hn):
-                w = th[base + c]
-                h = hp[c]
-                for l in range(LANES):
-                    a[l] += w[l] * h[l]
-        cp = Cs[t]
-        cn = Cs[t + 1]
-        hn = Hs[t + 1]
-        tc = TC[t]
-        for j in range(Hn):
-            zi, zf, zg, zo = z[j], z[Hn + j], z[2 * Hn + j], z[3 * Hn + j]
-            cpj, cnj, hnj, tcj = cp[j], cn[j], hn[j], tc[j]
-            for l in range(LANES):
-                ig = _sigmoid(zi[l])
-                fg = _sigmoid(zf[l])
-                gg = fast_tanh(zg[l])
-                og = _sigmoid(zo[l])
-                zi[l], zf[l], zg[l], zo[l] = ig, fg, gg, og
-                cc = fg * cpj[l] + ig * gg
-                cnj[l] = cc
+                j = o1 + r * Hn + c
+                for l in range(L):
+                    G[t, r, l] += th[j, l] * Hs[t, c, l]
+        for q in range(Hn):
+            for l in range(L):
+                ig = _sigmoid(G[t, q, l])
+                fg = _sigmoid(G[t, Hn + q, l])
+                gg = fast_tanh(G[t, 2 * Hn + q, l])
+                og = _sigmoid(G[t, 3 * Hn + q, l])
+                G[t, q, l] = ig
+                G[t, Hn + q, l] = fg
+                G[t, 2 * Hn + q, l] = gg
+                G[t, 3 * Hn + q, l] = og
+                cc = fg * Cs[t, q, l] + ig * gg
+                Cs[t + 1, q, l] = cc
                 tt = fast_tanh(cc)
-                tcj[l] = tt
-                hnj[l] = og * tt
-        _readout_loss(hn, th, oWO, obO, Hn, O, act, tgt[t], loss_scale, dy[t], acc, loss)
+                TC[t, q, l] = tt
+                Hs[t + 1, q, l] = og * tt
+        _readout_loss(Hs, t + 1, th, oWO, obO, Hn, O, act, tgt, loss_scale, dy, acc, loss)
 
     dh[:, :] = 0.0
     dc[:, :] = 0.0
     for t in range(T - 1, -1, -1):
-        hn = Hs[t + 1]
-        hp = Hs[t]
-        cp = Cs[t]
-        z = G[t]
-        tc = TC[t]
-        _readout_backward(hn, th, gr, oWO, obO, Hn, O, dy[t], dh)
-        for j in range(Hn):
-            zi, zf, zg, zo = z[j], z[Hn + j], z[2 * Hn + j], z[3 * Hn + j]
-            di, df, dg, do = dz[j], dz[Hn + j], dz[2 * Hn + j], dz[3 * Hn + j]
-            dcj, dhj, tcj, cpj = dc[j], dh[j], tc[j], cp[j]
-            for l in range(LANES):
-                ig, fg, gg, og = zi[l], zf[l], zg[l], zo[l]
-                tt = tcj[l]
-                d = dcj[l] + dhj[l] * og * (1.0 - tt * tt)
-                di[l] = d * gg * ig * (1.0 - ig)
-                df[l] = d * cpj[l] * fg * (1.0 - fg)
-                dg[l] = d * ig * (1.0 - gg * gg)
-                do[l] = dhj[l] * tt * og * (1.0 - og)
-                dcj[l] = d * fg
+        _readout_backward(Hs, t + 1, th, gr, oWO, obO, Hn, O, dy, dh)
+        for q in range(Hn):
+            for l in range(L):
+                ig = G[t, q, l]
+                fg = G[t, Hn + q, l]
+                gg = G[t, 2 * Hn + q, l]
+                og = G[t, 3 * Hn + q, l]
+                tt = TC[t, q, l]
+                d = dc[q, l] + dh[q, l] * og * (1.0 - tt * tt)
+                dz[q, l] = d * gg * ig * (1.0 - ig)
+                dz[Hn + q, l] = d * Cs[t, q, l] * fg * (1.0 - fg)
+                dz[2 * Hn + q, l] = d * ig * (1.0 - gg * gg)
+                dz[3 * Hn + q, l] = dh[q, l] * tt * og * (1.0 - og)
+                dc[q, l] = d * fg
         dh[:, :] = 0.0
         for r in range(G4):
-            d = dz[r]
-            gb = gr[o2 + r]
-            for l in range(LANES):
-                gb[l] += d[l]
+            for l in range(L):
+                gr[o2 + r, l] += dz[r, l]
             for k in range(I):
-                gw = gr[r * I + k]
-                xx = x[t, k]
-                for l in range(LANES):
-                    gw[l] += d[l] * xx[l]
-            base = o1 + r * Hn
+                j = r * I + k
+                for l in range(L):
+                    gr[j, l] += dz[r, l] * x[t, k, l]
             for c in range(Hn):
-                w = th[base + c]
-                gw = gr[base + c]
-                h = hp[c]
-                e = dh[c]
-                for l in range(LANES):
-                    gw[l] += d[l] * h[l]
-                    e[l] += w[l] * d[l]
+                j = o1 + r * Hn + c
+                for l in range(L):
+                    d = dz[r, l]
+                    gr[j, l] += d * Hs[t, c, l]
+                    dh[c, l] += th[j, l] * d
 
 
 @njit(nogil=True, error_model="numpy")
 def _clip_update(th, gr, m1, m2, st, kind, hp, norm, coef):
     """optim.clip_grad_norm then optim.apply_update, per lane; ``st`` (L,) counts steps."""
-    D = th.shape[0]
+    D, L = th.shape
     max_norm = hp[HP_CLIP]
-    for l in range(LANES):
+    for l in range(L):
         st[l] += 1
     if max_norm > 0.0:
         norm[:] = 0.0
         for i in range(D):
-            g = gr[i]
-            for l in range(LANES):
-                norm[l] += g[l] * g[l]
-        for l in range(LANES):
+            for l in range(L):
+                g = gr[i, l]
+                norm[l] += g * g
+        for l in range(L):
             c = max_norm / (np.sqrt(norm[l]) + 1e-6)
             coef[l] = c if c < 1.0 else 1.0
         for i in range(D):
-            g = gr[i]
-            for l in range(LANES):
-                g[l] *= coef[l]
+            for l in range(L):
+                gr[i, l] *= coef[l]
     lr = hp[HP_LR]
     if kind == SGD:
         mu = hp[HP_MOMENTUM]
         nesterov = hp[HP_NESTEROV] != 0.0
         for i in range(D):
-            g = gr[i]
-            a = m1[i]
-            w = th[i]
-            for l in range(LANES):
-                gl = g[l]
+            for l in range(L):
+                g = gr[i, l]
                 if mu != 0.0:
-                    a[l] = gl if st[l] == 1 else mu * a[l] + gl
-                    gl = gl + mu * a[l] if nesterov else a[l]
-                w[l] -= lr * gl
+                    m1[i, l] = g if st[l] == 1 else mu * m1[i, l] + g
+                    g = g + mu * m1[i, l] if nesterov else m1[i, l]
+                th[i, l] -= lr * g
     else:
         b1, b2, eps = hp[HP_BETA1], hp[HP_BETA2], hp[HP_EPS]
-        for l in range(LANES):
+        for l in range(L):
             norm[l] = lr / (1.0 - b1 ** st[l])  # lr / c1
             coef[l] = np.sqrt(1.0 - b2 ** st[l])  # c2
         for i in range(D):
-            g = gr[i]
-            a = m1[i]
-            b = m2[i]
-            w = th[i]
-            for l in range(LANES):
-                gl = g[l]
-                a[l] = b1 * a[l] + (1.0 - b1) * gl
-                b[l] = b2 * b[l] + (1.0 - b2) * gl * gl
-                w[l] -= norm[l] * a[l] / (np.sqrt(b[l]) / coef[l] + eps)
+            for l in range(L):
+                g = gr[i, l]
+                m1[i, l] = b1 * m1[i, l] + (1.0 - b1) * g
+                m2[i, l] = b2 * m2[i, l] + (1.0 - b2) * g * g
+                th[i, l] -= norm[l] * m1[i, l] / (np.sqrt(m2[i, l]) / coef[l] + eps)
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _cwrnn_block(
-    theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses, p0
+    theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses, p0, L
 ):
-    """Train networks ``p0 .. p0 + LANES - 1`` (those that exist) for ``epochs``."""
+    """Train networks ``p0 .. p0 + L - 1`` (those that exist) for ``epochs``, in ``L`` lanes."""
     P, D = theta.shape
     S, T, I = x.shape[1], x.shape[2], x.shape[3]
     O = target.shape[3]
-    L = LANES
     dt = theta.dtype
     th = np.empty((D, L), dt)
     a1 = np.empty((D, L), dt)
@@ -402,12 +379,11 @@ def _cwrnn_block(
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, kind, hp, losses, p0):
+def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, kind, hp, losses, p0, L):
     """As :func:`_cwrnn_block`, for LSTMs of ``Hn`` cells."""
     P, D = theta.shape
     S, T, I = x.shape[1], x.shape[2], x.shape[3]
     O = target.shape[3]
-    L = LANES
     dt = theta.dtype
     th = np.empty((D, L), dt)
     a1 = np.empty((D, L), dt)
@@ -462,35 +438,57 @@ def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, ki
 @njit(nogil=True, fastmath=FASTMATH)
 def _add_lanes(total, grad, loss, seq):
     """One sequence's share of the epoch: gradient and loss, as the population kernels sum them."""
-    for i in range(total.shape[0]):
-        a = total[i]
-        g = grad[i]
-        for l in range(LANES):
-            a[l] += g[l]
-    for l in range(LANES):
+    D, L = total.shape
+    for i in range(D):
+        for l in range(L):
+            total[i, l] += grad[i, l]
+    for l in range(L):
         loss[l] += seq[l]
 
 
-def _run_blocks(block, theta, args):
-    """Run ``block(*args, p0)`` for every block of LANES networks, spread over Numba's thread count.
+def lane_width(P: int, threads: int | None = None) -> int:
+    """Networks per block: the population split evenly over the threads, rounded up to ``LANE_ALIGN``, at most ``MAX_LANES``."""
+    threads = get_num_threads() if threads is None else threads
+    per = -(-P // max(1, threads))
+    return max(LANE_ALIGN, min(MAX_LANES, -(-per // LANE_ALIGN) * LANE_ALIGN))
+
+
+def _run_blocks(block, theta, args, lanes):
+    """Run ``block(*args, p0, L)`` for every block of ``L`` networks, on Numba's thread count of threads.
 
     The block kernels release the GIL, so plain threads run them in parallel. A
     ``parallel=True`` wrapper with ``prange`` did the same but doubled the cold
-    compile time (Numba optimises the whole inlined call tree again).
+    compile time (Numba compiles the whole call tree again inside it).
     """
-    starts = range(0, theta.shape[0], LANES)
+    L = lane_width(theta.shape[0]) if lanes is None else int(lanes)
+    starts = range(0, theta.shape[0], L)
     workers = min(get_num_threads(), len(starts))
     if workers <= 1:
         for p0 in starts:
-            block(*args, p0)
+            block(*args, p0, L)
         return
     with ThreadPoolExecutor(workers) as pool:
-        for f in [pool.submit(block, *args, p0) for p0 in starts]:
+        for f in [pool.submit(block, *args, p0, L) for p0 in starts]:
             f.result()
 
 
 def train_cwrnn_lanes(
-    theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses
+    theta,
+    m1,
+    m2,
+    steps,
+    x,
+    target,
+    epochs,
+    n,
+    offsets,
+    periods,
+    act,
+    loss_scale,
+    kind,
+    hp,
+    losses,
+    lanes=None,
 ):
     """As population.train_cwrnn_population, in place: theta, m1, m2 (P, D); steps (P,) int64;
     x (P, S, T, I); target (P, S, T, O); losses (P, epochs)."""
@@ -508,10 +506,12 @@ def train_cwrnn_lanes(
         int(act),
         float(loss_scale),
     )
-    _run_blocks(_cwrnn_block, theta, (*args, int(kind), hp, losses))
+    _run_blocks(_cwrnn_block, theta, (*args, int(kind), hp, losses), lanes)
 
 
-def train_lstm_lanes(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, kind, hp, losses):
+def train_lstm_lanes(
+    theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, kind, hp, losses, lanes=None
+):
     """As population.train_lstm_population, for LSTMs of ``Hn`` cells."""
     args = (
         theta,
@@ -528,4 +528,4 @@ def train_lstm_lanes(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scal
         hp,
         losses,
     )
-    _run_blocks(_lstm_block, theta, args)
+    _run_blocks(_lstm_block, theta, args, lanes)

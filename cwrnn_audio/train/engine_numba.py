@@ -1,12 +1,21 @@
-"""Training epochs on the Numba kernels (CPU, one network per thread)."""
+"""Training epochs on the Numba kernels (CPU): populations with the networks in SIMD lanes.
+
+A population of at least ``LANES_FROM`` networks runs through :mod:`..kernels.lanes` (blocks of
+networks advancing together, 2-5x faster on the paper's protocol); fewer networks run one per
+thread (:mod:`..kernels.population`), where padding a block would cost more than it saves. Both
+compute the same updates (equal to float32 rounding).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..kernels.forward import ACT_LINEAR, ACT_TANH
+from ..kernels.lanes import train_cwrnn_lanes, train_lstm_lanes
 from ..kernels.population import train_cwrnn_population, train_lstm_population
 from ..nn.module import CWRNN
+
+LANES_FROM = 64  # networks: two blocks of 32 lanes, one per core
 
 
 def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: float, opt) -> np.ndarray:
@@ -21,9 +30,11 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
     act = ACT_TANH if c.output_activation == "tanh" else ACT_LINEAR
     losses = np.zeros((theta.shape[0], epochs))
     common = (theta, m1, m2, steps, x, target, epochs, c.hidden_size)
+    lanes = theta.shape[0] >= LANES_FROM
     if isinstance(template, CWRNN):
         clocks = np.asarray(c.offsets, np.int64), np.asarray(c.periods, np.int64)
-        train_cwrnn_population(*common, *clocks, act, scale, kind, hp, losses)
+        train = train_cwrnn_lanes if lanes else train_cwrnn_population
+        train(*common, *clocks, act, scale, kind, hp, losses)
     else:
-        train_lstm_population(*common, act, scale, kind, hp, losses)
+        (train_lstm_lanes if lanes else train_lstm_population)(*common, act, scale, kind, hp, losses)
     return losses
