@@ -323,18 +323,14 @@ def _clip_update(th, gr, m1, m2, st, kind, hp, norm, coef):
                 th[i, l] -= norm[l] * m1[i, l] / (np.sqrt(m2[i, l]) / coef[l] + eps)
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def _cwrnn_block(
-    theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses, p0, L
-):
-    """Train networks ``p0 .. p0 + L - 1`` (those that exist) for ``epochs``, in ``L`` lanes."""
+@njit(nogil=True, cache=True)
+def _load_block(theta, m1, m2, steps, x, target, p0, L):
+    """Networks ``p0 .. p0 + L - 1`` in lane-major copies: parameters, moments and steps, sequences."""
     P, D = theta.shape
     S, T, I = x.shape[1], x.shape[2], x.shape[3]
-    O = target.shape[3]
-    dt = theta.dtype
-    th = np.empty((D, L), dt)
-    a1 = np.empty((D, L), dt)
-    a2 = np.empty((D, L), dt)
+    th = np.empty((D, L), theta.dtype)
+    a1 = np.empty((D, L), theta.dtype)
+    a2 = np.empty((D, L), theta.dtype)
     _gather(theta, th, p0)
     _gather(m1, a1, p0)
     _gather(m2, a2, p0)
@@ -343,9 +339,33 @@ def _cwrnn_block(
         if p0 + l < P:
             st[l] = steps[p0 + l]
     xb = np.empty((S, T, I, L), x.dtype)
-    tb = np.empty((S, T, O, L), target.dtype)
+    tb = np.empty((S, T, target.shape[3], L), target.dtype)
     _gather_seq(x, xb, p0)
     _gather_seq(target, tb, p0)
+    return th, a1, a2, st, xb, tb
+
+
+@njit(nogil=True, cache=True)
+def _store_block(th, a1, a2, st, theta, m1, m2, steps, p0):
+    """The trained lanes back into the networks that exist (the padding is dropped)."""
+    _scatter(th, theta, p0)
+    _scatter(a1, m1, p0)
+    _scatter(a2, m2, p0)
+    for l in range(st.shape[0]):
+        if p0 + l < theta.shape[0]:
+            steps[p0 + l] = st[l]
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def _cwrnn_block(
+    theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses, p0, L
+):
+    """Train networks ``p0 .. p0 + L - 1`` (those that exist) for ``epochs``, in ``L`` lanes."""
+    P, D = theta.shape
+    S, T = x.shape[1], x.shape[2]
+    O = target.shape[3]
+    dt = theta.dtype
+    th, a1, a2, st, xb, tb = _load_block(theta, m1, m2, steps, x, target, p0, L)
     grad = np.zeros((D, L), dt)
     total = np.zeros((D, L), dt)
     H = np.zeros((T + 1, n, L), dt)
@@ -370,35 +390,17 @@ def _cwrnn_block(
             if p0 + l < P:
                 losses[p0 + l, e] = loss[l]
         _clip_update(th, total, a1, a2, st, kind, hp, norm, coef)
-    _scatter(th, theta, p0)
-    _scatter(a1, m1, p0)
-    _scatter(a2, m2, p0)
-    for l in range(L):
-        if p0 + l < P:
-            steps[p0 + l] = st[l]
+    _store_block(th, a1, a2, st, theta, m1, m2, steps, p0)
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, kind, hp, losses, p0, L):
     """As :func:`_cwrnn_block`, for LSTMs of ``Hn`` cells."""
     P, D = theta.shape
-    S, T, I = x.shape[1], x.shape[2], x.shape[3]
+    S, T = x.shape[1], x.shape[2]
     O = target.shape[3]
     dt = theta.dtype
-    th = np.empty((D, L), dt)
-    a1 = np.empty((D, L), dt)
-    a2 = np.empty((D, L), dt)
-    _gather(theta, th, p0)
-    _gather(m1, a1, p0)
-    _gather(m2, a2, p0)
-    st = np.zeros(L, np.int64)
-    for l in range(L):
-        if p0 + l < P:
-            st[l] = steps[p0 + l]
-    xb = np.empty((S, T, I, L), x.dtype)
-    tb = np.empty((S, T, O, L), target.dtype)
-    _gather_seq(x, xb, p0)
-    _gather_seq(target, tb, p0)
+    th, a1, a2, st, xb, tb = _load_block(theta, m1, m2, steps, x, target, p0, L)
     grad = np.zeros((D, L), dt)
     total = np.zeros((D, L), dt)
     Hs = np.zeros((T + 1, Hn, L), dt)
@@ -427,12 +429,7 @@ def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, ki
             if p0 + l < P:
                 losses[p0 + l, e] = loss[l]
         _clip_update(th, total, a1, a2, st, kind, hp, norm, coef)
-    _scatter(th, theta, p0)
-    _scatter(a1, m1, p0)
-    _scatter(a2, m2, p0)
-    for l in range(L):
-        if p0 + l < P:
-            steps[p0 + l] = st[l]
+    _store_block(th, a1, a2, st, theta, m1, m2, steps, p0)
 
 
 @njit(nogil=True, fastmath=FASTMATH)
