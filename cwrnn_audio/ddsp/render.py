@@ -19,8 +19,7 @@ from numba import njit
 
 from .. import kernels  # noqa: F401  (installs the per-user kernel cache before the njit below)
 from ..errors import ParameterError
-
-FLOOR_DB = -100.0  # the loudness of silence in the features (``ddsp.features``)
+from .features import LOUDNESS_FLOOR_DB as FLOOR_DB  # the loudness of silence the model learnt
 
 
 @njit(cache=True, nogil=True)
