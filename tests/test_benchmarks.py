@@ -48,8 +48,14 @@ def test_mulaw_sampling_benchmark_prints_ratios():
 
 
 def test_paper_benchmark_subset_prints_ratios():
-    out = run_script("bench_paper_generation.py", "--skip-full", "--subset-runs", "2", "--subset-epochs", "2")
-    assert "torch/numba" in out and "projected full protocol" in out
+    tiny = ["--skip-full", "--subset-runs", "2", "--subset-epochs", "2", "--sizes", "100"]
+    lines = run_script("bench_paper.py", *tiny).splitlines()
+    for method in ("srn", "lstm", "cwrnn"):
+        for label in (f"{method} 100:", f"{method} all sizes:"):
+            (line,) = [s for s in lines if s.startswith(label)]
+            assert "M net-steps/s" in line and "torch vmapped" in line and "numba is" in line
+            assert ("nn.LSTM batch 2 (ONE shared-weight net" in line) == (method == "lstm")
+    assert any(s.startswith("projected full protocol") for s in lines)
 
 
 def test_midi_benchmark_compares_cwrnn_and_lstm():
