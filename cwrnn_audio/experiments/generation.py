@@ -119,18 +119,31 @@ def nmse(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def train_one(
-    method, size, cfg, targets, *, opt=None, meta=None, desc=None, checkpoint_dir=None, progress=True
+    method,
+    size,
+    cfg,
+    targets,
+    *,
+    opt=None,
+    meta=None,
+    desc=None,
+    checkpoint_dir=None,
+    progress=True,
+    population=None,
 ):
     """Train one population; returns (nmse (P,), outputs (P, T), train losses (P, epochs)).
 
     ``opt``: the optimiser (default: the paper's, SGD with Nesterov momentum at the method's
-    learning rate, clipped at ``cfg.clip``); ``meta``: the settings a checkpoint must match
-    (default: method, size and ``cfg``). A checkpoint in ``checkpoint_dir`` made with the same
+    learning rate, clipped at ``cfg.clip``), or a :class:`NetworkOptimizers` with a setting per
+    network; ``meta``: the settings a checkpoint must match (default: method, size and ``cfg``).
+    ``population``: ``(template, theta)`` to train instead of :func:`make_population`'s, e.g.
+    several settings' runs stacked; network ``p`` is run ``p % cfg.runs`` and learns excerpt
+    ``p % cfg.runs % len(targets)``. A checkpoint in ``checkpoint_dir`` made with the same
     settings is continued; one made with other settings is replaced.
     """
-    template, theta = make_population(method, size, cfg)
-    P, T = cfg.runs, targets.shape[1]
-    tgt = np.ascontiguousarray(targets[np.arange(P) % targets.shape[0]][:, None, :, None])
+    template, theta = population or make_population(method, size, cfg)
+    P, T = theta.shape[0], targets.shape[1]
+    tgt = np.ascontiguousarray(targets[np.arange(P) % cfg.runs % targets.shape[0]][:, None, :, None])
     x = np.zeros((P, 1, T, 0), np.float32)
     opt = opt or OptimizerConfig(
         name="sgd", lr=LEARNING_RATE[method], momentum=cfg.momentum, nesterov=True, clip=cfg.clip

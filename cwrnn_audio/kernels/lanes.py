@@ -8,7 +8,7 @@ so every inner arithmetic loop runs over the lane index on contiguous memory
 and LLVM turns it into vector instructions. Blocks run on threads (the block
 kernels release the GIL). The clock (periods) is shared by the population,
 so the active-module test is too; clipping and the optimiser step are per
-lane (per network), with the formulas of optim.py. The last block is padded
+lane (per network, each with its own hyper-parameters), with the formulas of optim.py. The last block is padded
 with zero networks whose results are dropped; lanes never interact, so
 padding changes nothing.
 
@@ -282,50 +282,49 @@ def _lstm_loss_grad(th, gr, x, tgt, Hn, act, loss_scale, Hs, Cs, G, TC, dy, dh, 
 
 @njit(nogil=True, error_model="numpy")
 def _clip_update(th, gr, m1, m2, st, kind, hp, norm, coef):
-    """optim.clip_grad_norm then optim.apply_update, per lane; ``st`` (L,) counts steps."""
+    """optim.clip_grad_norm then optim.apply_update, per lane; every lane has its own
+    hyper-parameters ``hp`` (7, L) (a search trains many settings in one population);
+    ``st`` (L,) counts steps."""
     D, L = th.shape
-    max_norm = hp[HP_CLIP]
     for l in range(L):
         st[l] += 1
-    if max_norm > 0.0:
-        norm[:] = 0.0
-        for i in range(D):
-            for l in range(L):
-                g = gr[i, l]
-                norm[l] += g * g
+    norm[:] = 0.0
+    for i in range(D):
         for l in range(L):
-            c = max_norm / (np.sqrt(norm[l]) + 1e-6)
-            coef[l] = c if c < 1.0 else 1.0
-        for i in range(D):
-            for l in range(L):
-                gr[i, l] *= coef[l]
-    lr = hp[HP_LR]
+            g = gr[i, l]
+            norm[l] += g * g
+    for l in range(L):
+        max_norm = hp[HP_CLIP, l]
+        c = max_norm / (np.sqrt(norm[l]) + 1e-6)
+        coef[l] = c if max_norm > 0.0 and c < 1.0 else 1.0
+    for i in range(D):
+        for l in range(L):
+            gr[i, l] *= coef[l]
     if kind == SGD:
-        mu = hp[HP_MOMENTUM]
-        nesterov = hp[HP_NESTEROV] != 0.0
         for i in range(D):
             for l in range(L):
                 g = gr[i, l]
+                mu = hp[HP_MOMENTUM, l]
                 if mu != 0.0:
                     m1[i, l] = g if st[l] == 1 else mu * m1[i, l] + g
-                    g = g + mu * m1[i, l] if nesterov else m1[i, l]
-                th[i, l] -= lr * g
+                    g = g + mu * m1[i, l] if hp[HP_NESTEROV, l] != 0.0 else m1[i, l]
+                th[i, l] -= hp[HP_LR, l] * g
     else:
-        b1, b2, eps = hp[HP_BETA1], hp[HP_BETA2], hp[HP_EPS]
         for l in range(L):
-            norm[l] = lr / (1.0 - b1 ** st[l])  # lr / c1
-            coef[l] = np.sqrt(1.0 - b2 ** st[l])  # c2
+            norm[l] = hp[HP_LR, l] / (1.0 - hp[HP_BETA1, l] ** st[l])  # lr / c1
+            coef[l] = np.sqrt(1.0 - hp[HP_BETA2, l] ** st[l])  # c2
         for i in range(D):
             for l in range(L):
-                g = gr[i, l]
+                b1, b2, g = hp[HP_BETA1, l], hp[HP_BETA2, l], gr[i, l]
                 m1[i, l] = b1 * m1[i, l] + (1.0 - b1) * g
                 m2[i, l] = b2 * m2[i, l] + (1.0 - b2) * g * g
-                th[i, l] -= norm[l] * m1[i, l] / (np.sqrt(m2[i, l]) / coef[l] + eps)
+                th[i, l] -= norm[l] * m1[i, l] / (np.sqrt(m2[i, l]) / coef[l] + hp[HP_EPS, l])
 
 
 @njit(nogil=True, cache=True)
-def _load_block(theta, m1, m2, steps, x, target, p0, L):
-    """Networks ``p0 .. p0 + L - 1`` in lane-major copies: parameters, moments and steps, sequences."""
+def _load_block(theta, m1, m2, steps, x, target, hp, p0, L):
+    """Networks ``p0 .. p0 + L - 1`` in lane-major copies: parameters, moments, steps, sequences
+    and hyper-parameters (padding lanes take the first network's, so they stay finite)."""
     P, D = theta.shape
     S, T, I = x.shape[1], x.shape[2], x.shape[3]
     th = np.empty((D, L), theta.dtype)
@@ -342,7 +341,12 @@ def _load_block(theta, m1, m2, steps, x, target, p0, L):
     tb = np.empty((S, T, target.shape[3], L), target.dtype)
     _gather_seq(x, xb, p0)
     _gather_seq(target, tb, p0)
-    return th, a1, a2, st, xb, tb
+    hb = np.empty((hp.shape[1], L), hp.dtype)
+    for l in range(L):
+        row = hp[min(p0 + l, P - 1)]
+        for k in range(hp.shape[1]):
+            hb[k, l] = row[k]
+    return th, a1, a2, st, xb, tb, hb
 
 
 @njit(nogil=True, cache=True)
@@ -365,7 +369,7 @@ def _cwrnn_block(
     S, T = x.shape[1], x.shape[2]
     O = target.shape[3]
     dt = theta.dtype
-    th, a1, a2, st, xb, tb = _load_block(theta, m1, m2, steps, x, target, p0, L)
+    th, a1, a2, st, xb, tb, hb = _load_block(theta, m1, m2, steps, x, target, hp, p0, L)
     grad = np.zeros((D, L), dt)
     total = np.zeros((D, L), dt)
     H = np.zeros((T + 1, n, L), dt)
@@ -389,7 +393,7 @@ def _cwrnn_block(
         for l in range(L):
             if p0 + l < P:
                 losses[p0 + l, e] = loss[l]
-        _clip_update(th, total, a1, a2, st, kind, hp, norm, coef)
+        _clip_update(th, total, a1, a2, st, kind, hb, norm, coef)
     _store_block(th, a1, a2, st, theta, m1, m2, steps, p0)
 
 
@@ -400,7 +404,7 @@ def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, ki
     S, T = x.shape[1], x.shape[2]
     O = target.shape[3]
     dt = theta.dtype
-    th, a1, a2, st, xb, tb = _load_block(theta, m1, m2, steps, x, target, p0, L)
+    th, a1, a2, st, xb, tb, hb = _load_block(theta, m1, m2, steps, x, target, hp, p0, L)
     grad = np.zeros((D, L), dt)
     total = np.zeros((D, L), dt)
     Hs = np.zeros((T + 1, Hn, L), dt)
@@ -428,7 +432,7 @@ def _lstm_block(theta, m1, m2, steps, x, target, epochs, Hn, act, loss_scale, ki
         for l in range(L):
             if p0 + l < P:
                 losses[p0 + l, e] = loss[l]
-        _clip_update(th, total, a1, a2, st, kind, hp, norm, coef)
+        _clip_update(th, total, a1, a2, st, kind, hb, norm, coef)
     _store_block(th, a1, a2, st, theta, m1, m2, steps, p0)
 
 
@@ -488,7 +492,7 @@ def train_cwrnn_lanes(
     lanes=None,
 ):
     """As population.train_cwrnn_population, in place: theta, m1, m2 (P, D); steps (P,) int64;
-    x (P, S, T, I); target (P, S, T, O); losses (P, epochs)."""
+    x (P, S, T, I); target (P, S, T, O); hp (P, 7) per network; losses (P, epochs)."""
     args = (
         theta,
         m1,

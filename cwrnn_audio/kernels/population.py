@@ -3,7 +3,9 @@
 Each network ``p`` has its own parameters ``theta[p]``, optimiser moments
 and sequences ``x[p, s]`` / ``target[p, s]``; per epoch its gradient is
 summed over its sequences, clipped, and applied. Sequences start from the
-zero state at step 0.
+zero state at step 0. Each network has its own optimiser hyper-parameters
+(``hp[p]``), so one population can hold the runs of many settings; the
+optimiser kind (``kind``) is shared.
 """
 
 import numpy as np
@@ -26,7 +28,8 @@ def _update(theta, grad, m1, m2, steps, p, kind, hp):
 def train_cwrnn_population(
     theta, m1, m2, steps, x, target, epochs, n, offsets, periods, act, loss_scale, kind, hp, losses
 ):
-    """theta, m1, m2 (P, D); steps (P,) int64; x (P, S, T, I); target (P, S, T, O); losses (P, epochs)."""
+    """theta, m1, m2 (P, D); steps (P,) int64; x (P, S, T, I); target (P, S, T, O);
+    hp (P, 7): each network's optimiser hyper-parameters (optim.HP_*); losses (P, epochs)."""
     P, D = theta.shape
     S, T = x.shape[1], x.shape[2]
     O = target.shape[3]
@@ -61,7 +64,7 @@ def train_cwrnn_population(
                 )
                 total += grad
             losses[p, e] = loss
-            _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp)
+            _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp[p])
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -107,4 +110,4 @@ def train_lstm_population(theta, m1, m2, steps, x, target, epochs, Hn, act, loss
                 )
                 total += grad
             losses[p, e] = loss
-            _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp)
+            _update(theta[p], total, m1[p], m2[p], steps, p, kind, hp[p])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..kernels.forward import ACT_LINEAR, ACT_TANH
 from ..kernels.lanes import train_cwrnn_lanes, train_lstm_lanes
 from ..kernels.population import train_cwrnn_population, train_lstm_population
@@ -22,11 +23,15 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
     """Train ``P`` networks shaped like ``template`` for ``epochs``, in place.
 
     theta, m1, m2 float32 ``(P, D)``; steps int64 ``(P,)``; x ``(P, S, T, I)``;
-    target ``(P, S, T, O)``. Returns the loss of every epoch, ``(P, epochs)``,
-    each measured before that epoch's update.
+    target ``(P, S, T, O)``. ``opt``: one :class:`OptimizerConfig` for every network, or
+    :class:`NetworkOptimizers`, a setting per network. Returns the loss of every epoch,
+    ``(P, epochs)``, each measured before that epoch's update.
     """
     c = template.config
     kind, hp = opt.kernel_args()
+    if hp.ndim == 2 and hp.shape[0] != theta.shape[0]:
+        raise ParameterError(f"opt: one setting per network expected, {theta.shape[0]}; got {hp.shape[0]}")
+    hp = np.ascontiguousarray(np.broadcast_to(hp, (theta.shape[0], hp.shape[-1])), np.float64)
     act = ACT_TANH if c.output_activation == "tanh" else ACT_LINEAR
     losses = np.zeros((theta.shape[0], epochs))
     common = (theta, m1, m2, steps, x, target, epochs, c.hidden_size)

@@ -59,3 +59,41 @@ class OptimizerConfig:
         d = asdict(self)
         d["betas"] = list(self.betas)
         return d
+
+
+@dataclass(frozen=True)
+class NetworkOptimizers:
+    """One optimiser setting per network of a population (a search trains many settings at once).
+
+    All settings share the optimiser kind (``name``): the kernels branch on it once per
+    population, while learning rate, clip and the rest are read per network. The Numba engine
+    takes it; the torch engine steps one ``torch.optim`` optimiser per population and refuses it.
+    """
+
+    settings: tuple  # OptimizerConfig per network, in population order
+
+    def __post_init__(self):
+        settings = tuple(self.settings)
+        if not settings or not all(isinstance(s, OptimizerConfig) for s in settings):
+            raise ParameterError(
+                f"settings must be a non-empty list of OptimizerConfig; got {self.settings!r}"
+            )
+        names = sorted({s.name for s in settings})
+        if len(names) != 1:
+            raise ParameterError(f"the networks of one population must share the optimizer; got {names}")
+        object.__setattr__(self, "settings", settings)
+
+    @property
+    def name(self) -> str:
+        return self.settings[0].name
+
+    def kernel_args(self):
+        """(kind, hyper-parameters ``(P, 7)``) for the Numba kernels."""
+        kind = self.settings[0].kernel_args()[0]
+        return kind, np.stack([s.kernel_args()[1] for s in self.settings])
+
+    def torch_optimizer(self, params):
+        raise ParameterError(
+            "the torch engine takes one optimizer setting per population; train per-network "
+            "settings with the numba backend"
+        )

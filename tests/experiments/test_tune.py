@@ -156,7 +156,9 @@ def test_resumed_search_equals_an_uninterrupted_one(whole, tmp_path, monkeypatch
 
     def dies(*a, **k):
         calls.append(1)
-        if len(calls) == 17:  # 3 one-epoch chunks per setting: the 6th setting, 2nd chunk
+        if (
+            len(calls) == 8
+        ):  # 3 one-epoch chunks per group (one per method and optimizer): the 3rd group, 2nd chunk
             raise KeyboardInterrupt
         return real(*a, **k)
 
@@ -250,3 +252,19 @@ def test_cli_defaults_are_the_search_space_and_the_parser_stays_light():
     code = "import sys; from cwrnn_audio.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_settings_trained_together_equal_each_setting_trained_alone(whole, tmp_path, monkeypatch):
+    import cwrnn_audio.experiments.tune as tune
+
+    wav, _, data = whole
+    cfg = TuneConfig(**TINY)
+    assert [len(g) for g in tune.groups(cfg, cfg.grid("lstm"))] == [4, 4]  # one population per optimizer
+    populations = []
+    real = tune.train_one
+    monkeypatch.setattr(
+        tune, "train_one", lambda *a, **k: populations.append(k["population"][1].shape[0]) or real(*a, **k)
+    )
+    monkeypatch.setattr(tune, "groups", lambda cfg, settings: [[s] for s in settings])
+    alone = run_tune(wav, tmp_path / "alone", cfg, progress=False, log=quiet)
+    assert populations == [TINY["runs"]] * 12 and alone == data

@@ -44,6 +44,7 @@ def train(kernel, theta, x, tgt, net, act, kind, hp, steps0=0, **kw):
     m1, m2 = np.zeros_like(th), np.zeros_like(th)
     steps = np.full(P, steps0, np.int64)
     losses = np.zeros((P, EPOCHS))
+    hp = np.ascontiguousarray(np.broadcast_to(hp, (P, 7)))  # the kernels take a setting per network
     kernel(th, m1, m2, steps, x, tgt, EPOCHS, *net, act, 1.0 / T, kind, hp, losses, **kw)
     return th, m1, m2, steps, losses
 
@@ -158,3 +159,33 @@ def test_the_engine_trains_large_populations_in_lanes_and_small_ones_per_thread(
     assert called == ["train_cwrnn_lanes", "train_cwrnn_population"]
     np.testing.assert_allclose(runs[P][0], runs[P + 1][0], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(runs[P][1], runs[P + 1][1], rtol=RTOL, atol=ATOL)
+
+
+def settings_per_network(P, kind):
+    """A different learning rate and clip for every network (the rows a search stacks)."""
+    hp = np.tile(hyper(kind, 0.0), (P, 1))
+    hp[:, 0] *= np.geomspace(0.1, 3.0, P)
+    hp[:, 6] = np.where(np.arange(P) % 3 == 0, 0.0, np.linspace(0.2, 2.0, P))
+    return hp
+
+
+@pytest.mark.parametrize("kind", [SGD, ADAM])
+@pytest.mark.parametrize("lstm", [False, True])
+def test_each_network_follows_its_own_settings_whoever_shares_its_population(kind, lstm):
+    """Many settings in one population train each network as that network alone, with its own
+    setting, would train (the one-network-per-thread kernel on a population of one)."""
+    rng = np.random.default_rng(5)
+    P = 70
+    theta, x, tgt, net = lstm_case(rng, P, 1, 0) if lstm else cwrnn_case(rng, P, 1, 0, srn=False)
+    hp = settings_per_network(P, kind)
+    lanes, single = (
+        (train_lstm_lanes, train_lstm_population) if lstm else (train_cwrnn_lanes, train_cwrnn_population)
+    )
+    together = train(lanes, theta, x, tgt, net, 0, kind, hp)
+    for p in (0, 1, 33, 69):
+        alone = train(single, theta[p : p + 1], x[p : p + 1], tgt[p : p + 1], net, 0, kind, hp[p])
+        assert_same([a[p : p + 1] for a in together], alone)
+    # a setting's networks do not depend on which other settings share their block
+    again = train(lanes, theta[30:], x[30:], tgt[30:], net, 0, kind, hp[30:])
+    for a, b in zip(together, again):
+        np.testing.assert_array_equal(a[30:], b)
