@@ -100,14 +100,20 @@ def network_outputs(template, theta: np.ndarray, steps: int) -> np.ndarray:
     from ..nn.module import CWRNN
     from ..nn.placement import to_numpy, zeros_like_params
 
+    if not isinstance(template, CWRNN):  # LSTMs: all at once, the step loop vmapped over networks
+        from torch.func import functional_call, vmap
+
+        from ..train.networks import unflatten
+
+        params = unflatten(template, torch.from_numpy(np.ascontiguousarray(theta, np.float32)))
+        x = zeros_like_params(template, 1, steps, 0)
+        with torch.no_grad():
+            y = vmap(lambda p: functional_call(template, p, (x,))[0])(params)
+        return np.ascontiguousarray(to_numpy(y[:, 0, :, 0]), np.float32)
     out = np.empty((theta.shape[0], steps), np.float32)
     for p in range(theta.shape[0]):
         load_flat(template, theta[p])
-        if isinstance(template, CWRNN):
-            out[p] = template.run(steps=steps)[:, 0]
-        else:
-            with torch.no_grad():
-                out[p] = to_numpy(template(zeros_like_params(template, 1, steps, 0))[0][0, :, 0])
+        out[p] = template.run(steps=steps)[:, 0]
     return out
 
 

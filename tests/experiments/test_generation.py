@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 import cwrnn_audio_samples
 from cwrnn_audio import ParameterError
@@ -158,3 +159,21 @@ def test_cli_runs_the_experiment_and_draws_the_figures(tmp_path):
     )
     bad = generation(str(PIANO), "--out", str(tmp_path), "--sizes", "123")
     assert bad.returncode == 2 and "sizes must be among" in bad.stderr
+
+
+@pytest.mark.parametrize("method", ["lstm", "cwrnn"])
+def test_free_run_outputs_of_a_population_equal_each_network_run_alone(method):
+    """network_outputs (LSTMs vmapped over the population) against each network's own forward."""
+    from cwrnn_audio.experiments.generation import make_population, network_outputs
+    from cwrnn_audio.nn.placement import to_numpy, zeros_like_params
+    from cwrnn_audio.train.networks import load_flat
+
+    template, theta = make_population(method, 100, GenerationConfig(runs=5))
+    theta = theta + np.random.default_rng(1).normal(0, 0.3, theta.shape).astype(np.float32)
+    out = network_outputs(template, theta, 50)
+    for p in range(5):
+        load_flat(template, theta[p])
+        with torch.no_grad():
+            alone = to_numpy(template(zeros_like_params(template, 1, 50, 0))[0][0, :, 0])
+        np.testing.assert_allclose(out[p], alone, rtol=1e-5, atol=1e-6)
+    assert np.abs(out[0] - out[1]).max() > 1e-3  # the networks differ, so a mix-up would show
