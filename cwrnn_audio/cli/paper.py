@@ -74,7 +74,7 @@ def _clip(text):
 # the search's defaults (cwrnn_audio.experiments.tune), spelled out here so that building the
 # parser imports nothing heavy; a test checks they agree
 TUNE_DEFAULTS = {
-    "lrs": "1e-05,3e-05,0.0001,0.0003,0.001,0.003,0.01,0.03",
+    "lrs": "1e-05,3e-05,0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3",
     "optimizers": "sgd,adam",
     "clips": "none,1,10",
     "forget_biases": "1,5",

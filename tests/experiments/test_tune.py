@@ -107,7 +107,7 @@ def test_default_search_space():
     assert min(LRS) <= 1e-5 and max(LRS) >= 3e-2 and 3e-5 in LRS and 3e-4 in LRS
     cfg = TuneConfig()
     assert cfg.runs == 20 and cfg.epochs == 2000
-    assert len(cfg.grid("srn")) == 48 and len(cfg.grid("lstm")) == 96
+    assert len(cfg.grid("srn")) == 60 and len(cfg.grid("lstm")) == 120
     assert all("forget_bias" not in s for s in cfg.grid("cwrnn"))
 
 
