@@ -342,6 +342,14 @@ def run_tune(
             ]
     data = _tuned(cfg, scores, dev)
     save_settings(out / "tuned.json", data)
+    for method, by_size in data["chosen"].items():
+        for size, c in by_size.items():
+            if len(cfg.lrs) > 1 and c["lr"] in (min(cfg.lrs), max(cfg.lrs)):
+                log(
+                    f"warning: {method} {size}: the chosen learning rate {c['lr']:g} is at the edge of "
+                    f"the grid ({min(cfg.lrs):g} .. {max(cfg.lrs):g}); the optimum may lie outside it: "
+                    "widen --lrs and --resume"
+                )
     return data
 
 

@@ -147,7 +147,7 @@ def test_resumed_search_equals_an_uninterrupted_one(whole, tmp_path, monkeypatch
     trained = []
     again = run_tune(wav, out, TuneConfig(**TINY), resume=True, progress=False, log=trained.append)
     assert again == data and json.loads((out / "tuned.json").read_text()) == data
-    assert len(trained) == 6  # the 1e-4 half of the 12 settings
+    assert len([s for s in trained if not s.startswith("warning")]) == 6  # the 1e-4 half of the 12 settings
 
     # killed part-way through a setting: it continues from its checkpoint
     import cwrnn_audio.train.engine_numba as engine
@@ -268,3 +268,12 @@ def test_settings_trained_together_equal_each_setting_trained_alone(whole, tmp_p
     monkeypatch.setattr(tune, "groups", lambda cfg, settings: [[s] for s in settings])
     alone = run_tune(wav, tmp_path / "alone", cfg, progress=False, log=quiet)
     assert populations == [TINY["runs"]] * 12 and alone == data
+
+
+def test_a_choice_at_the_edge_of_the_learning_rate_grid_is_reported(whole, tmp_path):
+    wav, _, data = whole
+    said = []
+    run_tune(wav, tmp_path / "o", TuneConfig(**TINY), progress=False, log=said.append)
+    edge = [s for s in said if "at the edge of the grid" in s]
+    assert len(edge) == 2 and all("widen --lrs" in s for s in edge)  # 2 learning rates: both are edges
+    assert {s.split(": ")[1] for s in edge} == {"srn 100", "lstm 100"}
