@@ -98,14 +98,15 @@ def make_population(method: str, size: int, cfg: GenerationConfig):
 def network_outputs(template, theta: np.ndarray, steps: int) -> np.ndarray:
     """Free-running outputs ``(P, steps)`` of each network in ``theta``."""
     from ..nn.module import CWRNN
-    from ..nn.placement import to_numpy, zeros_like_params
+    from ..nn.placement import like, to_numpy, zeros_like_params
 
     if not isinstance(template, CWRNN):  # LSTMs: all at once, the step loop vmapped over networks
         from torch.func import functional_call, vmap
 
         from ..train.networks import unflatten
 
-        params = unflatten(template, torch.from_numpy(np.ascontiguousarray(theta, np.float32)))
+        flat = torch.from_numpy(np.ascontiguousarray(theta, np.float32)).to(**like(template))
+        params = unflatten(template, flat)
         x = zeros_like_params(template, 1, steps, 0)
         with torch.no_grad():
             y = vmap(lambda p: functional_call(template, p, (x,))[0])(params)
