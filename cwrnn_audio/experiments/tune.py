@@ -277,6 +277,7 @@ def train_settings(
             clip=setting["clip"],
         )
         opts += [opt] * cfg.runs
+    # g: the settings differ only in what the optimisers and the initial networks already hold
     opt = opts[0] if len(settings) == 1 else NetworkOptimizers(tuple(opts))
     name = (
         setting_key(settings[0])

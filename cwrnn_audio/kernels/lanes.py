@@ -8,9 +8,9 @@ so every inner arithmetic loop runs over the lane index on contiguous memory
 and LLVM turns it into vector instructions. Blocks run on threads (the block
 kernels release the GIL). The clock (periods) is shared by the population,
 so the active-module test is too; clipping and the optimiser step are per
-lane (per network, each with its own hyper-parameters), with the formulas of optim.py. The last block is padded
-with zero networks whose results are dropped; lanes never interact, so
-padding changes nothing.
+lane (per network, each with its own hyper-parameters), with the formulas of
+optim.py. The last block is padded with zero networks whose results are
+dropped; lanes never interact, so padding changes nothing.
 
 Results agree with the one-network-per-thread kernels to float32 rounding
 (sums are taken in another order), not necessarily bit for bit. ``lanes=``
