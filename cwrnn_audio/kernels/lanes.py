@@ -4,8 +4,9 @@ Same signatures and semantics as :func:`population.train_cwrnn_population`
 and :func:`population.train_lstm_population`, but the networks of a
 population advance together: each block of ``L`` networks is transposed
 to a lane-major layout (parameters ``(D, L)``, states ``(T+1, n, L)``)
-so every inner arithmetic loop runs over the lane index on contiguous memory
-and LLVM turns it into vector instructions. Blocks run on threads (the block
+so every inner arithmetic loop runs over the lane index on contiguous memory,
+in vector instructions (explicit 8-float vectors for the matrix products,
+LLVM's loop vectoriser for the rest; parameters are float32). Blocks run on threads (the block
 kernels release the GIL). The clock (periods) is shared by the population,
 so the active-module test is too; clipping and the optimiser step are per
 lane (per network, each with its own hyper-parameters), with the formulas of
@@ -20,22 +21,173 @@ picks the block width; the default is :func:`lane_width`.
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import get_num_threads, njit
+from llvmlite import ir
+from numba import get_num_threads, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
 
+from ..errors import ParameterError, ParameterTypeError
 from .forward import ACT_TANH, FASTMATH, fast_tanh
 from .optim import HP_BETA1, HP_BETA2, HP_CLIP, HP_EPS, HP_LR, HP_MOMENTUM, HP_NESTEROV, SGD
 
+# The O(n^2) loops (recurrent matrix-vector products, their backward) use explicit
+# 8-float vectors: LLVM's loop vectoriser gave each short lane loop its own
+# set-up (alias checks, a remainder loop) and kept the running sum in memory,
+# so blocks ran at about 20 GFLOP/s per core and a width that was not a
+# multiple of 32 paid for its remainder (100 lanes cost as much as 128). With
+# the sums in vector registers the same loops run at about 30 GFLOP/s (limited
+# by streaming the block's weights from L2), and any multiple of 8 lanes costs
+# in proportion to its width. The remaining O(n) lane loops stay with LLVM.
+VEC = 8  # float32 per vector (AVX2 ymm)
+_LV = ir.VectorType(ir.FloatType(), VEC)
+
+
+class _F32Vec(types.Type):
+    def __init__(self):
+        super().__init__(name="cwrnn_f32x8")
+
+
+_F32VEC = _F32Vec()
+
+
+@register_model(_F32Vec)
+class _F32VecModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _LV)
+
+
+def _lanes_array(a):
+    return isinstance(a, types.Array) and a.dtype == types.float32 and a.layout == "C"
+
+
+def _vec_pointer(context, builder, aty, arr, k):
+    data = context.make_array(aty)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [k]), _LV.as_pointer())
+
+
+@intrinsic
+def _vload(typingctx, arr, k):
+    """The 8 floats at flat index ``k`` of a C-contiguous float32 array, as one vector."""
+    if not (_lanes_array(arr) and isinstance(k, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_vec_pointer(context, builder, sig.args[0], args[0], args[1]), align=4)
+
+    return _F32VEC(arr, k), codegen
+
+
+@intrinsic
+def _vstore(typingctx, arr, k, v):
+    """Store vector ``v`` at flat index ``k`` of a C-contiguous float32 array."""
+    if not (_lanes_array(arr) and isinstance(k, types.Integer) and v == _F32VEC):
+        return None
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _vec_pointer(context, builder, sig.args[0], args[0], args[1]), align=4)
+        return context.get_dummy_value()
+
+    return types.void(arr, k, v), codegen
+
+
+@intrinsic
+def _vfma(typingctx, a, b, c):
+    """``a * b + c``, fused, lane by lane."""
+    if not (a == b == c == _F32VEC):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_LV, [_LV] * 3), "llvm.fma.v8f32"
+        )
+        return builder.call(fma, list(args))
+
+    return _F32VEC(a, b, c), codegen
+
+
+@njit(inline="always")
+def _dot_rows(A, a0, B, b0, count, out, o0, L):
+    """``out[o0 + l] += sum_i A[a0 + i L + l] * B[b0 + i L + l]`` over ``i < count``, for ``l < L``.
+
+    Flat indices into C-contiguous float32 arrays whose rows are ``L`` lanes
+    (a multiple of VEC): lane by lane, the dot product of ``count``
+    consecutive rows of A and B, summed in order of ``i`` (so a lane's bits do
+    not depend on where it sits in the block). Four vectors at a time keep
+    four independent sums in flight.
+    """
+    l0 = 0
+    while l0 + 4 * VEC <= L:
+        o = o0 + l0
+        s0 = _vload(out, o)
+        s1 = _vload(out, o + VEC)
+        s2 = _vload(out, o + 2 * VEC)
+        s3 = _vload(out, o + 3 * VEC)
+        for i in range(count):
+            p = a0 + i * L + l0
+            q = b0 + i * L + l0
+            s0 = _vfma(_vload(A, p), _vload(B, q), s0)
+            s1 = _vfma(_vload(A, p + VEC), _vload(B, q + VEC), s1)
+            s2 = _vfma(_vload(A, p + 2 * VEC), _vload(B, q + 2 * VEC), s2)
+            s3 = _vfma(_vload(A, p + 3 * VEC), _vload(B, q + 3 * VEC), s3)
+        _vstore(out, o, s0)
+        _vstore(out, o + VEC, s1)
+        _vstore(out, o + 2 * VEC, s2)
+        _vstore(out, o + 3 * VEC, s3)
+        l0 += 4 * VEC
+    while l0 < L:
+        s = _vload(out, o0 + l0)
+        for i in range(count):
+            s = _vfma(_vload(A, a0 + i * L + l0), _vload(B, b0 + i * L + l0), s)
+        _vstore(out, o0 + l0, s)
+        l0 += VEC
+
+
+@njit(inline="always")
+def _row_backward(W, G, w0, H, h0, D, d0, dh, e0, count, L):
+    """One weight row's backward, for ``c < count`` and ``l < L`` with ``d = D[d0 + l]``:
+    ``G[w0 + c L + l] += d * H[h0 + c L + l]`` (its gradient) and
+    ``dh[e0 + c L + l] += W[w0 + c L + l] * d`` (the error sent back to the state).
+    Flat indices as in :func:`_dot_rows`; ``d`` stays in registers."""
+    l0 = 0
+    while l0 + 4 * VEC <= L:
+        d0v = _vload(D, d0 + l0)
+        d1v = _vload(D, d0 + l0 + VEC)
+        d2v = _vload(D, d0 + l0 + 2 * VEC)
+        d3v = _vload(D, d0 + l0 + 3 * VEC)
+        for c in range(count):
+            w = w0 + c * L + l0
+            h = h0 + c * L + l0
+            e = e0 + c * L + l0
+            _vstore(G, w, _vfma(d0v, _vload(H, h), _vload(G, w)))
+            _vstore(G, w + VEC, _vfma(d1v, _vload(H, h + VEC), _vload(G, w + VEC)))
+            _vstore(G, w + 2 * VEC, _vfma(d2v, _vload(H, h + 2 * VEC), _vload(G, w + 2 * VEC)))
+            _vstore(G, w + 3 * VEC, _vfma(d3v, _vload(H, h + 3 * VEC), _vload(G, w + 3 * VEC)))
+            _vstore(dh, e, _vfma(_vload(W, w), d0v, _vload(dh, e)))
+            _vstore(dh, e + VEC, _vfma(_vload(W, w + VEC), d1v, _vload(dh, e + VEC)))
+            _vstore(dh, e + 2 * VEC, _vfma(_vload(W, w + 2 * VEC), d2v, _vload(dh, e + 2 * VEC)))
+            _vstore(dh, e + 3 * VEC, _vfma(_vload(W, w + 3 * VEC), d3v, _vload(dh, e + 3 * VEC)))
+        l0 += 4 * VEC
+    while l0 < L:
+        dv = _vload(D, d0 + l0)
+        for c in range(count):
+            w = w0 + c * L + l0
+            h = h0 + c * L + l0
+            e = e0 + c * L + l0
+            _vstore(G, w, _vfma(dv, _vload(H, h), _vload(G, w)))
+            _vstore(dh, e, _vfma(_vload(W, w), dv, _vload(dh, e)))
+        l0 += VEC
+
+
 # Networks per block (lanes): by default the population split evenly over the
-# threads, rounded up to a multiple of LANE_ALIGN. The width is a run-time
-# value on purpose: with a compile-time constant LLVM fully unrolls the short
-# lane loops before its loop vectoriser runs, and Numba leaves the SLP
-# vectoriser off, so the code stayed scalar. The vectorised lane loops do 32
-# float32 a pass (8-wide AVX2 unrolled 4 times; shorter rests go 4-wide), so
-# widths of 32k are fastest: at 64 lanes a network-epoch of the 1000-parameter
-# SRN cost 0.16 ms on one core, at 56 lanes 0.19-0.25, at 32 lanes 0.29
-# (the one-network kernel: 0.37).
-LANE_ALIGN = 32
-MAX_LANES = 128
+# threads, rounded up to a multiple of the vector width, at most MAX_LANES.
+# The width is a run-time value: with a compile-time constant LLVM fully
+# unrolled the remaining short lane loops before vectorising them, and Numba
+# leaves the SLP vectoriser off, so they stayed scalar. Up to 64 lanes a
+# block's weights and gradients stay in L2; beyond, the cost per network rose
+# by 40 % (the 1000-parameter SRN, one core: 0.059 ms a network-epoch at 56-64
+# lanes, 0.064 at 32, 0.081 at 96, 0.086 at 128).
+LANE_ALIGN = VEC
+MAX_LANES = 64
 
 
 @njit(nogil=True)
@@ -82,9 +234,7 @@ def _gather_seq(src, dst, p0):
 
 # The lane loops index the 2-D / 3-D arrays directly rather than through row
 # views (``w = th[i]``); both measured the same here, direct indexing keeps
-# reference counting out of the hot loops. Each loop over ``l`` is one short
-# vector loop with its own set-up (alias checks), which is why wider blocks
-# run faster per network (see LANE_ALIGN).
+# reference counting out of the hot loops.
 
 
 @njit(nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -157,10 +307,7 @@ def _cwrnn_loss_grad(th, gr, x, tgt, n, offsets, periods, act, loss_scale, H, dy
                     j = oWI + r * I + k
                     for l in range(L):
                         acc[l] += th[j, l] * x[t, k, l]
-                for c in range(lo, n):
-                    j = r * n + c
-                    for l in range(L):
-                        acc[l] += th[j, l] * H[t, c, l]
+                _dot_rows(th, (r * n + lo) * L, H, (t * n + lo) * L, n - lo, acc, 0, L)
                 for l in range(L):
                     H[t + 1, r, l] = fast_tanh(acc[l])
         _readout_loss(H, t + 1, th, oWO, obO, n, O, act, tgt, loss_scale, dy, acc, loss)
@@ -187,12 +334,9 @@ def _cwrnn_loss_grad(th, gr, x, tgt, n, offsets, periods, act, loss_scale, H, dy
                     j = oWI + r * I + k
                     for l in range(L):
                         gr[j, l] += dpre[r, l] * x[t, k, l]
-                for c in range(lo, n):
-                    j = r * n + c
-                    for l in range(L):
-                        d = dpre[r, l]
-                        gr[j, l] += d * H[t, c, l]
-                        dh[c, l] += th[j, l] * d
+                _row_backward(
+                    th, gr, (r * n + lo) * L, H, (t * n + lo) * L, dpre, r * L, dh, lo * L, n - lo, L
+                )
 
 
 @njit(inline="always")
@@ -226,10 +370,7 @@ def _lstm_loss_grad(th, gr, x, tgt, Hn, act, loss_scale, Hs, Cs, G, TC, dy, dh, 
                 j = r * I + k
                 for l in range(L):
                     G[t, r, l] += th[j, l] * x[t, k, l]
-            for c in range(Hn):
-                j = o1 + r * Hn + c
-                for l in range(L):
-                    G[t, r, l] += th[j, l] * Hs[t, c, l]
+            _dot_rows(th, (o1 + r * Hn) * L, Hs, t * Hn * L, Hn, G, (t * G4 + r) * L, L)
         for q in range(Hn):
             for l in range(L):
                 ig = _sigmoid(G[t, q, l])
@@ -272,12 +413,7 @@ def _lstm_loss_grad(th, gr, x, tgt, Hn, act, loss_scale, Hs, Cs, G, TC, dy, dh, 
                 j = r * I + k
                 for l in range(L):
                     gr[j, l] += dz[r, l] * x[t, k, l]
-            for c in range(Hn):
-                j = o1 + r * Hn + c
-                for l in range(L):
-                    d = dz[r, l]
-                    gr[j, l] += d * Hs[t, c, l]
-                    dh[c, l] += th[j, l] * d
+            _row_backward(th, gr, (o1 + r * Hn) * L, Hs, t * Hn * L, dz, r * L, dh, 0, Hn, L)
 
 
 @njit(nogil=True, error_model="numpy")
@@ -461,7 +597,11 @@ def _run_blocks(block, theta, args, lanes):
     ``parallel=True`` wrapper with ``prange`` did the same but doubled the cold
     compile time (Numba compiles the whole call tree again inside it).
     """
+    if theta.dtype != np.float32:
+        raise ParameterTypeError(f"theta: expected float32 parameters, got {theta.dtype}")
     L = lane_width(theta.shape[0]) if lanes is None else int(lanes)
+    if L <= 0 or L % VEC:
+        raise ParameterError(f"lanes={lanes!r}: expected a positive multiple of {VEC}")
     starts = range(0, theta.shape[0], L)
     workers = min(get_num_threads(), len(starts))
     if workers <= 1:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from cwrnn_audio.errors import ParameterError
 from cwrnn_audio.kernels.lanes import lane_width, train_cwrnn_lanes, train_lstm_lanes
 from cwrnn_audio.kernels.optim import ADAM, SGD
 from cwrnn_audio.kernels.population import train_cwrnn_population, train_lstm_population
@@ -91,12 +92,14 @@ def test_resumed_steps_match(rng):
 
 
 @pytest.mark.parametrize("lstm", [False, True])
-def test_padding_lanes_change_nothing(rng, lstm):
-    # the same 8 networks alone (one full block) and inside P=13 (a block of 8, one of 5 padded)
+@pytest.mark.parametrize("lanes", [8, 40])
+def test_padding_lanes_change_nothing(rng, lstm, lanes):
+    # the same 8 networks alone (one full block) and inside P=13: a block of 8 and one of 5
+    # padded, or one block of 40 where they ride the 4-vector loop instead of the 1-vector tail
     theta, x, tgt, net = lstm_case(rng, 13, 2, 0) if lstm else cwrnn_case(rng, 13, 2, 0, False)
     kernel = train_lstm_lanes if lstm else train_cwrnn_lanes
     hp = hyper(ADAM, 1.0)
-    whole = train(kernel, theta, x, tgt, net, 1, ADAM, hp, lanes=8)
+    whole = train(kernel, theta, x, tgt, net, 1, ADAM, hp, lanes=lanes)
     part = train(kernel, theta[:8], x[:8], tgt[:8], net, 1, ADAM, hp, lanes=8)
     for u, v in zip(part, whole):
         np.testing.assert_array_equal(u, v[:8])  # same lanes, same arithmetic: bit for bit
@@ -113,10 +116,23 @@ def test_any_lane_width_matches_population(rng, lanes):
 
 
 def test_lane_width():
-    assert lane_width(100, 2) == 64
-    assert lane_width(13, 2) == 32
-    assert lane_width(1000, 2) == 128
-    assert lane_width(3, 16) == 32
+    assert lane_width(100, 2) == 56  # two blocks of 50 networks, padded to a multiple of 8
+    assert lane_width(13, 2) == 8
+    assert lane_width(1000, 2) == 64
+    assert lane_width(3, 16) == 8
+
+
+@pytest.mark.parametrize("lanes", [0, 12, -8])
+def test_lane_width_must_be_a_multiple_of_8(rng, lanes):
+    theta, x, tgt, net = cwrnn_case(rng, 5, 1, 0, False)
+    with pytest.raises(ParameterError, match=f"lanes={lanes}"):
+        train(train_cwrnn_lanes, theta, x, tgt, net, 0, SGD, hyper(SGD, 0.0), lanes=lanes)
+
+
+def test_parameters_must_be_float32(rng):
+    theta, x, tgt, net = lstm_case(rng, 5, 1, 0)
+    with pytest.raises(TypeError, match="float32"):
+        train(train_lstm_lanes, theta.astype(np.float64), x, tgt, net, 0, SGD, hyper(SGD, 0.0))
 
 
 def test_inputs_untouched_and_in_place(rng):
