@@ -1,9 +1,9 @@
 """Training epochs on the Numba kernels (CPU): populations with the networks in SIMD lanes.
 
 A population of at least ``LANES_FROM`` networks runs through :mod:`..kernels.lanes` (blocks of
-networks advancing together, 2-5x faster on the paper's protocol); fewer networks run one per
-thread (:mod:`..kernels.population`), where padding a block would cost more than it saves. Both
-compute the same updates (equal to float32 rounding).
+networks advancing together: 1.5-3x faster on the paper's populations of 100); fewer networks
+run one per thread (:mod:`..kernels.population`), which was as fast or faster for some methods
+and sizes below 48 networks. Both compute the same updates (equal to float32 rounding).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from ..kernels.lanes import train_cwrnn_lanes, train_lstm_lanes
 from ..kernels.population import train_cwrnn_population, train_lstm_population
 from ..nn.module import CWRNN
 
-LANES_FROM = 64  # networks: two blocks of 32 lanes, one per core
+# networks: two blocks of 24 lanes, one per core. From 48 networks the lanes were 1.2-4x faster
+# for every method at 100 and 1000 parameters (the protocol's excerpts, 2 cores, 5 epochs).
+LANES_FROM = 48
 
 
 def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: float, opt) -> np.ndarray:
