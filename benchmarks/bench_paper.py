@@ -9,8 +9,8 @@ Usage: python benchmarks/bench_paper.py [AUDIO] [--skip-full] [--epochs N]
 2. Network-steps per second (networks x epochs x 320 steps, forward + backward + update, over
    seconds) of every method and size (--sizes) on a subset of P networks x E epochs, the
    training epochs alone (compiled / warmed up first), on:
-   - the Numba engine (``engine_numba.run_epochs``; from 64 networks the SIMD-lane kernels, so
-     keep P at the protocol's 100 for a faithful projection);
+   - the Numba engine (``engine_numba.run_epochs``; from ``LANES_FROM`` (48) networks the
+     SIMD-lane kernels, so keep P at the protocol's 100 for a faithful projection);
    - torch's population engine (``engine_torch.run_epochs``: the networks' step loop vmapped
      over P stacked parameter sets, autograd, torch.optim), all three methods;
    - for LSTM also torch's ``nn.LSTM(1, H)`` + ``nn.Linear(H, 1)`` at batch P on zero input:
