@@ -67,7 +67,10 @@ def _vec_pointer(context, builder, aty, arr, k):
 
 @intrinsic
 def _vload(typingctx, arr, k):
-    """The 8 floats at flat index ``k`` of a C-contiguous float32 array, as one vector."""
+    """The 8 floats at flat index ``k`` of a C-contiguous float32 array, as one vector.
+
+    No bounds check (like Numba's own indexing): the callers' indices come from
+    the block's shapes."""
     if not (_lanes_array(arr) and isinstance(k, types.Integer)):
         return None
 
