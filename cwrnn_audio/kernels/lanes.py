@@ -6,8 +6,8 @@ population advance together: each block of ``L`` networks is transposed
 to a lane-major layout (parameters ``(D, L)``, states ``(T+1, n, L)``)
 so every inner arithmetic loop runs over the lane index on contiguous memory,
 in vector instructions (explicit 8-float vectors for the matrix products,
-LLVM's loop vectoriser for the rest; parameters are float32). Blocks run on threads (the block
-kernels release the GIL). The clock (periods) is shared by the population,
+LLVM's loop vectoriser for the rest; parameters are float32). Blocks run on
+threads (the block kernels release the GIL). The clock (periods) is shared by the population,
 so the active-module test is too; clipping and the optimiser step are per
 lane (per network, each with its own hyper-parameters), with the formulas of
 optim.py. The last block is padded with zero networks whose results are
@@ -146,9 +146,9 @@ def _dot_rows(A, a0, B, b0, count, out, o0, L):
 
 
 @njit(inline="always")
-def _row_backward(W, G, w0, H, h0, D, d0, dh, e0, count, L):
+def _row_backward(W, WG, w0, H, h0, D, d0, dh, e0, count, L):
     """One weight row's backward, for ``c < count`` and ``l < L`` with ``d = D[d0 + l]``:
-    ``G[w0 + c L + l] += d * H[h0 + c L + l]`` (its gradient) and
+    ``WG[w0 + c L + l] += d * H[h0 + c L + l]`` (its gradient) and
     ``dh[e0 + c L + l] += W[w0 + c L + l] * d`` (the error sent back to the state).
     Flat indices as in :func:`_dot_rows`; ``d`` stays in registers."""
     l0 = 0
@@ -161,10 +161,10 @@ def _row_backward(W, G, w0, H, h0, D, d0, dh, e0, count, L):
             w = w0 + c * L + l0
             h = h0 + c * L + l0
             e = e0 + c * L + l0
-            _vstore(G, w, _vfma(d0v, _vload(H, h), _vload(G, w)))
-            _vstore(G, w + VEC, _vfma(d1v, _vload(H, h + VEC), _vload(G, w + VEC)))
-            _vstore(G, w + 2 * VEC, _vfma(d2v, _vload(H, h + 2 * VEC), _vload(G, w + 2 * VEC)))
-            _vstore(G, w + 3 * VEC, _vfma(d3v, _vload(H, h + 3 * VEC), _vload(G, w + 3 * VEC)))
+            _vstore(WG, w, _vfma(d0v, _vload(H, h), _vload(WG, w)))
+            _vstore(WG, w + VEC, _vfma(d1v, _vload(H, h + VEC), _vload(WG, w + VEC)))
+            _vstore(WG, w + 2 * VEC, _vfma(d2v, _vload(H, h + 2 * VEC), _vload(WG, w + 2 * VEC)))
+            _vstore(WG, w + 3 * VEC, _vfma(d3v, _vload(H, h + 3 * VEC), _vload(WG, w + 3 * VEC)))
             _vstore(dh, e, _vfma(_vload(W, w), d0v, _vload(dh, e)))
             _vstore(dh, e + VEC, _vfma(_vload(W, w + VEC), d1v, _vload(dh, e + VEC)))
             _vstore(dh, e + 2 * VEC, _vfma(_vload(W, w + 2 * VEC), d2v, _vload(dh, e + 2 * VEC)))
@@ -176,7 +176,7 @@ def _row_backward(W, G, w0, H, h0, D, d0, dh, e0, count, L):
             w = w0 + c * L + l0
             h = h0 + c * L + l0
             e = e0 + c * L + l0
-            _vstore(G, w, _vfma(dv, _vload(H, h), _vload(G, w)))
+            _vstore(WG, w, _vfma(dv, _vload(H, h), _vload(WG, w)))
             _vstore(dh, e, _vfma(_vload(W, w), dv, _vload(dh, e)))
         l0 += VEC
 
