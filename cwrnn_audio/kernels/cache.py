@@ -66,6 +66,21 @@ class KernelCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLo
     def get_cache_path(self):
         return self._cache_path
 
+    def get_source_stamp(self):
+        """A hash of every ``.py`` file in the kernel's folder, not only its own.
+
+        Kernels inline helpers from sibling files (``fast_tanh``, the SIMD vectors, the optimiser);
+        Numba's own stamp covers the kernel's file alone, so an edited helper left stale code running.
+        """
+        folder = os.path.dirname(self._py_file)
+        parts = []
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                st = os.stat(path)
+                parts.append((name, caching._hash_source_file(path, st.st_mtime, st.st_size)))
+        return tuple(parts)
+
     @classmethod
     def from_function(cls, py_func, py_file):
         if getattr(py_func, "__module__", "").split(".")[0] not in PACKAGES or not os.path.exists(py_file):

@@ -2,7 +2,9 @@
 
 Each step computes only the rows of the active modules, as prefix/run slices
 of the block rows (``W[lo:hi, lo:] @ h[lo:]``), never a masked dense product.
-This is the CPU path and the reference. Where :func:`cwrnn_audio.gpu.use_fused` says so
+This is the reference, and the path for what no kernel takes. On CPU tensors (float32 or float64)
+:func:`cwrnn_forward` runs the Numba kernels instead (``numba_function.py``; the environment variable
+``CWRNN_AUDIO_CPU_KERNELS=0`` forces this loop). Where :func:`cwrnn_audio.gpu.use_fused` says so
 (parameters on CUDA with triton installed), :func:`cwrnn_forward` runs each group of voices through
 the fused Triton kernels instead, and falls back here, with a warning, where they refuse.
 """
@@ -16,6 +18,7 @@ import torch
 
 from ..core.clock import active_runs
 from ..gpu import refusal, use_fused
+from . import numba_function
 
 
 def _step_loop(x, h, t0: int, W, W_I, b_H, periods: Sequence[int], offsets: Sequence[int]):
@@ -62,8 +65,11 @@ def cwrnn_forward(x, h, t, W, W_I, b_H, periods, offsets):
 
 
 def _runner(x, h, W, W_I, b_H, periods, offsets):
-    """The fused kernels where wanted and able, else the step loop (after a warning if wanted)."""
+    """The fused kernels where wanted and able; on the CPU the Numba kernels where able; else the
+    step loop (after a warning where fused kernels were wanted)."""
     if not use_fused(W):
+        if numba_function.wanted() and numba_function.refusal(x, h, W, W_I, b_H) is None:
+            return numba_function.numba_forward
         return _step_loop
     if torch._C._functorch.is_batchedtensor(W):
         # a population under torch.func.vmap: the fused Function has no batching rule (yet), and

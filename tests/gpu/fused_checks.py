@@ -35,16 +35,19 @@ BATCH, STEPS = 18, 20
 
 @contextmanager
 def fused(on: bool):
-    """Force the fused path on or off for the calls inside."""
-    old = os.environ.get("CWRNN_AUDIO_FUSED")
-    os.environ["CWRNN_AUDIO_FUSED"] = "1" if on else "0"
+    """Force the fused path on or off for the calls inside; off is the step loop (the CPU's Numba
+    kernels are switched off too: the reference here is the loop, and refusals must run it)."""
+    switches = {"CWRNN_AUDIO_FUSED": "1" if on else "0", "CWRNN_AUDIO_CPU_KERNELS": "0"}
+    old = {k: os.environ.get(k) for k in switches}
+    os.environ.update(switches)
     try:
         yield
     finally:
-        if old is None:
-            del os.environ["CWRNN_AUDIO_FUSED"]
-        else:
-            os.environ["CWRNN_AUDIO_FUSED"] = old
+        for k, v in old.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
 
 
 CALLS = {}  # calls of each counted function since count_calls wrapped it: proof the kernels ran

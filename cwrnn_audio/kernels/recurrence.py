@@ -1,0 +1,289 @@
+"""Numba forward and backward of the CW-RNN recurrence for a batch on one clock (the torch path on CPU).
+
+The batch rides SIMD lanes: states are stored ``(n, T+1, B)`` with the batch contiguous, so every
+weight is one scalar broadcast against 8 sequences at a time (:mod:`.simd`); a block of lanes
+``[l0, l0 + L)`` is one thread's work, and lanes never interact. Neuron-major, so the caller's
+weight-gradient products read one module's rows over time as plain matrices, without a transpose.
+The states also go out, and their gradients come in, as torch's ``(B, T, n)``, copied inside the
+step loops while the step's data is in cache (a torch permute of the lane layout cost more than
+the kernels at batch 64). Only active modules are computed,
+and of ``W_H`` only its non-zero blocks.
+
+Slower modules change rarely, so both passes reuse what they read from them:
+
+- forward: a module's input from the slower modules (columns past its own) is cached per lane
+  and recomputed only after one of them ticked (as the streaming kernel does); the cached sum is
+  the same number whenever it is computed, so windows cut anywhere give the same bits;
+- backward: the error a module sends to the slower modules' held state is summed over the steps
+  where that state did not change and sent through ``W_H`` once, before the slower module's own
+  step consumes it ("flush").
+
+The weight gradients are not summed here: the kernel leaves each step's pre-activation error
+``D`` and the caller forms ``dW = sum D h^T`` per module as one large matrix product over that
+module's ticks (BLAS), in a fixed order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .forward import FASTMATH, fast_tanh
+from .simd import VEC, vfma, vload, vsplat, vstore, vtranspose8
+
+
+def _tanh(x):  # pragma: no cover - replaced by the overload inside kernels
+    return np.tanh(x)
+
+
+@overload(_tanh)
+def _tanh_impl(x):
+    # float32: the streaming kernels' rational tanh (error 2.8e-7); float64: libm, so the
+    # float64 kernels match torch.tanh to rounding and the tests can hold them to 1e-10
+    if x == types.float32:
+        return lambda x: fast_tanh(x)
+    return lambda x: np.tanh(x)
+
+
+@njit(inline="always")
+def _mac(A, a0, aj, am, J, M, V, v0, vs, out, o0, os, l0, l1):
+    """``out[o0 + j os + l] += sum_m A[a0 + j aj + m am] V[v0 + m vs + l]`` for ``j < J``, ``m < M``
+    and the lanes ``l0 <= l < l1`` (a multiple of 8 apart).
+
+    ``A`` is a flat weight array (``aj, am`` pick rows or columns, so one routine is both
+    ``W h`` and ``W^T d``); ``V`` and ``out`` are lane-major with row strides ``vs`` and ``os``.
+    A tile of 4 rows by 16 lanes keeps 8 sums in registers (as many as two FMA units with a
+    4-cycle latency need) and loads each weight once per 16 lanes; each sum runs in order of ``m``.
+    """
+    lv = l0
+    while lv + 2 * VEC <= l1:
+        j = 0
+        while j + 4 <= J:
+            o = o0 + j * os + lv
+            s0 = vload(out, o)
+            s1 = vload(out, o + os)
+            s2 = vload(out, o + 2 * os)
+            s3 = vload(out, o + 3 * os)
+            u0 = vload(out, o + VEC)
+            u1 = vload(out, o + os + VEC)
+            u2 = vload(out, o + 2 * os + VEC)
+            u3 = vload(out, o + 3 * os + VEC)
+            a = a0 + j * aj
+            for m in range(M):
+                q = v0 + m * vs + lv
+                v = vload(V, q)
+                u = vload(V, q + VEC)
+                p = a + m * am
+                w = vsplat(A[p], V)
+                s0 = vfma(w, v, s0)
+                u0 = vfma(w, u, u0)
+                w = vsplat(A[p + aj], V)
+                s1 = vfma(w, v, s1)
+                u1 = vfma(w, u, u1)
+                w = vsplat(A[p + 2 * aj], V)
+                s2 = vfma(w, v, s2)
+                u2 = vfma(w, u, u2)
+                w = vsplat(A[p + 3 * aj], V)
+                s3 = vfma(w, v, s3)
+                u3 = vfma(w, u, u3)
+            vstore(out, o, s0)
+            vstore(out, o + os, s1)
+            vstore(out, o + 2 * os, s2)
+            vstore(out, o + 3 * os, s3)
+            vstore(out, o + VEC, u0)
+            vstore(out, o + os + VEC, u1)
+            vstore(out, o + 2 * os + VEC, u2)
+            vstore(out, o + 3 * os + VEC, u3)
+            j += 4
+        while j < J:
+            o = o0 + j * os + lv
+            s0 = vload(out, o)
+            u0 = vload(out, o + VEC)
+            a = a0 + j * aj
+            for m in range(M):
+                q = v0 + m * vs + lv
+                w = vsplat(A[a + m * am], V)
+                s0 = vfma(w, vload(V, q), s0)
+                u0 = vfma(w, vload(V, q + VEC), u0)
+            vstore(out, o, s0)
+            vstore(out, o + VEC, u0)
+            j += 1
+        lv += 2 * VEC
+    if lv < l1:
+        j = 0
+        while j + 4 <= J:
+            o = o0 + j * os + lv
+            s0 = vload(out, o)
+            s1 = vload(out, o + os)
+            s2 = vload(out, o + 2 * os)
+            s3 = vload(out, o + 3 * os)
+            a = a0 + j * aj
+            for m in range(M):
+                v = vload(V, v0 + m * vs + lv)
+                p = a + m * am
+                s0 = vfma(vsplat(A[p], V), v, s0)
+                s1 = vfma(vsplat(A[p + aj], V), v, s1)
+                s2 = vfma(vsplat(A[p + 2 * aj], V), v, s2)
+                s3 = vfma(vsplat(A[p + 3 * aj], V), v, s3)
+            vstore(out, o, s0)
+            vstore(out, o + os, s1)
+            vstore(out, o + 2 * os, s2)
+            vstore(out, o + 3 * os, s3)
+            j += 4
+        while j < J:
+            o = o0 + j * os + lv
+            s = vload(out, o)
+            a = a0 + j * aj
+            for m in range(M):
+                s = vfma(vsplat(A[a + m * am], V), vload(V, v0 + m * vs + lv), s)
+            vstore(out, o, s)
+            j += 1
+
+
+@njit(inline="always")
+def _transpose(src, s0, ss, dst, d0, ds, rows, lanes):
+    """``dst[d0 + l ds + r] = src[s0 + r ss + l]`` for ``r < rows``, ``l < lanes``: 8 x 8 tiles in
+    registers, scalar edges. Moves a step's states between the lane layout and torch's (B, T, n)."""
+    r = 0
+    while r + VEC <= rows:
+        l = 0
+        while l + VEC <= lanes:
+            vtranspose8(src, s0 + r * ss + l, ss, dst, d0 + l * ds + r, ds)
+            l += VEC
+        for ll in range(l, lanes):
+            for rr in range(r, r + VEC):
+                dst[d0 + ll * ds + rr] = src[s0 + rr * ss + ll]
+        r += VEC
+    for rr in range(r, rows):
+        for ll in range(lanes):
+            dst[d0 + ll * ds + rr] = src[s0 + rr * ss + ll]
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
+    """Run lanes ``[l0, l0 + L)`` through ``T`` steps from ``Hs[:, 0]``, clock at ``t0``.
+
+    X (I, T, Bp) inputs; Hs (n, T+1, Bp) states, ``Hs[:, 0]`` given, the rest written; H (B, T, n)
+    the same states for torch (lanes below ``B``); P, S (n, Bp) work space (S zero on entry).
+    W (n*n,), WI (n*I,) flat row-major; bH (n,). ``L`` is a multiple of 8; every array
+    C-contiguous and of one float dtype.
+    """
+    I = X.shape[0]
+    n, T1, Bp = Hs.shape
+    T = T1 - 1
+    B = H.shape[0]
+    RS = T1 * Bp
+    XS = T * Bp
+    g = periods.shape[0]
+    l1 = l0 + L
+    ok = np.zeros(g, np.bool_)
+    for s in range(T):
+        t = t0 + s
+        for r in range(n):
+            for l in range(l0, l1):
+                Hs[r, s + 1, l] = Hs[r, s, l]
+        slowest = -1
+        for i in range(g):
+            if t % periods[i] != 0:
+                continue
+            slowest = i
+            lo = offsets[i]
+            hi = offsets[i + 1]
+            k = hi - lo
+            if hi < n and not ok[i]:
+                for r in range(lo, hi):
+                    for l in range(l0, l1):
+                        S[r, l] = 0.0
+                _mac(W, lo * n + hi, n, 1, k, n - hi, Hs, hi * RS + s * Bp, RS, S, lo * Bp, Bp, l0, l1)
+                ok[i] = True
+            for r in range(lo, hi):
+                b = bH[r]
+                for l in range(l0, l1):
+                    P[r, l] = b + S[r, l]
+            if I > 0:
+                _mac(WI, lo * I, I, 1, k, I, X, s * Bp, XS, P, lo * Bp, Bp, l0, l1)
+            _mac(W, lo * n + lo, n, 1, k, k, Hs, lo * RS + s * Bp, RS, P, lo * Bp, Bp, l0, l1)
+            for r in range(lo, hi):
+                for l in range(l0, l1):
+                    Hs[r, s + 1, l] = _tanh(P[r, l])
+        # a module's cache reads every slower module: stale once any of them ticked
+        for i in range(slowest):
+            ok[i] = False
+        if l0 < B:
+            _transpose(
+                Hs.ravel(), (s + 1) * Bp + l0, RS, H.ravel(), (l0 * T + s) * n, T * n, n, min(l1, B) - l0
+            )
+
+
+@njit(inline="always")
+def _flush(W, Acc, dh, lo, hi, n, Bp, l0, l1):
+    """Send module ``[lo, hi)``'s summed error ``Acc`` to the slower modules' state: ``dh[hi:] +=
+    W[lo:hi, hi:]^T Acc[lo:hi]``; then ``Acc[lo:hi] = 0``."""
+    _mac(W, lo * n + hi, 1, n, n - hi, hi - lo, Acc, lo * Bp, Bp, dh, hi * Bp, Bp, l0, l1)
+    for r in range(lo, hi):
+        for l in range(l0, l1):
+            Acc[r, l] = 0.0
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def backward_block(dH, Hs, D, dh, Acc, G, dX, W, WI, offsets, periods, t0, l0, L):
+    """Backward through :func:`forward_block` for lanes ``[l0, l0 + L)``.
+
+    dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout). Hs
+    (n, T+1, Bp): the forward's states. Writes D (n, T, Bp), the pre-activation error, at the
+    active rows of each step only, and dX (I, T, Bp), the input gradient. dh (n, Bp): zero on
+    entry, the initial state's gradient on return. Acc (n, Bp): zero work space; G (n, Bp) work space.
+    """
+    I = dX.shape[0]
+    n, T1, Bp = Hs.shape
+    T = T1 - 1
+    B = dH.shape[0]
+    DS = T * Bp
+    g = periods.shape[0]
+    l1 = l0 + L
+    pending = np.zeros(g, np.bool_)
+    for s in range(T - 1, -1, -1):
+        t = t0 + s
+        if l0 < B:
+            _transpose(dH.ravel(), (l0 * T + s) * n, T * n, G.ravel(), l0, Bp, min(l1, B) - l0, n)
+            for r in range(n):
+                for l in range(l0, min(l1, B)):
+                    dh[r, l] += G[r, l]
+        slowest = -1
+        for i in range(g):
+            if t % periods[i] == 0:
+                slowest = i
+        # a slower module ticks here: its held state's error must be complete before it is used
+        for i in range(slowest):
+            if pending[i]:
+                _flush(W, Acc, dh, offsets[i], offsets[i + 1], n, Bp, l0, l1)
+                pending[i] = False
+        for i in range(g):
+            if t % periods[i] != 0:
+                continue
+            for r in range(offsets[i], offsets[i + 1]):
+                for l in range(l0, l1):
+                    h = Hs[r, s + 1, l]
+                    D[r, s, l] = dh[r, l] * (1.0 - h * h)
+                    dh[r, l] = 0.0
+        for q in range(I):
+            for l in range(l0, l1):
+                dX[q, s, l] = 0.0
+        for i in range(g):
+            if t % periods[i] != 0:
+                continue
+            lo = offsets[i]
+            hi = offsets[i + 1]
+            k = hi - lo
+            _mac(W, lo * n + lo, 1, n, k, k, D, lo * DS + s * Bp, DS, dh, lo * Bp, Bp, l0, l1)
+            if I > 0:
+                _mac(WI, lo * I, 1, I, I, k, D, lo * DS + s * Bp, DS, dX, s * Bp, DS, l0, l1)
+            if hi < n:
+                for r in range(lo, hi):
+                    for l in range(l0, l1):
+                        Acc[r, l] += D[r, s, l]
+                pending[i] = True
+    for i in range(g):
+        if pending[i]:
+            _flush(W, Acc, dh, offsets[i], offsets[i + 1], n, Bp, l0, l1)
