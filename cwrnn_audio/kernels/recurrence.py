@@ -217,31 +217,48 @@ def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
 
 
 @njit(inline="always")
-def _flush(W, Acc, dh, lo, hi, n, Bp, l0, l1):
-    """Send module ``[lo, hi)``'s summed error ``Acc`` to the slower modules' state: ``dh[hi:] +=
-    W[lo:hi, hi:]^T Acc[lo:hi]``; then ``Acc[lo:hi] = 0``."""
+def _flush(W, Acc, dh, F, f0, fs, lo, hi, n, Bp, l0, l1):
+    """Send module ``[lo, hi)``'s summed error ``Acc`` to the slower modules' state, ``dh[hi:] +=
+    W[lo:hi, hi:]^T Acc[lo:hi]``, keep it for the weight gradient in ``F`` (rows ``f0 + (r - lo)
+    fs``), and zero it."""
     _mac(W, lo * n + hi, 1, n, n - hi, hi - lo, Acc, lo * Bp, Bp, dh, hi * Bp, Bp, l0, l1)
     for r in range(lo, hi):
+        f = f0 + (r - lo) * fs
         for l in range(l0, l1):
+            F[f + l] = Acc[r, l]
             Acc[r, l] = 0.0
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def backward_block(dH, Hs, D, dh, Acc, G, dX, W, WI, offsets, periods, t0, l0, L):
+def backward_block(
+    dH, Hs, D, dbase, F, fbase, fcap, fstep, fcount, dh, Acc, G, dX, W, WI, offsets, periods, t0, l0, L
+):
     """Backward through :func:`forward_block` for lanes ``[l0, l0 + L)``.
 
-    dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout). Hs
-    (n, T+1, Bp): the forward's states. Writes D (n, T, Bp), the pre-activation error, at the
-    active rows of each step only, and dX (I, T, Bp), the input gradient. dh (n, Bp): zero on
-    entry, the initial state's gradient on return. Acc (n, Bp): zero work space; G (n, Bp) work space.
+    dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout); Hs
+    (n, T+1, Bp): the forward's states; dX (I, T, Bp): written, the input gradient. dh (n, Bp):
+    zero on entry, the initial state's gradient on return; Acc (n, Bp) zero and G (n, Bp) work space.
+
+    For the caller's weight gradients, two flat buffers, module ``i``'s rows at ``dbase[i]`` and
+    ``fbase[i]``, each row ``Bp`` lanes per entry:
+
+    - D: the pre-activation error at each of module ``i``'s ticks, ``(k_i, ticks_i, Bp)``;
+    - F: its error summed over each stretch where the slower modules held still, ``(k_i,
+      fcap[i], Bp)``, entry ``c`` read against the state ``Hs[:, fstep[i, c]]``; ``fcount[i]``
+      entries are written (``fstep``/``fcount`` by the block at lane 0; every block's are equal).
     """
     I = dX.shape[0]
     n, T1, Bp = Hs.shape
     T = T1 - 1
     B = dH.shape[0]
-    DS = T * Bp
     g = periods.shape[0]
     l1 = l0 + L
+    first = np.empty(g, np.int64)
+    ticks = np.empty(g, np.int64)
+    for i in range(g):
+        first[i] = (periods[i] - t0 % periods[i]) % periods[i]
+        ticks[i] = 0 if first[i] >= T else (T - 1 - first[i]) // periods[i] + 1
+    count = np.zeros(g, np.int64)
     pending = np.zeros(g, np.bool_)
     for s in range(T - 1, -1, -1):
         t = t0 + s
@@ -257,15 +274,25 @@ def backward_block(dH, Hs, D, dh, Acc, G, dX, W, WI, offsets, periods, t0, l0, L
         # a slower module ticks here: its held state's error must be complete before it is used
         for i in range(slowest):
             if pending[i]:
-                _flush(W, Acc, dh, offsets[i], offsets[i + 1], n, Bp, l0, l1)
+                c = count[i]
+                _flush(
+                    W, Acc, dh, F, fbase[i] + c * Bp, fcap[i] * Bp, offsets[i], offsets[i + 1], n, Bp, l0, l1
+                )
+                if l0 == 0:
+                    fstep[i, c] = s + 1
+                count[i] = c + 1
                 pending[i] = False
         for i in range(g):
             if t % periods[i] != 0:
                 continue
-            for r in range(offsets[i], offsets[i + 1]):
+            lo = offsets[i]
+            d0 = dbase[i] + (s - first[i]) // periods[i] * Bp
+            ds = ticks[i] * Bp
+            for r in range(lo, offsets[i + 1]):
+                d = d0 + (r - lo) * ds
                 for l in range(l0, l1):
                     h = Hs[r, s + 1, l]
-                    D[r, s, l] = dh[r, l] * (1.0 - h * h)
+                    D[d + l] = dh[r, l] * (1.0 - h * h)
                     dh[r, l] = 0.0
         for q in range(I):
             for l in range(l0, l1):
@@ -276,14 +303,24 @@ def backward_block(dH, Hs, D, dh, Acc, G, dX, W, WI, offsets, periods, t0, l0, L
             lo = offsets[i]
             hi = offsets[i + 1]
             k = hi - lo
-            _mac(W, lo * n + lo, 1, n, k, k, D, lo * DS + s * Bp, DS, dh, lo * Bp, Bp, l0, l1)
+            d0 = dbase[i] + (s - first[i]) // periods[i] * Bp
+            ds = ticks[i] * Bp
+            _mac(W, lo * n + lo, 1, n, k, k, D, d0, ds, dh, lo * Bp, Bp, l0, l1)
             if I > 0:
-                _mac(WI, lo * I, 1, I, I, k, D, lo * DS + s * Bp, DS, dX, s * Bp, DS, l0, l1)
+                _mac(WI, lo * I, 1, I, I, k, D, d0, ds, dX, s * Bp, T * Bp, l0, l1)
             if hi < n:
                 for r in range(lo, hi):
+                    d = d0 + (r - lo) * ds
                     for l in range(l0, l1):
-                        Acc[r, l] += D[r, s, l]
+                        Acc[r, l] += D[d + l]
                 pending[i] = True
     for i in range(g):
         if pending[i]:
-            _flush(W, Acc, dh, offsets[i], offsets[i + 1], n, Bp, l0, l1)
+            c = count[i]
+            _flush(W, Acc, dh, F, fbase[i] + c * Bp, fcap[i] * Bp, offsets[i], offsets[i + 1], n, Bp, l0, l1)
+            if l0 == 0:
+                fstep[i, c] = 0
+            count[i] = c + 1
+    if l0 == 0:
+        for i in range(g):
+            fcount[i] = count[i]

@@ -126,41 +126,96 @@ class CWRNNRecurrence(torch.autograd.Function):
         I, T, Bp = X.shape
         n = Hs.shape[0]
         dtype = Hs.dtype
-        B = dH.shape[0]
         dH = dH.to(dtype).contiguous()
-        D = torch.empty((n, T, Bp), dtype=dtype)  # read only where written: active rows, their steps
+        plan = _Plan(per, off, t0, T, Bp)
+        # D and F are read only where written (each module's ticks, each flush): no zeroing
+        D = torch.empty(plan.dsize, dtype=dtype)
+        F = torch.empty(max(plan.fsize, 1), dtype=dtype)
+        fstep = np.zeros((len(per), max(plan.fcap.max(), 1)), dtype=np.int64)
+        fcount = np.zeros(len(per), dtype=np.int64)
         dh = torch.zeros((n, Bp), dtype=dtype)
         Acc = torch.zeros((n, Bp), dtype=dtype)
         G = torch.empty((n, Bp), dtype=dtype)
         dX = torch.empty((I, T, Bp), dtype=dtype)
-        arrays = (dH.numpy(), Hs.numpy(), D.numpy(), dh.numpy(), Acc.numpy(), G.numpy(), dX.numpy(), Wf, WIf)
-        _run_blocks(backward_block, blocks, *arrays, off, per, t0)
+        arrays = (
+            dH.numpy(),
+            Hs.numpy(),
+            D.numpy(),
+            plan.dbase,
+            F.numpy(),
+            plan.fbase,
+            plan.fcap,
+            fstep,
+            fcount,
+        )
+        _run_blocks(
+            backward_block,
+            blocks,
+            *arrays,
+            dh.numpy(),
+            Acc.numpy(),
+            G.numpy(),
+            dX.numpy(),
+            Wf,
+            WIf,
+            off,
+            per,
+            t0,
+        )
         need = ctx.needs_input_grad
         dW = dWI = db = None
         if need[2] or need[3] or need[4]:
-            dW, dWI, db = _weight_grads(D, Hs, X, per, off, t0, need)
+            dW, dWI, db = _weight_grads(plan, D, F, fstep, fcount, Hs, X, need)
+        B = dH.shape[0]
         dx = dX[:, :, :B].permute(2, 1, 0) if need[0] else None
         dh0 = dh[:, :B].t() if need[1] else None
         return dx, dh0, dW, dWI, db, None, None, None
 
 
-def _weight_grads(D, Hs, X, periods, offsets, t0: int, need):
-    """``dW_H = sum D h_prev^T``, ``dW_I = sum D x^T``, ``db_H = sum D`` per module over its ticks
-    and all lanes (padding lanes have ``D = 0``); zero off the block pattern. With the neuron-major
-    layout a period-1 module's operands are plain strided matrices; slower ones gather their ticks."""
+class _Plan:
+    """Where each module's rows sit in the backward's flat buffers (see ``backward_block``): its
+    ticks in the window (``first``, ``ticks``), ``D`` at ``dbase``, ``F`` at ``fbase`` with room
+    for ``fcap`` flushes (the steps where a slower module ticks, and the window's start)."""
+
+    def __init__(self, periods, offsets, t0: int, T: int, Bp: int):
+        g = len(periods)
+        sizes = np.diff(offsets)
+        self.periods, self.offsets, self.Bp = periods, offsets, Bp
+        self.first = (-t0) % periods
+        self.ticks = np.where(self.first < T, (T - 1 - self.first) // periods + 1, 0)
+        fires = (t0 + np.arange(T))[None, :] % periods[:, None] == 0  # (g, T)
+        slower = np.logical_or.accumulate(fires[::-1], axis=0)[::-1]  # slower[i]: module >= i ticks
+        self.fcap = np.zeros(g, dtype=np.int64)
+        for i in range(g - 1):
+            self.fcap[i] = slower[i + 1].sum() + 1
+        self.dbase = np.concatenate([[0], np.cumsum(sizes * self.ticks * Bp)]).astype(np.int64)
+        self.fbase = np.concatenate([[0], np.cumsum(sizes * self.fcap * Bp)]).astype(np.int64)
+        self.dsize, self.fsize = int(self.dbase[-1]), int(self.fbase[-1])
+
+
+def _weight_grads(plan, D, F, fstep, fcount, Hs, X, need):
+    """``dW_H = sum D h_prev^T``, ``dW_I = sum D x^T``, ``db_H = sum D``, summed over each module's
+    ticks and all lanes (padding lanes have ``D = 0``) as one matrix product per block (BLAS);
+    zero off the block pattern. A module's products with the slower modules use ``F``, the error
+    summed while they held still: half the ticks or fewer."""
     I, T, Bp = X.shape
     n = Hs.shape[0]
     dW = D.new_zeros((n, n)) if need[2] else None
     dWI = D.new_zeros((n, I)) if need[3] else None
     db = D.new_zeros((n,)) if need[4] else None
-    for i, p in enumerate(periods.tolist()):
-        lo, hi = int(offsets[i]), int(offsets[i + 1])
-        first = (-t0) % p
-        if first >= T:
+    for i, p in enumerate(plan.periods.tolist()):
+        lo, hi = int(plan.offsets[i]), int(plan.offsets[i + 1])
+        k, first, ticks = hi - lo, int(plan.first[i]), int(plan.ticks[i])
+        if ticks == 0:
             continue
-        Di = D[lo:hi, first::p].reshape(hi - lo, -1)  # (k, ticks * Bp)
+        Di = D[plan.dbase[i] : plan.dbase[i + 1]].view(k, ticks * Bp)
         if dW is not None:
-            dW[lo:hi, lo:] = Di @ Hs[lo:, first:T:p].reshape(n - lo, -1).t()
+            dW[lo:hi, lo:hi] = Di @ Hs[lo:hi, first:T:p].reshape(k, -1).t()
+            c = int(fcount[i])
+            if hi < n and c:
+                Fi = F[plan.fbase[i] : plan.fbase[i + 1]].view(k, int(plan.fcap[i]), Bp)[:, :c]
+                held = Hs[hi:].index_select(1, torch.from_numpy(fstep[i, :c]))
+                dW[lo:hi, hi:] = Fi.reshape(k, -1) @ held.reshape(n - hi, -1).t()
         if dWI is not None and I:
             dWI[lo:hi] = Di @ X[:, first::p].reshape(I, -1).t()
         if db is not None:
