@@ -217,6 +217,70 @@ def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
 
 
 @njit(inline="always")
+def _hsum(v, scratch):
+    vstore(scratch, 0, v)
+    acc = scratch[0]
+    for e in range(1, VEC):
+        acc += scratch[e]
+    return acc
+
+
+@njit(inline="always")
+def _gemm_nt(A, a0, ars, R, Bm, b0, brs, C, steps, nslots, Bp, l0, l1, out, o0, ors, scratch):
+    """``out[o0 + r ors + c] += sum A[a0 + r ars + slot Bp + l] Bm[b0 + c brs + steps[slot] Bp + l]``
+    over ``slot < nslots`` and lanes ``l0 <= l < l1``, for ``r < R``, ``c < C``: a weight gradient
+    (error rows times state rows, summed over time and this block's lanes). Tiles of 4 x 2 keep 8
+    sums in registers; each is reduced across its vector once at the end."""
+    r = 0
+    while r < R:
+        rn = 4 if r + 4 <= R else 1
+        c = 0
+        while c < C:
+            if rn == 4 and c + 2 <= C:
+                z = vsplat(0.0, A)
+                s00, s01, s10, s11, s20, s21, s30, s31 = z, z, z, z, z, z, z, z
+                for slot in range(nslots):
+                    pa = a0 + r * ars + slot * Bp
+                    pb = b0 + c * brs + steps[slot] * Bp
+                    for lv in range(l0, l1, VEC):
+                        h0 = vload(Bm, pb + lv)
+                        h1 = vload(Bm, pb + brs + lv)
+                        d = vload(A, pa + lv)
+                        s00 = vfma(d, h0, s00)
+                        s01 = vfma(d, h1, s01)
+                        d = vload(A, pa + ars + lv)
+                        s10 = vfma(d, h0, s10)
+                        s11 = vfma(d, h1, s11)
+                        d = vload(A, pa + 2 * ars + lv)
+                        s20 = vfma(d, h0, s20)
+                        s21 = vfma(d, h1, s21)
+                        d = vload(A, pa + 3 * ars + lv)
+                        s30 = vfma(d, h0, s30)
+                        s31 = vfma(d, h1, s31)
+                o = o0 + r * ors + c
+                out[o] += _hsum(s00, scratch)
+                out[o + 1] += _hsum(s01, scratch)
+                out[o + ors] += _hsum(s10, scratch)
+                out[o + ors + 1] += _hsum(s11, scratch)
+                out[o + 2 * ors] += _hsum(s20, scratch)
+                out[o + 2 * ors + 1] += _hsum(s21, scratch)
+                out[o + 3 * ors] += _hsum(s30, scratch)
+                out[o + 3 * ors + 1] += _hsum(s31, scratch)
+                c += 2
+            else:
+                for rr in range(r, r + rn):
+                    acc = vsplat(0.0, A)
+                    for slot in range(nslots):
+                        pa = a0 + rr * ars + slot * Bp
+                        pb = b0 + c * brs + steps[slot] * Bp
+                        for lv in range(l0, l1, VEC):
+                            acc = vfma(vload(A, pa + lv), vload(Bm, pb + lv), acc)
+                    out[o0 + rr * ors + c] += _hsum(acc, scratch)
+                c += 1
+        r += rn
+
+
+@njit(inline="always")
 def _flush(W, Acc, dh, F, f0, fs, lo, hi, n, Bp, l0, l1):
     """Send module ``[lo, hi)``'s summed error ``Acc`` to the slower modules' state, ``dh[hi:] +=
     W[lo:hi, hi:]^T Acc[lo:hi]``, keep it for the weight gradient in ``F`` (rows ``f0 + (r - lo)
@@ -231,21 +295,20 @@ def _flush(W, Acc, dh, F, f0, fs, lo, hi, n, Bp, l0, l1):
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def backward_block(
-    dH, Hs, D, dbase, F, fbase, fcap, fstep, fcount, dh, Acc, G, dX, W, WI, offsets, periods, t0, l0, L
+    dH, Hs, X, D, dbase, F, fbase, fcap, dh, Acc, G, dX, dW, dWI, db, W, WI, offsets, periods, t0, l0, L
 ):
     """Backward through :func:`forward_block` for lanes ``[l0, l0 + L)``.
 
     dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout); Hs
-    (n, T+1, Bp): the forward's states; dX (I, T, Bp): written, the input gradient. dh (n, Bp):
-    zero on entry, the initial state's gradient on return; Acc (n, Bp) zero and G (n, Bp) work space.
+    (n, T+1, Bp), X (I, T, Bp): the forward's states and inputs; dX (I, T, Bp): written, the input
+    gradient. dh (n, Bp): zero on entry, the initial state's gradient on return; Acc (n, Bp) zero
+    and G (n, Bp) work space. dW (n, n), dWI (n, I), db (n,): zero on entry, this block's share of
+    the weight gradients on return (the caller adds the blocks' shares in order).
 
-    For the caller's weight gradients, two flat buffers, module ``i``'s rows at ``dbase[i]`` and
-    ``fbase[i]``, each row ``Bp`` lanes per entry:
-
-    - D: the pre-activation error at each of module ``i``'s ticks, ``(k_i, ticks_i, Bp)``;
-    - F: its error summed over each stretch where the slower modules held still, ``(k_i,
-      fcap[i], Bp)``, entry ``c`` read against the state ``Hs[:, fstep[i, c]]``; ``fcount[i]``
-      entries are written (``fstep``/``fcount`` by the block at lane 0; every block's are equal).
+    Two flat work buffers hold, module ``i``'s rows at ``dbase[i]`` and ``fbase[i]``, ``Bp`` lanes
+    per entry: D, the pre-activation error at each of module ``i``'s ticks, ``(k_i, ticks_i, Bp)``;
+    F, that error summed over each stretch where the slower modules held still, ``(k_i, fcap[i],
+    Bp)``, whose product with the held state gives the gradient of the weights reading them.
     """
     I = dX.shape[0]
     n, T1, Bp = Hs.shape
@@ -259,6 +322,7 @@ def backward_block(
         first[i] = (periods[i] - t0 % periods[i]) % periods[i]
         ticks[i] = 0 if first[i] >= T else (T - 1 - first[i]) // periods[i] + 1
     count = np.zeros(g, np.int64)
+    fstep = np.zeros((g, T + 1), np.int64)  # each flush's held state: a column of Hs
     pending = np.zeros(g, np.bool_)
     for s in range(T - 1, -1, -1):
         t = t0 + s
@@ -278,8 +342,7 @@ def backward_block(
                 _flush(
                     W, Acc, dh, F, fbase[i] + c * Bp, fcap[i] * Bp, offsets[i], offsets[i + 1], n, Bp, l0, l1
                 )
-                if l0 == 0:
-                    fstep[i, c] = s + 1
+                fstep[i, c] = s + 1
                 count[i] = c + 1
                 pending[i] = False
         for i in range(g):
@@ -318,9 +381,54 @@ def backward_block(
         if pending[i]:
             c = count[i]
             _flush(W, Acc, dh, F, fbase[i] + c * Bp, fcap[i] * Bp, offsets[i], offsets[i + 1], n, Bp, l0, l1)
-            if l0 == 0:
-                fstep[i, c] = 0
+            fstep[i, c] = 0
             count[i] = c + 1
-    if l0 == 0:
-        for i in range(g):
-            fcount[i] = count[i]
+    # weight gradients: dW_H[i, i] = sum D h^T over module i's ticks, dW_H[i, slower] = sum F h_held^T,
+    # dW_I = sum D x^T, db = sum D
+    scratch = np.empty(VEC, Hs.dtype)
+    steps = np.empty(T, np.int64)
+    RS = T1 * Bp
+    for i in range(g):
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        k = hi - lo
+        S = ticks[i]
+        if S == 0:
+            continue
+        for q in range(S):
+            steps[q] = first[i] + q * periods[i]
+        ds = S * Bp
+        _gemm_nt(
+            D, dbase[i], ds, k, Hs, lo * RS, RS, k, steps, S, Bp, l0, l1, dW.ravel(), lo * n + lo, n, scratch
+        )
+        if count[i] > 0:
+            _gemm_nt(
+                F,
+                fbase[i],
+                fcap[i] * Bp,
+                k,
+                Hs,
+                hi * RS,
+                RS,
+                n - hi,
+                fstep[i],
+                count[i],
+                Bp,
+                l0,
+                l1,
+                dW.ravel(),
+                lo * n + hi,
+                n,
+                scratch,
+            )
+        if I > 0:
+            _gemm_nt(
+                D, dbase[i], ds, k, X, 0, T * Bp, I, steps, S, Bp, l0, l1, dWI.ravel(), lo * I, I, scratch
+            )
+        for r in range(lo, hi):
+            acc = vsplat(0.0, D)
+            for q in range(S):
+                d = dbase[i] + ((r - lo) * S + q) * Bp
+                for lv in range(l0, l1, VEC):
+                    acc = vfma(vload(D, d + lv), vsplat(1.0, D), acc)
+            db[r] += _hsum(acc, scratch)

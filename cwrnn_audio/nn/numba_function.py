@@ -67,13 +67,18 @@ def _blocks(B: int, threads: int) -> list[tuple[int, int]]:
 
 
 def _run_blocks(kernel, blocks, *args):
+    _run_jobs(kernel, [(*args, *block) for block in blocks])
+
+
+def _run_jobs(kernel, jobs):
+    """``kernel(*job)`` for each job, the first on this thread and the rest on the pool (the
+    kernels release the GIL)."""
     global _pool
-    if len(blocks) == 1:
-        kernel(*args, *blocks[0])
-        return
-    if _pool is None or _pool._max_workers < len(blocks):
-        _pool = ThreadPoolExecutor(max_workers=len(blocks), thread_name_prefix="cwrnn_cpu")
-    for future in [_pool.submit(kernel, *args, *block) for block in blocks]:
+    if len(jobs) > 1 and (_pool is None or _pool._max_workers < len(jobs) - 1):
+        _pool = ThreadPoolExecutor(max_workers=len(jobs) - 1, thread_name_prefix="cwrnn_cpu")
+    futures = [_pool.submit(kernel, *job) for job in jobs[1:]]
+    kernel(*jobs[0])
+    for future in futures:
         future.result()
 
 
@@ -131,41 +136,38 @@ class CWRNNRecurrence(torch.autograd.Function):
         # D and F are read only where written (each module's ticks, each flush): no zeroing
         D = torch.empty(plan.dsize, dtype=dtype)
         F = torch.empty(max(plan.fsize, 1), dtype=dtype)
-        fstep = np.zeros((len(per), max(plan.fcap.max(), 1)), dtype=np.int64)
-        fcount = np.zeros(len(per), dtype=np.int64)
         dh = torch.zeros((n, Bp), dtype=dtype)
         Acc = torch.zeros((n, Bp), dtype=dtype)
-        G = torch.empty((n, Bp), dtype=dtype)
+        G = torch.empty((len(blocks), n, Bp), dtype=dtype)
         dX = torch.empty((I, T, Bp), dtype=dtype)
-        arrays = (
-            dH.numpy(),
-            Hs.numpy(),
-            D.numpy(),
-            plan.dbase,
-            F.numpy(),
-            plan.fbase,
-            plan.fcap,
-            fstep,
-            fcount,
-        )
-        _run_blocks(
-            backward_block,
-            blocks,
-            *arrays,
-            dh.numpy(),
-            Acc.numpy(),
-            G.numpy(),
-            dX.numpy(),
-            Wf,
-            WIf,
-            off,
-            per,
-            t0,
-        )
+        # each block's share of the weight gradients, added below in block order
+        dW = torch.zeros((len(blocks), n, n), dtype=dtype)
+        dWI = torch.zeros((len(blocks), n, I), dtype=dtype)
+        db = torch.zeros((len(blocks), n), dtype=dtype)
+        shared = (dH.numpy(), Hs.numpy(), X.numpy(), D.numpy(), plan.dbase, F.numpy(), plan.fbase, plan.fcap)
+        jobs = [
+            (
+                *shared,
+                dh.numpy(),
+                Acc.numpy(),
+                G[b].numpy(),
+                dX.numpy(),
+                dW[b].numpy(),
+                dWI[b].numpy(),
+                db[b].numpy(),
+                Wf,
+                WIf,
+                off,
+                per,
+                t0,
+                l0,
+                L,
+            )
+            for b, (l0, L) in enumerate(blocks)
+        ]
+        _run_jobs(backward_block, jobs)
         need = ctx.needs_input_grad
-        dW = dWI = db = None
-        if need[2] or need[3] or need[4]:
-            dW, dWI, db = _weight_grads(plan, D, F, fstep, fcount, Hs, X, need)
+        dW, dWI, db = (_add_blocks(a) if want else None for a, want in zip((dW, dWI, db), need[2:5]))
         B = dH.shape[0]
         dx = dX[:, :, :B].permute(2, 1, 0) if need[0] else None
         dh0 = dh[:, :B].t() if need[1] else None
@@ -173,9 +175,9 @@ class CWRNNRecurrence(torch.autograd.Function):
 
 
 class _Plan:
-    """Where each module's rows sit in the backward's flat buffers (see ``backward_block``): its
-    ticks in the window (``first``, ``ticks``), ``D`` at ``dbase``, ``F`` at ``fbase`` with room
-    for ``fcap`` flushes (the steps where a slower module ticks, and the window's start)."""
+    """Where each module's rows sit in the backward's flat buffers (see ``backward_block``): ``D``
+    at ``dbase`` (one entry per tick in the window), ``F`` at ``fbase`` with room for ``fcap``
+    flushes (the steps where a slower module ticks, and the window's start)."""
 
     def __init__(self, periods, offsets, t0: int, T: int, Bp: int):
         g = len(periods)
@@ -193,34 +195,12 @@ class _Plan:
         self.dsize, self.fsize = int(self.dbase[-1]), int(self.fbase[-1])
 
 
-def _weight_grads(plan, D, F, fstep, fcount, Hs, X, need):
-    """``dW_H = sum D h_prev^T``, ``dW_I = sum D x^T``, ``db_H = sum D``, summed over each module's
-    ticks and all lanes (padding lanes have ``D = 0``) as one matrix product per block (BLAS);
-    zero off the block pattern. A module's products with the slower modules use ``F``, the error
-    summed while they held still: half the ticks or fewer."""
-    I, T, Bp = X.shape
-    n = Hs.shape[0]
-    dW = D.new_zeros((n, n)) if need[2] else None
-    dWI = D.new_zeros((n, I)) if need[3] else None
-    db = D.new_zeros((n,)) if need[4] else None
-    for i, p in enumerate(plan.periods.tolist()):
-        lo, hi = int(plan.offsets[i]), int(plan.offsets[i + 1])
-        k, first, ticks = hi - lo, int(plan.first[i]), int(plan.ticks[i])
-        if ticks == 0:
-            continue
-        Di = D[plan.dbase[i] : plan.dbase[i + 1]].view(k, ticks * Bp)
-        if dW is not None:
-            dW[lo:hi, lo:hi] = Di @ Hs[lo:hi, first:T:p].reshape(k, -1).t()
-            c = int(fcount[i])
-            if hi < n and c:
-                Fi = F[plan.fbase[i] : plan.fbase[i + 1]].view(k, int(plan.fcap[i]), Bp)[:, :c]
-                held = Hs[hi:].index_select(1, torch.from_numpy(fstep[i, :c]))
-                dW[lo:hi, hi:] = Fi.reshape(k, -1) @ held.reshape(n - hi, -1).t()
-        if dWI is not None and I:
-            dWI[lo:hi] = Di @ X[:, first::p].reshape(I, -1).t()
-        if db is not None:
-            db[lo:hi] = Di.sum(1)
-    return dW, dWI, db
+def _add_blocks(shares):
+    """The blocks' shares summed in block order: the same bits for the same thread count."""
+    total = shares[0].clone()
+    for share in shares[1:]:
+        total += share
+    return total
 
 
 def numba_forward(x, h, t0: int, W, W_I, b_H, periods, offsets):

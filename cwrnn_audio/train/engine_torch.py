@@ -62,7 +62,13 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
         def one(p, xb):
             return functional_call(module, {f"net.{k}": v for k, v in p.items()}, (xb,))
 
-        batched = vmap(one)
+        # one network needs no vmap, and without it a CW-RNN on the CPU runs the Numba kernels
+        # (nn/numba_function.py), which torch.func transforms cannot call
+        batched = (
+            vmap(one)
+            if theta.shape[0] > 1
+            else (lambda p, xb: one({k: v[0] for k, v in p.items()}, xb[0])[None])
+        )
     losses = np.zeros((theta.shape[0], epochs))
     for e in range(epochs):
         y = batched(params, xs)
