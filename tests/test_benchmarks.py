@@ -1,5 +1,6 @@
 """The benchmark scripts still run (tiny sizes; no timing is asserted)."""
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,35 @@ def test_gpu_training_benchmark_runs_its_code_on_the_cpu():
     )
     for row in ("step loop", "cuDNN LSTM", "cuDNN RNN", "default / cuDNN LSTM", "s wall", "samples/s"):
         assert row in out
+
+
+def _number(text: str) -> float:
+    """A rate ("591.6k", "1.23M") or a ratio ("8.14x") from the training benchmark's tables."""
+    scale = {"k": 1e3, "M": 1e6, "x": 1.0}.get(text[-1], 1.0)
+    return float(text.rstrip("kMx")) * scale
+
+
+def _positive_finite(fields) -> bool:
+    return all(math.isfinite(v) and v > 0 for v in map(_number, fields))
+
+
+@pytest.mark.slow
+def test_cpu_training_benchmark_prints_kernels_end_to_end_and_profile():
+    lines = run_script("bench_train_cpu.py", "--quick").splitlines()
+    # kernels: config, batch, threads, 4 rates (Numba, step loop, nn.LSTM, nn.RNN), 3 ratios
+    for batch in (16, 64):
+        for threads in (1, 2):
+            (row,) = [s.split() for s in lines if s.split()[:3] == ["8x16", str(batch), str(threads)]]
+            assert len(row) == 10 and _positive_finite(row[3:]), row
+    assert any(s.startswith("8x16: CW-RNN 9601 params; nn.LSTM H=48") for s in lines)
+    (scaling,) = [s for s in lines if s.startswith("8x16 batch 64: Numba 2 threads / 1 thread = ")]
+    assert _positive_finite([scaling.rsplit(" ", 1)[1]])
+    # end to end: step loop and Numba rates, their ratio, epoch seconds, steps per epoch
+    for run, unit in (("audio mulaw", "samples"), ("audio harmonic", "frames"), ("midi events", "events")):
+        (row,) = [s.split() for s in lines if s.startswith(run + " ")]
+        assert row[2] == unit and _positive_finite(row[3:6]), row
+        assert float(row[6]) >= 0 and float(row[7]) >= 0 and int(row[8]) > 0, row
+        assert any(s.startswith(f"  cwrnn-audio train {run.split()[0]} ") for s in lines)
+    # profile: the Numba Function's forward and backward among the top rows
+    start = [i for i, s in enumerate(lines) if s.startswith("3. Profile:")]
+    assert start and any("CWRNNRecurrenceBackward" in s for s in lines[start[0] :])
