@@ -160,14 +160,30 @@ def _transpose(src, s0, ss, dst, d0, ds, rows, lanes):
             dst[d0 + ll * ds + rr] = src[s0 + rr * ss + ll]
 
 
+@njit(inline="always")
+def _read_slow(W, C, Hs, j, col, offsets, n, RS, Bp, l0, l1):
+    """``C[j, :lo_j] = W[:lo_j, j's columns] h_j``: what module ``j``'s state (column ``col`` of Hs)
+    adds to every faster module's rows, computed once per tick of ``j``."""
+    lo = offsets[j]
+    for r in range(lo):
+        for l in range(l0, l1):
+            C[j, r, l] = 0.0
+    _mac(W, lo, n, 1, lo, offsets[j + 1] - lo, Hs, lo * RS + col * Bp, RS, C, j * n * Bp, Bp, l0, l1)
+
+
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
+def forward_block(X, Hs, H, P, S, C, W, WI, bH, offsets, periods, t0, l0, L):
     """Run lanes ``[l0, l0 + L)`` through ``T`` steps from ``Hs[:, 0]``, clock at ``t0``.
 
     X (I, T, Bp) inputs; Hs (n, T+1, Bp) states, ``Hs[:, 0]`` given, the rest written; H (B, T, n)
-    the same states for torch (lanes below ``B``); P, S (n, Bp) work space (S zero on entry).
+    the same states for torch (lanes below ``B``); P, S (n, Bp) and C (g, n, Bp) work space.
     W (n*n,), WI (n*I,) flat row-major; bH (n,). ``L`` is a multiple of 8; every array
     C-contiguous and of one float dtype.
+
+    ``C[j]`` holds slower module ``j``'s input to the faster rows, refreshed when ``j`` ticks;
+    ``S`` a module's sum of them (``j`` ascending), refreshed when any slower module ticked.
+    Both are the same numbers whenever they are computed, so windows cut anywhere give the
+    same bits.
     """
     I = X.shape[0]
     n, T1, Bp = Hs.shape
@@ -178,6 +194,8 @@ def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
     g = periods.shape[0]
     l1 = l0 + L
     ok = np.zeros(g, np.bool_)
+    for j in range(1, g):
+        _read_slow(W, C, Hs, j, 0, offsets, n, RS, Bp, l0, l1)
     for s in range(T):
         t = t0 + s
         for r in range(n):
@@ -191,11 +209,14 @@ def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
             lo = offsets[i]
             hi = offsets[i + 1]
             k = hi - lo
-            if hi < n and not ok[i]:
+            if not ok[i]:
                 for r in range(lo, hi):
                     for l in range(l0, l1):
                         S[r, l] = 0.0
-                _mac(W, lo * n + hi, n, 1, k, n - hi, Hs, hi * RS + s * Bp, RS, S, lo * Bp, Bp, l0, l1)
+                for j in range(i + 1, g):
+                    for r in range(lo, hi):
+                        for l in range(l0, l1):
+                            S[r, l] += C[j, r, l]
                 ok[i] = True
             for r in range(lo, hi):
                 b = bH[r]
@@ -207,9 +228,12 @@ def forward_block(X, Hs, H, P, S, W, WI, bH, offsets, periods, t0, l0, L):
             for r in range(lo, hi):
                 for l in range(l0, l1):
                     Hs[r, s + 1, l] = _tanh(P[r, l])
-        # a module's cache reads every slower module: stale once any of them ticked
+        # a module's sum reads every slower module: stale once any of them ticked
         for i in range(slowest):
             ok[i] = False
+        for j in range(1, g):
+            if t % periods[j] == 0:
+                _read_slow(W, C, Hs, j, s + 1, offsets, n, RS, Bp, l0, l1)
         if l0 < B:
             _transpose(
                 Hs.ravel(), (s + 1) * Bp + l0, RS, H.ravel(), (l0 * T + s) * n, T * n, n, min(l1, B) - l0
@@ -281,16 +305,17 @@ def _gemm_nt(A, a0, ars, R, Bm, b0, brs, C, steps, nslots, Bp, l0, l1, out, o0, 
 
 
 @njit(inline="always")
-def _flush(W, Acc, dh, F, f0, fs, lo, hi, n, Bp, l0, l1):
-    """Send module ``[lo, hi)``'s summed error ``Acc`` to the slower modules' state, ``dh[hi:] +=
-    W[lo:hi, hi:]^T Acc[lo:hi]``, keep it for the weight gradient in ``F`` (rows ``f0 + (r - lo)
-    fs``), and zero it."""
-    _mac(W, lo * n + hi, 1, n, n - hi, hi - lo, Acc, lo * Bp, Bp, dh, hi * Bp, Bp, l0, l1)
-    for r in range(lo, hi):
-        f = f0 + (r - lo) * fs
+def _flush(W, Acc, dh, F, f0, fs, j, offsets, n, Bp, l0, l1):
+    """Send the faster rows' error summed while module ``j`` held still, ``Acc[j, :lo_j]``, to
+    ``j``'s state (``dh_j += W[:lo_j, j's columns]^T Acc[j]``), keep it in ``F`` (rows ``f0 + r
+    fs``) for the weight gradient, and zero it."""
+    lo = offsets[j]
+    _mac(W, lo, 1, n, offsets[j + 1] - lo, lo, Acc, j * n * Bp, Bp, dh, lo * Bp, Bp, l0, l1)
+    for r in range(lo):
+        f = f0 + r * fs
         for l in range(l0, l1):
-            F[f + l] = Acc[r, l]
-            Acc[r, l] = 0.0
+            F[f + l] = Acc[j, r, l]
+            Acc[j, r, l] = 0.0
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -301,14 +326,14 @@ def backward_block(
 
     dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout); Hs
     (n, T+1, Bp), X (I, T, Bp): the forward's states and inputs; dX (I, T, Bp): written, the input
-    gradient. dh (n, Bp): zero on entry, the initial state's gradient on return; Acc (n, Bp) zero
-    and G (n, Bp) work space. dW (n, n), dWI (n, I), db (n,): zero on entry, this block's share of
-    the weight gradients on return (the caller adds the blocks' shares in order).
+    gradient. dh (n, Bp): zero on entry, the initial state's gradient on return; Acc (g, n, Bp)
+    zero and G (n, Bp) work space. dW (n, n), dWI (n, I), db (n,): zero on entry, this block's
+    share of the weight gradients on return (the caller adds the blocks' shares in order).
 
-    Two flat work buffers hold, module ``i``'s rows at ``dbase[i]`` and ``fbase[i]``, ``Bp`` lanes
-    per entry: D, the pre-activation error at each of module ``i``'s ticks, ``(k_i, ticks_i, Bp)``;
-    F, that error summed over each stretch where the slower modules held still, ``(k_i, fcap[i],
-    Bp)``, whose product with the held state gives the gradient of the weights reading them.
+    Two flat work buffers, ``Bp`` lanes per entry: D, module ``i``'s pre-activation error at each
+    of its ticks, ``(k_i, ticks_i, Bp)`` at ``dbase[i]``; F, the error of all rows faster than
+    module ``j`` summed over each stretch where ``j`` held still, ``(lo_j, fcap[j], Bp)`` at
+    ``fbase[j]``, whose product with ``j``'s held state is the gradient of the weights reading it.
     """
     I = dX.shape[0]
     n, T1, Bp = Hs.shape
@@ -331,20 +356,14 @@ def backward_block(
             for r in range(n):
                 for l in range(l0, min(l1, B)):
                     dh[r, l] += G[r, l]
-        slowest = -1
-        for i in range(g):
-            if t % periods[i] == 0:
-                slowest = i
-        # a slower module ticks here: its held state's error must be complete before it is used
-        for i in range(slowest):
-            if pending[i]:
-                c = count[i]
-                _flush(
-                    W, Acc, dh, F, fbase[i] + c * Bp, fcap[i] * Bp, offsets[i], offsets[i + 1], n, Bp, l0, l1
-                )
-                fstep[i, c] = s + 1
-                count[i] = c + 1
-                pending[i] = False
+        # module j ticks here: the error its held state got from faster rows goes in first
+        for j in range(1, g):
+            if pending[j] and t % periods[j] == 0:
+                c = count[j]
+                _flush(W, Acc, dh, F, fbase[j] + c * Bp, fcap[j] * Bp, j, offsets, n, Bp, l0, l1)
+                fstep[j, c] = s + 1
+                count[j] = c + 1
+                pending[j] = False
         for i in range(g):
             if t % periods[i] != 0:
                 continue
@@ -371,19 +390,19 @@ def backward_block(
             _mac(W, lo * n + lo, 1, n, k, k, D, d0, ds, dh, lo * Bp, Bp, l0, l1)
             if I > 0:
                 _mac(WI, lo * I, 1, I, I, k, D, d0, ds, dX, s * Bp, T * Bp, l0, l1)
-            if hi < n:
+            for j in range(i + 1, g):
                 for r in range(lo, hi):
                     d = d0 + (r - lo) * ds
                     for l in range(l0, l1):
-                        Acc[r, l] += D[d + l]
-                pending[i] = True
-    for i in range(g):
-        if pending[i]:
-            c = count[i]
-            _flush(W, Acc, dh, F, fbase[i] + c * Bp, fcap[i] * Bp, offsets[i], offsets[i + 1], n, Bp, l0, l1)
-            fstep[i, c] = 0
-            count[i] = c + 1
-    # weight gradients: dW_H[i, i] = sum D h^T over module i's ticks, dW_H[i, slower] = sum F h_held^T,
+                        Acc[j, r, l] += D[d + l]
+                pending[j] = True
+    for j in range(1, g):
+        if pending[j]:
+            c = count[j]
+            _flush(W, Acc, dh, F, fbase[j] + c * Bp, fcap[j] * Bp, j, offsets, n, Bp, l0, l1)
+            fstep[j, c] = 0
+            count[j] = c + 1
+    # weight gradients: dW_H[i, i] = sum D h^T over module i's ticks, dW_H[faster, i] = sum F h_held^T,
     # dW_I = sum D x^T, db = sum D
     scratch = np.empty(VEC, Hs.dtype)
     steps = np.empty(T, np.int64)
@@ -392,6 +411,26 @@ def backward_block(
         lo = offsets[i]
         hi = offsets[i + 1]
         k = hi - lo
+        if count[i] > 0:  # every faster row against module i's held states (also if i never ticks)
+            _gemm_nt(
+                F,
+                fbase[i],
+                fcap[i] * Bp,
+                lo,
+                Hs,
+                lo * RS,
+                RS,
+                k,
+                fstep[i],
+                count[i],
+                Bp,
+                l0,
+                l1,
+                dW.ravel(),
+                lo,
+                n,
+                scratch,
+            )
         S = ticks[i]
         if S == 0:
             continue
@@ -401,26 +440,6 @@ def backward_block(
         _gemm_nt(
             D, dbase[i], ds, k, Hs, lo * RS, RS, k, steps, S, Bp, l0, l1, dW.ravel(), lo * n + lo, n, scratch
         )
-        if count[i] > 0:
-            _gemm_nt(
-                F,
-                fbase[i],
-                fcap[i] * Bp,
-                k,
-                Hs,
-                hi * RS,
-                RS,
-                n - hi,
-                fstep[i],
-                count[i],
-                Bp,
-                l0,
-                l1,
-                dW.ravel(),
-                lo * n + hi,
-                n,
-                scratch,
-            )
         if I > 0:
             _gemm_nt(
                 D, dbase[i], ds, k, X, 0, T * Bp, I, steps, S, Bp, l0, l1, dWI.ravel(), lo * I, I, scratch

@@ -105,13 +105,14 @@ class CWRNNRecurrence(torch.autograd.Function):
             Hs[:, 0, B:] = 0.0
             H = torch.empty((B, T, n), dtype=dtype)
             P = torch.empty((n, Bp), dtype=dtype)
-            S = torch.zeros((n, Bp), dtype=dtype)
+            S = torch.empty((n, Bp), dtype=dtype)
+            C = torch.empty((len(periods), n, Bp), dtype=dtype)
             Wf = W.detach().contiguous().reshape(-1).numpy()
             WIf = W_I.detach().contiguous().reshape(-1).numpy()
             bH = b_H.detach().contiguous().numpy()
         per, off = _clock(periods, offsets)
         blocks = _blocks(B, torch.get_num_threads())
-        arrays = (X.numpy(), Hs.numpy(), H.numpy(), P.numpy(), S.numpy(), Wf, WIf, bH)
+        arrays = (X.numpy(), Hs.numpy(), H.numpy(), P.numpy(), S.numpy(), C.numpy(), Wf, WIf, bH)
         _run_blocks(forward_block, blocks, *arrays, off, per, int(t0))
         # W and W_I through save_for_backward: torch then refuses a backward after either was
         # changed in place (the step loop's behaviour), instead of using the new values
@@ -137,7 +138,7 @@ class CWRNNRecurrence(torch.autograd.Function):
         D = torch.empty(plan.dsize, dtype=dtype)
         F = torch.empty(max(plan.fsize, 1), dtype=dtype)
         dh = torch.zeros((n, Bp), dtype=dtype)
-        Acc = torch.zeros((n, Bp), dtype=dtype)
+        Acc = torch.zeros((len(per), n, Bp), dtype=dtype)
         G = torch.empty((len(blocks), n, Bp), dtype=dtype)
         dX = torch.empty((I, T, Bp), dtype=dtype)
         # each block's share of the weight gradients, added below in block order
@@ -176,8 +177,8 @@ class CWRNNRecurrence(torch.autograd.Function):
 
 class _Plan:
     """Where each module's rows sit in the backward's flat buffers (see ``backward_block``): ``D``
-    at ``dbase`` (one entry per tick in the window), ``F`` at ``fbase`` with room for ``fcap``
-    flushes (the steps where a slower module ticks, and the window's start)."""
+    at ``dbase`` (one entry per tick in the window); ``F`` at ``fbase``, the rows faster than
+    module ``j`` with room for ``fcap[j]`` flushes (its ticks in the window, and the start)."""
 
     def __init__(self, periods, offsets, t0: int, T: int, Bp: int):
         g = len(periods)
@@ -185,13 +186,10 @@ class _Plan:
         self.periods, self.offsets, self.Bp = periods, offsets, Bp
         self.first = (-t0) % periods
         self.ticks = np.where(self.first < T, (T - 1 - self.first) // periods + 1, 0)
-        fires = (t0 + np.arange(T))[None, :] % periods[:, None] == 0  # (g, T)
-        slower = np.logical_or.accumulate(fires[::-1], axis=0)[::-1]  # slower[i]: module >= i ticks
-        self.fcap = np.zeros(g, dtype=np.int64)
-        for i in range(g - 1):
-            self.fcap[i] = slower[i + 1].sum() + 1
+        # module j's flushes: one per tick in the window, and the window's start
+        self.fcap = np.where(np.arange(g) > 0, self.ticks + 1, 0).astype(np.int64)
         self.dbase = np.concatenate([[0], np.cumsum(sizes * self.ticks * Bp)]).astype(np.int64)
-        self.fbase = np.concatenate([[0], np.cumsum(sizes * self.fcap * Bp)]).astype(np.int64)
+        self.fbase = np.concatenate([[0], np.cumsum(offsets[:-1] * self.fcap * Bp)]).astype(np.int64)
         self.dsize, self.fsize = int(self.dbase[-1]), int(self.fbase[-1])
 
 
