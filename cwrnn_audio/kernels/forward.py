@@ -10,36 +10,71 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .simd import vdiv, vfma, vmax, vmin, vmul, vsplat
+
 ACT_LINEAR = 0
 ACT_TANH = 1
-
-# fast_tanh lives in this file on purpose: Numba's on-disk cache is keyed to
-# the source file of the cached function only, so a helper edited in another
-# file would leave stale compiled kernels behind.
 
 # libm's tanhf is a scalar call and took half the per-sample time of the M
 # config here. This is Eigen's rational approximation (odd degree 13 over
 # even degree 6, clamped where tanh rounds to +-1 in float32); its largest
 # error against float64 tanh is 2.8e-7, far inside the engines' 1e-5 agreement.
 _CLAMP = np.float32(7.99881172180175781)
+# numerator (in x^2, highest power first) and denominator coefficients, shared with fast_tanh_vec
+_P6, _P5, _P4 = (
+    np.float32(-2.76076847742355e-16),
+    np.float32(2.00018790482477e-13),
+    np.float32(-8.60467152213735e-11),
+)
+_P3, _P2, _P1 = (
+    np.float32(5.12229709037114e-08),
+    np.float32(1.48572235717979e-05),
+    np.float32(6.37261928875436e-04),
+)
+_P0 = np.float32(4.89352455891786e-03)
+_Q3, _Q2, _Q1 = (
+    np.float32(1.19825839466702e-06),
+    np.float32(1.18534705686654e-04),
+    np.float32(2.26843463243900e-03),
+)
+_Q0 = np.float32(4.89352518554385e-03)
 
 
 @njit(inline="always", fastmath={"contract"})
 def fast_tanh(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     x2 = x * x
-    p = np.float32(-2.76076847742355e-16)
-    p = p * x2 + np.float32(2.00018790482477e-13)
-    p = p * x2 + np.float32(-8.60467152213735e-11)
-    p = p * x2 + np.float32(5.12229709037114e-08)
-    p = p * x2 + np.float32(1.48572235717979e-05)
-    p = p * x2 + np.float32(6.37261928875436e-04)
-    p = p * x2 + np.float32(4.89352455891786e-03)
-    q = np.float32(1.19825839466702e-06)
-    q = q * x2 + np.float32(1.18534705686654e-04)
-    q = q * x2 + np.float32(2.26843463243900e-03)
-    q = q * x2 + np.float32(4.89352518554385e-03)
+    p = _P6
+    p = p * x2 + _P5
+    p = p * x2 + _P4
+    p = p * x2 + _P3
+    p = p * x2 + _P2
+    p = p * x2 + _P1
+    p = p * x2 + _P0
+    q = _Q3
+    q = q * x2 + _Q2
+    q = q * x2 + _Q1
+    q = q * x2 + _Q0
     return x * p / q
+
+
+@njit(inline="always")
+def fast_tanh_vec(x, like):
+    """:func:`fast_tanh` on a float32 vector of :mod:`.simd` (``like``: an array of its dtype)."""
+    x = vmin(vmax(x, vsplat(-_CLAMP, like)), vsplat(_CLAMP, like))
+    x2 = vmul(x, x)
+    p = vsplat(_P6, like)
+    p = vfma(p, x2, vsplat(_P5, like))
+    p = vfma(p, x2, vsplat(_P4, like))
+    p = vfma(p, x2, vsplat(_P3, like))
+    p = vfma(p, x2, vsplat(_P2, like))
+    p = vfma(p, x2, vsplat(_P1, like))
+    p = vfma(p, x2, vsplat(_P0, like))
+    q = vsplat(_Q3, like)
+    q = vfma(q, x2, vsplat(_Q2, like))
+    q = vfma(q, x2, vsplat(_Q1, like))
+    q = vfma(q, x2, vsplat(_Q0, like))
+    return vdiv(vmul(x, p), q)
 
 
 # Reassociation lets LLVM vectorise the dot products (measured 8-10x over the

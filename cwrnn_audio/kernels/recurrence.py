@@ -29,21 +29,55 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .forward import FASTMATH, fast_tanh
-from .simd import VEC, vfma, vload, vsplat, vstore, vtranspose8
+from .forward import FASTMATH, fast_tanh_vec
+from .simd import VEC, vadd, vfma, vload, vmul, vsplat, vstore, vsub, vtranspose8
 
 
-def _tanh(x):  # pragma: no cover - replaced by the overload inside kernels
-    return np.tanh(x)
+def _tanh_lanes(src, s0, dst, d0, l0, l1):  # pragma: no cover - replaced by the overload in kernels
+    """``dst[d0 + l] = tanh(src[s0 + l])`` for ``l0 <= l < l1``."""
 
 
-@overload(_tanh)
-def _tanh_impl(x):
-    # float32: the streaming kernels' rational tanh (error 2.8e-7); float64: libm, so the
-    # float64 kernels match torch.tanh to rounding and the tests can hold them to 1e-10
-    if x == types.float32:
-        return lambda x: fast_tanh(x)
-    return lambda x: np.tanh(x)
+@overload(_tanh_lanes, inline="always")
+def _tanh_lanes_impl(src, s0, dst, d0, l0, l1):
+    # float32: the streaming kernels' rational tanh (error 2.8e-7) on 8 lanes at once; float64:
+    # libm's, so the float64 kernels match torch.tanh to rounding and tests can hold them to 1e-10
+    if src.dtype == types.float32:
+
+        def impl(src, s0, dst, d0, l0, l1):
+            for lv in range(l0, l1, VEC):
+                vstore(dst, d0 + lv, fast_tanh_vec(vload(src, s0 + lv), src))
+
+        return impl
+
+    def impl(src, s0, dst, d0, l0, l1):
+        a = src.ravel()
+        b = dst.ravel()
+        for l in range(l0, l1):
+            b[d0 + l] = np.tanh(a[s0 + l])
+
+    return impl
+
+
+@njit(inline="always")
+def _copy(src, s0, dst, d0, l0, l1):
+    """``dst[d0 + l] = src[s0 + l]`` over the lanes (flat indices, 8 at a time)."""
+    for lv in range(l0, l1, VEC):
+        vstore(dst, d0 + lv, vload(src, s0 + lv))
+
+
+@njit(inline="always")
+def _add(src, s0, dst, d0, l0, l1):
+    """``dst[d0 + l] += src[s0 + l]`` over the lanes."""
+    for lv in range(l0, l1, VEC):
+        vstore(dst, d0 + lv, vadd(vload(dst, d0 + lv), vload(src, s0 + lv)))
+
+
+@njit(inline="always")
+def _fill(value, dst, d0, l0, l1):
+    """``dst[d0 + l] = value`` over the lanes."""
+    v = vsplat(value, dst)
+    for lv in range(l0, l1, VEC):
+        vstore(dst, d0 + lv, v)
 
 
 @njit(inline="always")
@@ -166,8 +200,7 @@ def _read_slow(W, C, Hs, j, col, offsets, n, RS, Bp, l0, l1):
     adds to every faster module's rows, computed once per tick of ``j``."""
     lo = offsets[j]
     for r in range(lo):
-        for l in range(l0, l1):
-            C[j, r, l] = 0.0
+        _fill(0.0, C, (j * n + r) * Bp, l0, l1)
     _mac(W, lo, n, 1, lo, offsets[j + 1] - lo, Hs, lo * RS + col * Bp, RS, C, j * n * Bp, Bp, l0, l1)
 
 
@@ -199,8 +232,7 @@ def forward_block(X, Hs, H, P, S, C, W, WI, bH, offsets, periods, t0, l0, L):
     for s in range(T):
         t = t0 + s
         for r in range(n):
-            for l in range(l0, l1):
-                Hs[r, s + 1, l] = Hs[r, s, l]
+            _copy(Hs, r * RS + s * Bp, Hs, r * RS + (s + 1) * Bp, l0, l1)
         slowest = -1
         for i in range(g):
             if t % periods[i] != 0:
@@ -211,23 +243,18 @@ def forward_block(X, Hs, H, P, S, C, W, WI, bH, offsets, periods, t0, l0, L):
             k = hi - lo
             if not ok[i]:
                 for r in range(lo, hi):
-                    for l in range(l0, l1):
-                        S[r, l] = 0.0
-                for j in range(i + 1, g):
-                    for r in range(lo, hi):
-                        for l in range(l0, l1):
-                            S[r, l] += C[j, r, l]
+                    _fill(0.0, S, r * Bp, l0, l1)
+                    for j in range(i + 1, g):
+                        _add(C, (j * n + r) * Bp, S, r * Bp, l0, l1)
                 ok[i] = True
             for r in range(lo, hi):
-                b = bH[r]
-                for l in range(l0, l1):
-                    P[r, l] = b + S[r, l]
+                _fill(bH[r], P, r * Bp, l0, l1)
+                _add(S, r * Bp, P, r * Bp, l0, l1)
             if I > 0:
                 _mac(WI, lo * I, I, 1, k, I, X, s * Bp, XS, P, lo * Bp, Bp, l0, l1)
             _mac(W, lo * n + lo, n, 1, k, k, Hs, lo * RS + s * Bp, RS, P, lo * Bp, Bp, l0, l1)
             for r in range(lo, hi):
-                for l in range(l0, l1):
-                    Hs[r, s + 1, l] = _tanh(P[r, l])
+                _tanh_lanes(P, r * Bp, Hs, r * RS + (s + 1) * Bp, l0, l1)
         # a module's sum reads every slower module: stale once any of them ticked
         for i in range(slowest):
             ok[i] = False
@@ -312,10 +339,8 @@ def _flush(W, Acc, dh, F, f0, fs, j, offsets, n, Bp, l0, l1):
     lo = offsets[j]
     _mac(W, lo, 1, n, offsets[j + 1] - lo, lo, Acc, j * n * Bp, Bp, dh, lo * Bp, Bp, l0, l1)
     for r in range(lo):
-        f = f0 + r * fs
-        for l in range(l0, l1):
-            F[f + l] = Acc[j, r, l]
-            Acc[j, r, l] = 0.0
+        _copy(Acc, (j * n + r) * Bp, F, f0 + r * fs, l0, l1)
+        _fill(0.0, Acc, (j * n + r) * Bp, l0, l1)
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -341,6 +366,7 @@ def backward_block(
     B = dH.shape[0]
     g = periods.shape[0]
     l1 = l0 + L
+    RS = T1 * Bp
     first = np.empty(g, np.int64)
     ticks = np.empty(g, np.int64)
     for i in range(g):
@@ -354,8 +380,7 @@ def backward_block(
         if l0 < B:
             _transpose(dH.ravel(), (l0 * T + s) * n, T * n, G.ravel(), l0, Bp, min(l1, B) - l0, n)
             for r in range(n):
-                for l in range(l0, min(l1, B)):
-                    dh[r, l] += G[r, l]
+                _add(G, r * Bp, dh, r * Bp, l0, l1)  # lanes from B on: G's zeros
         # module j ticks here: the error its held state got from faster rows goes in first
         for j in range(1, g):
             if pending[j] and t % periods[j] == 0:
@@ -370,15 +395,15 @@ def backward_block(
             lo = offsets[i]
             d0 = dbase[i] + (s - first[i]) // periods[i] * Bp
             ds = ticks[i] * Bp
+            one = vsplat(1.0, D)
             for r in range(lo, offsets[i + 1]):
                 d = d0 + (r - lo) * ds
-                for l in range(l0, l1):
-                    h = Hs[r, s + 1, l]
-                    D[d + l] = dh[r, l] * (1.0 - h * h)
-                    dh[r, l] = 0.0
+                for lv in range(l0, l1, VEC):
+                    h = vload(Hs, r * RS + (s + 1) * Bp + lv)
+                    vstore(D, d + lv, vmul(vload(dh, r * Bp + lv), vsub(one, vmul(h, h))))
+                _fill(0.0, dh, r * Bp, l0, l1)
         for q in range(I):
-            for l in range(l0, l1):
-                dX[q, s, l] = 0.0
+            _fill(0.0, dX, (q * T + s) * Bp, l0, l1)
         for i in range(g):
             if t % periods[i] != 0:
                 continue
@@ -392,9 +417,7 @@ def backward_block(
                 _mac(WI, lo * I, 1, I, I, k, D, d0, ds, dX, s * Bp, T * Bp, l0, l1)
             for j in range(i + 1, g):
                 for r in range(lo, hi):
-                    d = d0 + (r - lo) * ds
-                    for l in range(l0, l1):
-                        Acc[j, r, l] += D[d + l]
+                    _add(D, d0 + (r - lo) * ds, Acc, (j * n + r) * Bp, l0, l1)
                 pending[j] = True
     for j in range(1, g):
         if pending[j]:
@@ -406,7 +429,6 @@ def backward_block(
     # dW_I = sum D x^T, db = sum D
     scratch = np.empty(VEC, Hs.dtype)
     steps = np.empty(T, np.int64)
-    RS = T1 * Bp
     for i in range(g):
         lo = offsets[i]
         hi = offsets[i + 1]

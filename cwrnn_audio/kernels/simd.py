@@ -168,3 +168,40 @@ def vtranspose8(typingctx, src, s0, ss, dst, d0, ds):
         return context.get_dummy_value()
 
     return types.void(src, s0, ss, dst, d0, ds), codegen
+
+
+def _binary(op_name, doc):
+    def impl(typingctx, a, b):
+        if not (isinstance(a, Vec8) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, op_name)(args[0], args[1])
+
+        return a(a, b), codegen
+
+    impl.__doc__ = doc
+    return intrinsic(impl)
+
+
+vadd = _binary("fadd", "``a + b``, lane by lane.")
+vsub = _binary("fsub", "``a - b``, lane by lane.")
+vmul = _binary("fmul", "``a * b``, lane by lane.")
+vdiv = _binary("fdiv", "``a / b``, lane by lane.")
+
+
+def _select(pred):
+    def impl(typingctx, a, b):
+        if not (isinstance(a, Vec8) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return builder.select(builder.fcmp_ordered(pred, args[0], args[1]), args[0], args[1])
+
+        return a(a, b), codegen
+
+    return intrinsic(impl)
+
+
+vmin = _select("<")
+vmax = _select(">")

@@ -139,7 +139,7 @@ class CWRNNRecurrence(torch.autograd.Function):
         F = torch.empty(max(plan.fsize, 1), dtype=dtype)
         dh = torch.zeros((n, Bp), dtype=dtype)
         Acc = torch.zeros((len(per), n, Bp), dtype=dtype)
-        G = torch.empty((len(blocks), n, Bp), dtype=dtype)
+        G = torch.zeros((len(blocks), n, Bp), dtype=dtype)  # lanes from B on stay zero
         dX = torch.empty((I, T, Bp), dtype=dtype)
         # each block's share of the weight gradients, added below in block order
         dW = torch.zeros((len(blocks), n, n), dtype=dtype)
