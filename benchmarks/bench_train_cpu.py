@@ -4,7 +4,8 @@ Usage: python benchmarks/bench_train_cpu.py [--quick] [--threads 1 2] [--sizes 1
            [--batches 16 64] [--repeats N] [--loop-repeats N] [--skip-loop-over K]
            [--epochs E] [--e2e-threads N] [--skip-e2e] [--skip-profile]
 
-Everything below is measured in this one run, so each ratio compares numbers taken minutes apart
+``GOMP_SPINCOUNT`` defaults to the command line's value (cwrnn_audio/cli/main.py says why); set it
+in the environment to measure another. Everything below is measured in this one run, so each ratio compares numbers taken minutes apart
 on the same machine (this shared 2-core machine moves by up to 20 % between runs).
 
 1. Kernels: forward + backward samples/s (batch x window / seconds per step) of one training step:
@@ -55,7 +56,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
+from cwrnn_audio.cli.main import GOMP_SPINCOUNT
+
+# as the command line does (cwrnn_audio/cli/main.py: why), before torch loads libgomp
+os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)
+
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch.autograd import forward_ad
 
+from . import buffers
+
 ENV_SWITCH = "CWRNN_AUDIO_CPU_KERNELS"
 DTYPES = (torch.float32, torch.float64)
 LANE = 8  # the kernels' vector width: blocks of lanes are multiples of it
@@ -54,9 +56,11 @@ def refusal(*tensors) -> str | None:
 
 def _blocks(B: int, threads: int) -> list[tuple[int, int]]:
     """Lane blocks ``(l0, L)`` covering ``B`` padded to a multiple of 8: as even as vectors allow,
-    at most one per thread. Fixed by ``B`` and ``threads`` alone, so results are too."""
+    at most one per thread and at least 16 lanes each (the kernels' widest tile; two blocks of 8
+    lanes at batch 16 ran slower than one of 16). Fixed by ``B`` and ``threads`` alone, so the
+    results are too."""
     vectors = -(-B // LANE)
-    count = max(1, min(threads, vectors))
+    count = max(1, min(threads, vectors // 2))
     base, extra = divmod(vectors, count)
     out, l0 = [], 0
     for b in range(count):
@@ -98,15 +102,15 @@ class CWRNNRecurrence(torch.autograd.Function):
         Bp = -(-B // LANE) * LANE
         dtype = W.dtype
         with torch.no_grad():
-            X = torch.zeros((I, T, Bp), dtype=dtype)
+            X = buffers.zeros((I, T, Bp), dtype)
             X[:, :, :B] = x.permute(2, 1, 0)
-            Hs = torch.empty((n, T + 1, Bp), dtype=dtype)
+            Hs = buffers.empty((n, T + 1, Bp), dtype)
             Hs[:, 0, :B] = h0.t()
             Hs[:, 0, B:] = 0.0
-            H = torch.empty((B, T, n), dtype=dtype)
+            H = buffers.empty((B, T, n), dtype)
             P = torch.empty((n, Bp), dtype=dtype)
             S = torch.empty((n, Bp), dtype=dtype)
-            C = torch.empty((len(periods), n, Bp), dtype=dtype)
+            C = buffers.empty((len(periods), n, Bp), dtype)
             Wf = W.detach().contiguous().reshape(-1).numpy()
             WIf = W_I.detach().contiguous().reshape(-1).numpy()
             bH = b_H.detach().contiguous().numpy()
@@ -135,12 +139,12 @@ class CWRNNRecurrence(torch.autograd.Function):
         dH = dH.to(dtype).contiguous()
         plan = _Plan(per, off, t0, T, Bp)
         # D and F are read only where written (each module's ticks, each flush): no zeroing
-        D = torch.empty(plan.dsize, dtype=dtype)
-        F = torch.empty(max(plan.fsize, 1), dtype=dtype)
-        dh = torch.zeros((n, Bp), dtype=dtype)
-        Acc = torch.zeros((len(per), n, Bp), dtype=dtype)
-        G = torch.zeros((len(blocks), n, Bp), dtype=dtype)  # lanes from B on stay zero
-        dX = torch.empty((I, T, Bp), dtype=dtype)
+        D = buffers.empty((plan.dsize,), dtype)
+        F = buffers.empty((max(plan.fsize, 1),), dtype)
+        dh = buffers.zeros((n, Bp), dtype)
+        Acc = buffers.zeros((len(per), n, Bp), dtype)
+        G = buffers.zeros((len(blocks), n, Bp), dtype)  # lanes from B on stay zero
+        dX = buffers.empty((I, T, Bp), dtype)
         # each block's share of the weight gradients, added below in block order
         dW = torch.zeros((len(blocks), n, n), dtype=dtype)
         dWI = torch.zeros((len(blocks), n, I), dtype=dtype)
