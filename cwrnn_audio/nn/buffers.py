@@ -15,6 +15,7 @@ holds it. The pool keeps at most ``PER_SIZE`` blocks per size and ``LIMIT_BYTES`
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 
@@ -26,6 +27,7 @@ LIMIT_BYTES = 512 * 2**20
 _lock = threading.Lock()
 _free: dict[int, list[np.ndarray]] = {}
 _held = 0  # bytes kept in _free
+_NUMPY: dict = {}  # torch dtype -> NumPy dtype
 
 
 def _give(raw: np.ndarray) -> None:
@@ -43,8 +45,8 @@ def empty(shape, dtype):
     import torch
 
     global _held
-    np_dtype = np.dtype(str(dtype).removeprefix("torch."))
-    count = int(np.prod(shape, dtype=np.int64))
+    np_dtype = _NUMPY.get(dtype) or _NUMPY.setdefault(dtype, np.dtype(str(dtype).removeprefix("torch.")))
+    count = math.prod(shape)
     nbytes = max(count, 1) * np_dtype.itemsize
     with _lock:
         stack = _free.get(nbytes)

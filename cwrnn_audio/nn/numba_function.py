@@ -14,9 +14,9 @@ every number is computed in the same order, so a run repeats bit for bit.
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -86,7 +86,8 @@ def _run_jobs(kernel, jobs):
         future.result()
 
 
-def _clock(periods: Sequence[int], offsets: Sequence[int]):
+@functools.lru_cache(maxsize=64)
+def _clock(periods: tuple, offsets: tuple):
     return np.asarray(periods, dtype=np.int64), np.asarray(offsets, dtype=np.int64)
 
 
@@ -121,7 +122,7 @@ class CWRNNRecurrence(torch.autograd.Function):
         # W and W_I through save_for_backward: torch then refuses a backward after either was
         # changed in place (the step loop's behaviour), instead of using the new values
         ctx.save_for_backward(W, W_I)
-        ctx.saved = (X, Hs, per, off, int(t0), blocks)
+        ctx.saved = (X, Hs, periods, offsets, int(t0), blocks)
         return H
 
     @staticmethod
@@ -129,7 +130,8 @@ class CWRNNRecurrence(torch.autograd.Function):
     def backward(ctx, dH):
         from ..kernels.recurrence import backward_block
 
-        X, Hs, per, off, t0, blocks = ctx.saved
+        X, Hs, periods, offsets, t0, blocks = ctx.saved
+        per, off = _clock(periods, offsets)
         W, W_I = ctx.saved_tensors
         Wf = W.detach().contiguous().reshape(-1).numpy()
         WIf = W_I.detach().contiguous().reshape(-1).numpy()
@@ -137,7 +139,7 @@ class CWRNNRecurrence(torch.autograd.Function):
         n = Hs.shape[0]
         dtype = Hs.dtype
         dH = dH.to(dtype).contiguous()
-        plan = _Plan(per, off, t0, T, Bp)
+        plan = _plan(periods, offsets, tuple(t0 % p for p in periods), T, Bp)
         # D and F are read only where written (each module's ticks, each flush): no zeroing
         D = buffers.empty((plan.dsize,), dtype)
         F = buffers.empty((max(plan.fsize, 1),), dtype)
@@ -182,19 +184,23 @@ class CWRNNRecurrence(torch.autograd.Function):
 class _Plan:
     """Where each module's rows sit in the backward's flat buffers (see ``backward_block``): ``D``
     at ``dbase`` (one entry per tick in the window); ``F`` at ``fbase``, the rows faster than
-    module ``j`` with room for ``fcap[j]`` flushes (its ticks in the window, and the start)."""
+    module ``j`` with room for ``fcap[j]`` flushes (its ticks in the window, and the start).
+    Depends on ``t0`` only through each module's phase ``t0 % T_i`` (:func:`_plan` caches it)."""
 
-    def __init__(self, periods, offsets, t0: int, T: int, Bp: int):
+    def __init__(self, periods: tuple, offsets: tuple, phases: tuple, T: int, Bp: int):
+        periods, offsets = _clock(periods, offsets)
         g = len(periods)
         sizes = np.diff(offsets)
-        self.periods, self.offsets, self.Bp = periods, offsets, Bp
-        self.first = (-t0) % periods
+        self.first = (-np.asarray(phases, dtype=np.int64)) % periods
         self.ticks = np.where(self.first < T, (T - 1 - self.first) // periods + 1, 0)
         # module j's flushes: one per tick in the window, and the window's start
         self.fcap = np.where(np.arange(g) > 0, self.ticks + 1, 0).astype(np.int64)
         self.dbase = np.concatenate([[0], np.cumsum(sizes * self.ticks * Bp)]).astype(np.int64)
         self.fbase = np.concatenate([[0], np.cumsum(offsets[:-1] * self.fcap * Bp)]).astype(np.int64)
         self.dsize, self.fsize = int(self.dbase[-1]), int(self.fbase[-1])
+
+
+_plan = functools.lru_cache(maxsize=256)(_Plan)
 
 
 def _add_blocks(shares):
