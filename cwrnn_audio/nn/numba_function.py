@@ -31,6 +31,17 @@ LANE = 8  # the kernels' vector width: blocks of lanes are multiples of it
 _pool: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    # a forked child (DataLoader workers, multiprocessing) inherits the pool object but not its
+    # threads: work submitted there would wait forever
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def wanted() -> bool:
     """Whether the kernels are wanted at all (``CWRNN_AUDIO_CPU_KERNELS=0`` turns them off)."""
     return os.environ.get(ENV_SWITCH, "") != "0"

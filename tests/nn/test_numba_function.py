@@ -2,8 +2,10 @@
 independent reference: autograd through the step loop (``functional._step_loop``), called directly
 or through ``CWRNN`` with ``CWRNN_AUDIO_CPU_KERNELS=0``."""
 
+import os
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 
@@ -497,3 +499,38 @@ def test_the_switch_turns_the_kernels_off_at_call_time(calls, monkeypatch):
     monkeypatch.delenv(ENV_SWITCH)  # and so does no setting at all
     model(x[:, :5])[0].sum().backward()
     assert calls == {"numba_forward": 2, "forward_block": 2, "backward_block": 2}
+
+
+def _forked_child(model, x, queue):
+    torch.set_num_threads(2)
+    with torch.no_grad():
+        queue.put(model(x)[0].numpy())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_the_kernels_on_two_threads():
+    """A child forked after the parent used the thread pool has the pool object but not its
+    threads; the kernels must not wait on them (DataLoader workers fork)."""
+    import multiprocessing as mp
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        model = CWRNN(input_size=1, module_sizes=[8, 8, 8], periods=[1, 2, 4])
+        x = torch.randn(64, 30, 1)  # 64 lanes: two blocks, one of them on the pool
+        with torch.no_grad():
+            expect = model(x)[0].numpy()
+        ctx = mp.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_forked_child, args=(model, x, queue))
+        child.start()
+        try:
+            got = queue.get(timeout=60)
+        finally:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.kill()
+        np.testing.assert_array_equal(got, expect)
+    finally:
+        torch.set_num_threads(threads)
