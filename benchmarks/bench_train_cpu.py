@@ -143,14 +143,15 @@ def hidden_for(params: int, count) -> int:
 
 
 def uses_numba(out: torch.Tensor) -> bool:
-    """Whether the autograd graph behind ``out`` holds the Numba Function."""
+    """Whether the autograd graph behind ``out`` holds a Numba Function (the recurrence, or with
+    this one-output read-out the recurrence and read-out in one)."""
     seen, todo = set(), [out.grad_fn]
     while todo:
         fn = todo.pop()
         if fn is None or fn in seen:
             continue
         seen.add(fn)
-        if "CWRNNRecurrence" in type(fn).__name__:
+        if any(name in type(fn).__name__ for name in ("CWRNNRecurrence", "CWRNNReadout")):
             return True
         todo.extend(f for f, _ in fn.next_functions)
     return False

@@ -205,13 +205,14 @@ def _read_slow(W, C, Hs, j, col, offsets, n, RS, Bp, l0, l1):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def forward_block(X, Hs, H, P, S, C, W, WI, bH, offsets, periods, t0, l0, L):
+def forward_block(X, Hs, H, Y, P, S, C, W, WI, bH, WO, bO, offsets, periods, t0, l0, L):
     """Run lanes ``[l0, l0 + L)`` through ``T`` steps from ``Hs[:, 0]``, clock at ``t0``.
 
     X (I, T, Bp) inputs; Hs (n, T+1, Bp) states, ``Hs[:, 0]`` given, the rest written; H (B, T, n)
-    the same states for torch (lanes below ``B``); P, S (n, Bp) and C (g, n, Bp) work space.
-    W (n*n,), WI (n*I,) flat row-major; bH (n,). ``L`` is a multiple of 8; every array
-    C-contiguous and of one float dtype.
+    the same states for torch (lanes below ``B``; ``B = 0``: none); Y (O, T, Bp) the linear
+    read-out ``W_O h + b_O`` of each step (``O = 0``: none); P, S (n, Bp) and C (g, n, Bp) work
+    space. W (n*n,), WI (n*I,), WO (O*n,) flat row-major; bH (n,), bO (O,). ``L`` is a multiple
+    of 8; every array C-contiguous and of one float dtype.
 
     ``C[j]`` holds slower module ``j``'s input to the faster rows, refreshed when ``j`` ticks;
     ``S`` a module's sum of them (``j`` ascending), refreshed when any slower module ticked.
@@ -222,6 +223,7 @@ def forward_block(X, Hs, H, P, S, C, W, WI, bH, offsets, periods, t0, l0, L):
     n, T1, Bp = Hs.shape
     T = T1 - 1
     B = H.shape[0]
+    O = Y.shape[0]
     RS = T1 * Bp
     XS = T * Bp
     g = periods.shape[0]
@@ -265,6 +267,10 @@ def forward_block(X, Hs, H, P, S, C, W, WI, bH, offsets, periods, t0, l0, L):
             _transpose(
                 Hs.ravel(), (s + 1) * Bp + l0, RS, H.ravel(), (l0 * T + s) * n, T * n, n, min(l1, B) - l0
             )
+        for o in range(O):
+            _fill(bO[o], Y, (o * T + s) * Bp, l0, l1)
+        if O > 0:
+            _mac(WO, 0, n, 1, O, n, Hs, (s + 1) * Bp, RS, Y, s * Bp, T * Bp, l0, l1)
 
 
 @njit(inline="always")
@@ -345,11 +351,38 @@ def _flush(W, Acc, dh, F, f0, fs, j, offsets, n, Bp, l0, l1):
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def backward_block(
-    dH, Hs, X, D, dbase, F, fbase, fcap, dh, Acc, G, dX, dW, dWI, db, W, WI, offsets, periods, t0, l0, L
+    dH,
+    dY,
+    Hs,
+    X,
+    D,
+    dbase,
+    F,
+    fbase,
+    fcap,
+    dh,
+    Acc,
+    G,
+    dX,
+    dW,
+    dWI,
+    db,
+    dWO,
+    dbO,
+    W,
+    WI,
+    WO,
+    offsets,
+    periods,
+    t0,
+    l0,
+    L,
 ):
     """Backward through :func:`forward_block` for lanes ``[l0, l0 + L)``.
 
-    dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout); Hs
+    dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout; ``B = 0``:
+    none); dY (O, T, Bp): the gradient with respect to the forward's read-out ``Y`` (``O = 0``:
+    none), whose ``dWO`` (O, n) and ``dbO`` (O,) shares this block adds up; Hs
     (n, T+1, Bp), X (I, T, Bp): the forward's states and inputs; dX (I, T, Bp): written, the input
     gradient. dh (n, Bp): zero on entry, the initial state's gradient on return; Acc (g, n, Bp)
     zero and G (n, Bp) work space. dW (n, n), dWI (n, I), db (n,): zero on entry, this block's
@@ -364,6 +397,7 @@ def backward_block(
     n, T1, Bp = Hs.shape
     T = T1 - 1
     B = dH.shape[0]
+    O = dY.shape[0]
     g = periods.shape[0]
     l1 = l0 + L
     RS = T1 * Bp
@@ -381,6 +415,8 @@ def backward_block(
             _transpose(dH.ravel(), (l0 * T + s) * n, T * n, G.ravel(), l0, Bp, min(l1, B) - l0, n)
             for r in range(n):
                 _add(G, r * Bp, dh, r * Bp, l0, l1)  # lanes from B on: G's zeros
+        if O > 0:  # the read-out's error: dh += W_O^T dY[:, s]
+            _mac(WO, 0, 1, n, n, O, dY, s * Bp, T * Bp, dh, 0, Bp, l0, l1)
         # module j ticks here: the error its held state got from faster rows goes in first
         for j in range(1, g):
             if pending[j] and t % periods[j] == 0:
@@ -473,3 +509,13 @@ def backward_block(
                 for lv in range(l0, l1, VEC):
                     acc = vfma(vload(D, d + lv), vsplat(1.0, D), acc)
             db[r] += _hsum(acc, scratch)
+    if O > 0:  # dW_O = sum dY h^T over every step, db_O = sum dY
+        for q in range(T):
+            steps[q] = q + 1
+        _gemm_nt(dY, 0, T * Bp, O, Hs, 0, RS, n, steps, T, Bp, l0, l1, dWO.ravel(), 0, n, scratch)
+        for o in range(O):
+            acc = vsplat(0.0, dY)
+            for q in range(T):
+                for lv in range(l0, l1, VEC):
+                    acc = vadd(acc, vload(dY, (o * T + q) * Bp + lv))
+            dbO[o] += _hsum(acc, scratch)

@@ -64,6 +64,25 @@ def cwrnn_forward(x, h, t, W, W_I, b_H, periods, offsets):
     return H
 
 
+def cwrnn_readout(x, h, t, W, W_I, b_H, W_O, b_O, periods, offsets):
+    """:func:`cwrnn_forward` and the linear read-out: ``(W_O h_t + b_O for every step, h_T)``.
+
+    Where the CPU kernels run the recurrence and the read-out is narrow, both happen in the kernels
+    (``numba_function.CWRNNReadout``): the states then never leave their layout. Otherwise the
+    states come out of :func:`cwrnn_forward` and torch applies the read-out.
+    """
+    if (
+        0 < x.shape[1]
+        and W_O.shape[0] <= numba_function.READOUT_MAX
+        and _runner(x, h, W, W_I, b_H, periods, offsets) is numba_function.numba_forward
+        and numba_function.refusal(W_O, b_O, W) is None
+        and bool((t == t[0]).all())
+    ):
+        return numba_function.numba_readout(x, h, int(t[0]), W, W_I, b_H, W_O, b_O, periods, offsets)
+    H = cwrnn_forward(x, h, t, W, W_I, b_H, periods, offsets)
+    return torch.nn.functional.linear(H, W_O, b_O), (H[:, -1] if H.shape[1] else h)
+
+
 def _runner(x, h, W, W_I, b_H, periods, offsets):
     """The fused kernels where wanted and able; on the CPU the Numba kernels where able; else the
     step loop (after a warning where fused kernels were wanted)."""

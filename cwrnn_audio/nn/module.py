@@ -13,7 +13,7 @@ from ..core.clock import block_upper_mask
 from ..core.config import TENSOR_NAMES, CWRNNConfig
 from ..core.state import CWRNNState
 from ..errors import ParameterError
-from .functional import cwrnn_forward
+from .functional import cwrnn_readout
 
 BACKENDS = ("numba", "torch")
 
@@ -128,9 +128,8 @@ class CWRNN(nn.Module):
     def forward_batched(self, x, h, t):
         """The unchecked core of :meth:`forward`: x ``(B, T, I)``, h ``(B, n)``, t ``(B,)``."""
         c = self.config
-        H = cwrnn_forward(x, h, t, self.W_H * self.W_H_mask, self.W_I, self.b_H, c.periods, c.offsets)
-        h_n = H[:, -1] if H.shape[1] else h
-        y = torch.nn.functional.linear(H, self.W_O, self.b_O)
+        W = self.W_H * self.W_H_mask
+        y, h_n = cwrnn_readout(x, h, t, W, self.W_I, self.b_H, self.W_O, self.b_O, c.periods, c.offsets)
         if c.output_activation == "tanh":
             y = torch.tanh(y)
         return y, h_n, t + x.shape[1]

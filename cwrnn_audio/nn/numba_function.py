@@ -27,6 +27,7 @@ from . import buffers
 ENV_SWITCH = "CWRNN_AUDIO_CPU_KERNELS"
 DTYPES = (torch.float32, torch.float64)
 LANE = 8  # the kernels' vector width: blocks of lanes are multiples of it
+READOUT_MAX = 16  # read-outs up to this many outputs run in the kernels (CWRNNReadout)
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -107,89 +108,162 @@ class CWRNNRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, W, W_I, b_H, t0: int, periods, offsets):
-        from ..kernels.recurrence import forward_block
-
-        B, T, I = x.shape
-        n = h0.shape[1]
-        Bp = -(-B // LANE) * LANE
-        dtype = W.dtype
-        with torch.no_grad():
-            X = buffers.zeros((I, T, Bp), dtype)
-            X[:, :, :B] = x.permute(2, 1, 0)
-            Hs = buffers.empty((n, T + 1, Bp), dtype)
-            Hs[:, 0, :B] = h0.t()
-            Hs[:, 0, B:] = 0.0
-            H = buffers.empty((B, T, n), dtype)
-            P = torch.empty((n, Bp), dtype=dtype)
-            S = torch.empty((n, Bp), dtype=dtype)
-            C = buffers.empty((len(periods), n, Bp), dtype)
-            Wf = W.detach().contiguous().reshape(-1).numpy()
-            WIf = W_I.detach().contiguous().reshape(-1).numpy()
-            bH = b_H.detach().contiguous().numpy()
-        per, off = _clock(periods, offsets)
-        blocks = _blocks(B, torch.get_num_threads())
-        arrays = (X.numpy(), Hs.numpy(), H.numpy(), P.numpy(), S.numpy(), C.numpy(), Wf, WIf, bH)
-        _run_blocks(forward_block, blocks, *arrays, off, per, int(t0))
-        # W and W_I through save_for_backward: torch then refuses a backward after either was
-        # changed in place (the step loop's behaviour), instead of using the new values
-        ctx.save_for_backward(W, W_I)
-        ctx.saved = (X, Hs, periods, offsets, int(t0), blocks)
+        H, _, _ = _forward(ctx, x, h0, W, W_I, b_H, None, None, t0, periods, offsets)
         return H
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dH):
-        from ..kernels.recurrence import backward_block
-
-        X, Hs, periods, offsets, t0, blocks = ctx.saved
-        per, off = _clock(periods, offsets)
-        W, W_I = ctx.saved_tensors
-        Wf = W.detach().contiguous().reshape(-1).numpy()
-        WIf = W_I.detach().contiguous().reshape(-1).numpy()
-        I, T, Bp = X.shape
-        n = Hs.shape[0]
-        dtype = Hs.dtype
-        dH = dH.to(dtype).contiguous()
-        plan = _plan(periods, offsets, tuple(t0 % p for p in periods), T, Bp)
-        # D and F are read only where written (each module's ticks, each flush): no zeroing
-        D = buffers.empty((plan.dsize,), dtype)
-        F = buffers.empty((max(plan.fsize, 1),), dtype)
-        dh = buffers.zeros((n, Bp), dtype)
-        Acc = buffers.zeros((len(per), n, Bp), dtype)
-        G = buffers.zeros((len(blocks), n, Bp), dtype)  # lanes from B on stay zero
-        dX = buffers.empty((I, T, Bp), dtype)
-        # each block's share of the weight gradients, added below in block order
-        dW = torch.zeros((len(blocks), n, n), dtype=dtype)
-        dWI = torch.zeros((len(blocks), n, I), dtype=dtype)
-        db = torch.zeros((len(blocks), n), dtype=dtype)
-        shared = (dH.numpy(), Hs.numpy(), X.numpy(), D.numpy(), plan.dbase, F.numpy(), plan.fbase, plan.fcap)
-        jobs = [
-            (
-                *shared,
-                dh.numpy(),
-                Acc.numpy(),
-                G[b].numpy(),
-                dX.numpy(),
-                dW[b].numpy(),
-                dWI[b].numpy(),
-                db[b].numpy(),
-                Wf,
-                WIf,
-                off,
-                per,
-                t0,
-                l0,
-                L,
-            )
-            for b, (l0, L) in enumerate(blocks)
-        ]
-        _run_jobs(backward_block, jobs)
-        need = ctx.needs_input_grad
-        dW, dWI, db = (_add_blocks(a) if want else None for a, want in zip((dW, dWI, db), need[2:5]))
-        B = dH.shape[0]
-        dx = dX[:, :, :B].permute(2, 1, 0) if need[0] else None
-        dh0 = dh[:, :B].t() if need[1] else None
+        dx, dh0, dW, dWI, db, _, _ = _backward(ctx, dH, None, None)
         return dx, dh0, dW, dWI, db, None, None, None
+
+
+class CWRNNReadout(torch.autograd.Function):
+    """``(x, h0, W_H, W_I, b_H, W_O, b_O) -> (W_O h_t + b_O for every step (B,T,O), h_T (B,n))``: the
+    recurrence and a linear read-out in one pass, so the states never leave the kernels' layout.
+
+    For a few outputs (a waveform, a control signal) the states are most of the memory a step
+    moves: at CW-RNN 8 x 32, batch 64 x 256, one output, writing them out for torch, its read-out
+    and the gradient coming back cost about as much as the recurrence itself (see the Speed section
+    of the README for the training step this gives).
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, W, W_I, b_H, W_O, b_O, t0: int, periods, offsets):
+        _, Y, h_n = _forward(ctx, x, h0, W, W_I, b_H, W_O, b_O, t0, periods, offsets)
+        return Y, h_n
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dY, dh_n):
+        return (*_backward(ctx, None, dY, dh_n), None, None, None)
+
+
+def _forward(ctx, x, h0, W, W_I, b_H, W_O, b_O, t0: int, periods, offsets):
+    """Run the forward kernel; returns ``(H or None, Y or None, h_T or None)`` (H without a
+    read-out, Y and h_T with one) and keeps what the backward needs on ``ctx``."""
+    from ..kernels.recurrence import forward_block
+
+    B, T, I = x.shape
+    n = h0.shape[1]
+    Bp = -(-B // LANE) * LANE
+    dtype = W.dtype
+    readout = W_O is not None
+    O = W_O.shape[0] if readout else 0
+    with torch.no_grad():
+        X = buffers.zeros((I, T, Bp), dtype)
+        X[:, :, :B] = x.permute(2, 1, 0)
+        Hs = buffers.empty((n, T + 1, Bp), dtype)
+        Hs[:, 0, :B] = h0.t()
+        Hs[:, 0, B:] = 0.0
+        H = buffers.empty((0 if readout else B, T, n), dtype)
+        Y = buffers.empty((O, T, Bp), dtype)
+        P = torch.empty((n, Bp), dtype=dtype)
+        S = torch.empty((n, Bp), dtype=dtype)
+        C = buffers.empty((len(periods), n, Bp), dtype)
+        flat = [_flat(w) for w in (W, W_I, b_H)] + [
+            _flat(w) if readout else np.zeros(0, Hs.numpy().dtype) for w in (W_O, b_O)
+        ]
+    per, off = _clock(periods, offsets)
+    blocks = _blocks(B, torch.get_num_threads())
+    Wf, WIf, bH, WOf, bOf = flat
+    arrays = (
+        X.numpy(),
+        Hs.numpy(),
+        H.numpy(),
+        Y.numpy(),
+        P.numpy(),
+        S.numpy(),
+        C.numpy(),
+        Wf,
+        WIf,
+        bH,
+        WOf,
+        bOf,
+    )
+    _run_blocks(forward_block, blocks, *arrays, off, per, int(t0))
+    # the weights through save_for_backward: torch then refuses a backward after one was changed
+    # in place (the step loop's behaviour), instead of using the new values
+    ctx.save_for_backward(W, W_I, *((W_O,) if readout else ()))
+    ctx.saved = (X, Hs, periods, offsets, int(t0), blocks, B)
+    if not readout:
+        return H, None, None
+    return None, Y[:, :, :B].permute(2, 1, 0), Hs[:, T, :B].t()
+
+
+def _flat(w):
+    return w.detach().contiguous().reshape(-1).numpy()
+
+
+def _backward(ctx, dH, dY, dh_n):
+    """The backward kernel for ``dH`` (no read-out) or ``dY, dh_n`` (with one); returns the
+    gradients ``dx, dh0, dW_H, dW_I, db_H, dW_O, db_O`` (None where not needed)."""
+    from ..kernels.recurrence import backward_block
+
+    X, Hs, periods, offsets, t0, blocks, B = ctx.saved
+    per, off = _clock(periods, offsets)
+    W, W_I, *rest = ctx.saved_tensors
+    I, T, Bp = X.shape
+    n = Hs.shape[0]
+    dtype = Hs.dtype
+    empty = np.zeros(0, Hs.numpy().dtype)
+    if dY is None:
+        O, WOf = 0, empty
+        dH = dH.to(dtype).contiguous()
+        dYl = buffers.empty((0, T, Bp), dtype)
+    else:
+        O, WOf = rest[0].shape[0], _flat(rest[0])
+        dH = buffers.empty((0, T, n), dtype)
+        dYl = buffers.zeros((O, T, Bp), dtype)
+        dYl[:, :, :B] = dY.permute(2, 1, 0)
+    plan = _plan(periods, offsets, tuple(t0 % p for p in periods), T, Bp)
+    # D and F are read only where written (each module's ticks, each flush): no zeroing
+    D = buffers.empty((plan.dsize,), dtype)
+    F = buffers.empty((max(plan.fsize, 1),), dtype)
+    dh = buffers.zeros((n, Bp), dtype)  # the final state's gradient, then the initial state's
+    if dh_n is not None:
+        dh[:, :B] = dh_n.t()
+    Acc = buffers.zeros((len(per), n, Bp), dtype)
+    G = buffers.zeros((len(blocks), n, Bp), dtype)  # lanes from B on stay zero
+    dX = buffers.empty((I, T, Bp), dtype)
+    # each block's share of the weight gradients, added below in block order
+    shares = [
+        torch.zeros((len(blocks), *shape), dtype=dtype) for shape in ((n, n), (n, I), (n,), (O, n), (O,))
+    ]
+    shared = (
+        dH.numpy(),
+        dYl.numpy(),
+        Hs.numpy(),
+        X.numpy(),
+        D.numpy(),
+        plan.dbase,
+        F.numpy(),
+        plan.fbase,
+        plan.fcap,
+    )
+    weights = (_flat(W), _flat(W_I), WOf, off, per, t0)
+    jobs = [
+        (
+            *shared,
+            dh.numpy(),
+            Acc.numpy(),
+            G[b].numpy(),
+            dX.numpy(),
+            *(a[b].numpy() for a in shares),
+            *weights,
+            l0,
+            L,
+        )
+        for b, (l0, L) in enumerate(blocks)
+    ]
+    _run_jobs(backward_block, jobs)
+    need = list(ctx.needs_input_grad[:5]) + (
+        [ctx.needs_input_grad[5], ctx.needs_input_grad[6]] if O else [False, False]
+    )
+    dW, dWI, db, dWO, dbO = (_add_blocks(a) if want else None for a, want in zip(shares, need[2:]))
+    dx = dX[:, :, :B].permute(2, 1, 0) if need[0] else None
+    dh0 = dh[:, :B].t() if need[1] else None
+    return dx, dh0, dW, dWI, db, dWO, dbO
 
 
 class _Plan:
@@ -225,3 +299,8 @@ def _add_blocks(shares):
 def numba_forward(x, h, t0: int, W, W_I, b_H, periods, offsets):
     """The step loop's signature (``functional._step_loop``), run by the Numba kernels."""
     return CWRNNRecurrence.apply(x, h, W, W_I, b_H, int(t0), tuple(periods), tuple(offsets))
+
+
+def numba_readout(x, h, t0: int, W, W_I, b_H, W_O, b_O, periods, offsets):
+    """:func:`numba_forward` followed by the linear read-out, in the kernels: ``(y, h_T)``."""
+    return CWRNNReadout.apply(x, h, W, W_I, b_H, W_O, b_O, int(t0), tuple(periods), tuple(offsets))

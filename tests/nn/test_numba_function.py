@@ -30,7 +30,8 @@ def _default_switches(monkeypatch):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Counts calls of ``numba_forward`` (as ``functional`` looks it up) and of the two kernels."""
+    """Counts calls of the two entry points (as ``functional`` looks them up: ``numba_forward``, and
+    ``numba_readout`` for the module's narrow read-outs) and of the two kernels."""
     counter = Counter()
 
     def count(module, name):
@@ -43,6 +44,7 @@ def calls(monkeypatch):
         monkeypatch.setattr(module, name, counted)
 
     count(numba_function, "numba_forward")
+    count(numba_function, "numba_readout")
     count(recurrence, "forward_block")
     count(recurrence, "backward_block")
     return counter
@@ -495,10 +497,10 @@ def test_the_switch_turns_the_kernels_off_at_call_time(calls, monkeypatch):
     assert sum(calls.values()) == 0
     monkeypatch.setenv(ENV_SWITCH, "1")  # anything but "0" wants them
     model(x)[0].sum().backward()
-    assert calls == {"numba_forward": 1, "forward_block": 1, "backward_block": 1}
+    assert calls == {"numba_readout": 1, "forward_block": 1, "backward_block": 1}
     monkeypatch.delenv(ENV_SWITCH)  # and so does no setting at all
     model(x[:, :5])[0].sum().backward()
-    assert calls == {"numba_forward": 2, "forward_block": 2, "backward_block": 2}
+    assert calls == {"numba_readout": 2, "forward_block": 2, "backward_block": 2}
 
 
 def _forked_child(model, x, queue):

@@ -90,6 +90,7 @@ def calls(monkeypatch):
         monkeypatch.setattr(module, name, counted)
 
     spy(numba_function, "numba_forward", "cwrnn_kernels")
+    spy(numba_function, "numba_readout", "cwrnn_kernels")  # the module's narrow read-outs
     spy(functional, "_step_loop", "cwrnn_loop")
     spy(lstm, "_fused", "lstm_fused")
     spy(lstm, "_step_loop", "lstm_loop")
@@ -293,6 +294,7 @@ def spy(module, name, key):
         return original(*args, **kwargs)
     setattr(module, name, counted)
 spy(numba_function, "numba_forward", "cwrnn_kernels")
+spy(numba_function, "numba_readout", "cwrnn_kernels")
 spy(functional, "_step_loop", "cwrnn_loop")
 rc = main(sys.argv[1:])
 calls["threads"] = torch.get_num_threads()
