@@ -536,3 +536,61 @@ def test_a_forked_child_runs_the_kernels_on_two_threads():
         np.testing.assert_array_equal(got, expect)
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize(
+    "B, T, I, O, sizes, periods, t0",
+    [(5, 37, 2, 3, [3, 5, 4, 7], [1, 3, 5, 7], 4), (33, 40, 0, 1, [4, 4, 4, 4], [1, 2, 4, 8], 3)],
+    ids=["odd_periods", "batch_33_no_input"],
+)
+def test_the_readout_in_the_kernels_matches_the_step_loop_and_a_linear(dtype, B, T, I, O, sizes, periods, t0):
+    """``numba_readout``: ``y = W_O h_t + b_O`` and ``h_T``, and the gradients of every input and
+    weight (read-out included, and the final state's own gradient), against the step loop."""
+    from cwrnn_audio.nn.numba_function import numba_readout
+
+    c, mask, leaves, _ = problem(dtype, B, T, I, sizes, periods)
+    g = torch.Generator().manual_seed(3)
+    extra = [
+        torch.randn(O, c.hidden_size, generator=g, dtype=torch.float64).to(dtype),
+        torch.randn(O, generator=g, dtype=torch.float64).to(dtype),
+    ]
+    dy = torch.randn(B, T, O, generator=g, dtype=torch.float64).to(dtype)
+    dh_T = torch.randn(B, c.hidden_size, generator=g, dtype=torch.float64).to(dtype)
+    results = []
+    for fused in (False, True):
+        ls = [t.detach().clone().requires_grad_(True) for t in leaves + extra]
+        x, h, W, W_I, b, W_O, b_O = ls
+        if fused:
+            y, h_T = numba_readout(x, h, t0, W * mask, W_I, b, W_O, b_O, c.periods, c.offsets)
+        else:
+            H = _step_loop(x, h, t0, W * mask, W_I, b, c.periods, c.offsets)
+            y, h_T = H @ W_O.t() + b_O, H[:, -1]
+        grads = torch.autograd.grad((y * dy).sum() + (h_T * dh_T).sum(), ls, allow_unused=True)
+        results.append(
+            [y.detach(), h_T.detach()] + [torch.zeros_like(t) if d is None else d for t, d in zip(ls, grads)]
+        )
+    names = ["y", "h_T", *NAMES, "W_O", "b_O"]
+    errors = {k: rel(a, b) for k, a, b in zip(names, results[1], results[0])}
+    assert max(errors.values()) < TOL[dtype], errors
+    assert all(results[0][k].abs().max() > 0 for k in (3, 4, 7, 8))  # the reference reaches h0, W_H, W_O, b_O
+
+
+def test_the_module_reads_out_in_the_kernels_only_where_that_serves(calls):
+    """Up to READOUT_MAX outputs and one clock: the kernels' read-out; wider read-outs or voices
+    on several clocks: the states come out and torch reads them out. Same numbers either way."""
+    torch.manual_seed(0)
+    narrow = CWRNN(input_size=1, output_size=numba_function.READOUT_MAX, module_sizes=[4, 4], periods=[1, 2])
+    wide = CWRNN(
+        input_size=1, output_size=numba_function.READOUT_MAX + 1, module_sizes=[4, 4], periods=[1, 2]
+    )
+    x = torch.randn(3, 10, 1)
+    narrow(x)
+    assert calls["numba_readout"] == 1 and calls["numba_forward"] == 0
+    wide(x)
+    assert calls["numba_readout"] == 1 and calls["numba_forward"] == 1
+    y_groups, _ = narrow(x, CWRNNState(torch.zeros(3, 8), torch.tensor([0, 1, 1])))
+    assert calls["numba_readout"] == 1 and calls["numba_forward"] == 3  # one call per clock group
+    for i, t in enumerate([0, 1, 1]):
+        y_one, _ = narrow(x[i : i + 1], CWRNNState(torch.zeros(1, 8), t))
+        torch.testing.assert_close(y_groups[i : i + 1], y_one, rtol=1e-6, atol=1e-6)
