@@ -1,15 +1,18 @@
-"""The recurrence on CPU tensors as one ``torch.autograd.Function``, forward and backward in Numba.
+"""The recurrence on CPU tensors as a ``torch.autograd.Function``, forward and backward in Numba.
 
 ``functional.cwrnn_forward`` runs each clock group through :func:`numba_forward` where
-:func:`refusal` allows (CPU tensors, float32 or float64, not under ``torch.func`` transforms);
-``CWRNN_AUDIO_CPU_KERNELS=0`` forces the step loop instead (the reference, and for comparison).
+:func:`refusal` allows (CPU tensors, float32 or float64, not under ``torch.func`` transforms or
+forward-mode AD); ``CWRNN_AUDIO_CPU_KERNELS=0`` forces the step loop instead (the reference, and
+for comparison). ``functional.cwrnn_readout`` adds the module's linear read-out inside the kernels
+(:func:`numba_readout`) where it has at most ``READOUT_MAX`` outputs and the voices share a clock.
 
-Everything around the recurrence (read-out, losses, optimisers) stays in torch: the Function takes
-``(x, h0, W_H, W_I, b_H)`` and returns all states ``H``; its backward takes ``dH`` and returns
-``dx, dh0, dW_H, dW_I, db_H``. The batch is split into blocks of lanes, one per torch thread
-(``torch.get_num_threads()``), run on threads with the GIL released; the weight gradients are
-sums of products formed by torch's BLAS, one per module over its ticks. For a given thread count
-every number is computed in the same order, so a run repeats bit for bit.
+Everything else (losses, optimisers, a wide read-out) stays in torch: :class:`CWRNNRecurrence`
+takes ``(x, h0, W_H, W_I, b_H)`` and returns all states ``H``; its backward takes ``dH`` and
+returns ``dx, dh0, dW_H, dW_I, db_H`` (the kernels in ``kernels/recurrence.py``). The batch is split
+into blocks of lanes, at most one per torch thread (``torch.get_num_threads()``), run on threads
+with the GIL released; each block adds up its share of the weight gradients, and the shares are
+summed in block order, so for a given thread count a run repeats bit for bit. Large arrays come
+from :mod:`.buffers` (reused memory).
 """
 
 from __future__ import annotations
