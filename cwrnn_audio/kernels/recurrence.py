@@ -1,26 +1,27 @@
 """Numba forward and backward of the CW-RNN recurrence for a batch on one clock (the torch path on CPU).
 
-The batch rides SIMD lanes: states are stored ``(n, T+1, B)`` with the batch contiguous, so every
-weight is one scalar broadcast against 8 sequences at a time (:mod:`.simd`); a block of lanes
-``[l0, l0 + L)`` is one thread's work, and lanes never interact. Neuron-major, so the caller's
-weight-gradient products read one module's rows over time as plain matrices, without a transpose.
-The states also go out, and their gradients come in, as torch's ``(B, T, n)``, copied inside the
-step loops while the step's data is in cache (a torch permute of the lane layout cost more than
-the kernels at batch 64). Only active modules are computed,
-and of ``W_H`` only its non-zero blocks.
+The batch rides SIMD lanes: states are stored ``(n, T+1, Bp)``, neuron-major with the batch
+contiguous, so every weight is one scalar broadcast against 8 sequences at a time (:mod:`.simd`); a
+block of lanes ``[l0, l0 + L)`` is one thread's work, and lanes never interact. Only active modules
+are computed, and of ``W_H`` only its non-zero blocks. Where torch needs the states (no fused
+read-out), they go out, and their gradients come in, as torch's ``(B, T, n)``, transposed 8 x 8 in
+registers inside the step loop while the step is in cache (a torch permute of the lane layout had
+cost more than the kernels at batch 64).
 
-Slower modules change rarely, so both passes reuse what they read from them:
+A slower module ``j`` changes only at its ticks, so all work with it runs at its rate:
 
-- forward: a module's input from the slower modules (columns past its own) is cached per lane
-  and recomputed only after one of them ticked (as the streaming kernel does); the cached sum is
-  the same number whenever it is computed, so windows cut anywhere give the same bits;
-- backward: the error a module sends to the slower modules' held state is summed over the steps
-  where that state did not change and sent through ``W_H`` once, before the slower module's own
-  step consumes it ("flush").
+- forward: ``C[j]``, what ``j`` adds to every faster row, is computed once per tick of ``j``; a
+  module sums the ``C`` of its slower modules only after one of them ticked. Each is the same
+  number whenever it is computed, so windows cut anywhere give the same bits;
+- backward: the faster rows' error meant for ``j``'s held state is summed while ``j`` holds still
+  and sent through ``W_H`` once, at ``j``'s tick, before ``j``'s own step uses it ("flush");
+- weight gradients: ``dW_H``'s block of ``j``'s columns is those flushed sums times ``j``'s held
+  states; a module's own block, ``dW_I`` and ``db_H`` sum its error over its ticks. Each block of
+  lanes adds its share in registers (4 x 2 tiles over ticks and lanes); the caller adds the
+  blocks' shares in order.
 
-The weight gradients are not summed here: the kernel leaves each step's pre-activation error
-``D`` and the caller forms ``dW = sum D h^T`` per module as one large matrix product over that
-module's ticks (BLAS), in a fixed order.
+With nested periods (each dividing the next) this is about half the multiply-adds of recomputing
+the slower modules' input at every tick of a faster one.
 """
 
 from __future__ import annotations
