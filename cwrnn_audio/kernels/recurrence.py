@@ -20,8 +20,9 @@ A slower module ``j`` changes only at its ticks, so all work with it runs at its
   lanes adds its share in registers (4 x 2 tiles over ticks and lanes); the caller adds the
   blocks' shares in order.
 
-With nested periods (each dividing the next) this is about half the multiply-adds of recomputing
-the slower modules' input at every tick of a faster one.
+By count, for 8 modules of ``k`` with periods 1, 2, 4, ..., a sample costs about 12 k^2 multiply-adds
+(forward, backward and weight gradients), against 42 k^2 when every tick recomputes the input from
+the slower modules and sends its error back at once.
 """
 
 from __future__ import annotations
