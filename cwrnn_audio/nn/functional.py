@@ -74,8 +74,7 @@ def cwrnn_readout(x, h, t, W, W_I, b_H, W_O, b_O, periods, offsets):
     if (
         0 < x.shape[1]
         and W_O.shape[0] <= numba_function.READOUT_MAX
-        and _runner(x, h, W, W_I, b_H, periods, offsets) is numba_function.numba_forward
-        and numba_function.refusal(W_O, b_O, W) is None
+        and _numba_serves(x, h, W, W_I, b_H, W_O, b_O)
         and bool((t == t[0]).all())
     ):
         return numba_function.numba_readout(x, h, int(t[0]), W, W_I, b_H, W_O, b_O, periods, offsets)
@@ -83,13 +82,17 @@ def cwrnn_readout(x, h, t, W, W_I, b_H, W_O, b_O, periods, offsets):
     return torch.nn.functional.linear(H, W_O, b_O), (H[:, -1] if H.shape[1] else h)
 
 
+def _numba_serves(*tensors) -> bool:
+    """Whether the CPU kernels run these tensors' recurrence (where the fused GPU kernels are not
+    wanted: ``CWRNN_AUDIO_FUSED=1`` on CPU tensors is the interpreter tests' switch)."""
+    return not use_fused(tensors[2]) and numba_function.wanted() and numba_function.refusal(*tensors) is None
+
+
 def _runner(x, h, W, W_I, b_H, periods, offsets):
     """The fused kernels where wanted and able; on the CPU the Numba kernels where able; else the
     step loop (after a warning where fused kernels were wanted)."""
     if not use_fused(W):
-        if numba_function.wanted() and numba_function.refusal(x, h, W, W_I, b_H) is None:
-            return numba_function.numba_forward
-        return _step_loop
+        return numba_function.numba_forward if _numba_serves(x, h, W, W_I, b_H) else _step_loop
     if torch._C._functorch.is_batchedtensor(W):
         # a population under torch.func.vmap: the fused Function has no batching rule (yet), and
         # falling back silently keeps fit and the paper's populations working on CUDA
