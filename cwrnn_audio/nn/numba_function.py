@@ -30,7 +30,10 @@ from . import buffers
 ENV_SWITCH = "CWRNN_AUDIO_CPU_KERNELS"
 DTYPES = (torch.float32, torch.float64)
 LANE = 8  # the kernels' vector width: blocks of lanes are multiples of it
-READOUT_MAX = 16  # read-outs up to this many outputs run in the kernels (CWRNNReadout)
+# Read-outs up to this many outputs run in the kernels (CWRNNReadout). A training step, one thread,
+# in the kernels vs torch's: 8 x 16, batch 16: 1.25x faster at 1 output, even at 16, 0.84x at 32;
+# 8 x 32, batch 64: 1.41x at 1, 1.19x at 16, 0.96x at 32 (torch's BLAS wins on wide products).
+READOUT_MAX = 16
 
 _pool: ThreadPoolExecutor | None = None
 
