@@ -110,3 +110,28 @@ def test_a_temp_folder_others_can_write_is_refused(tmp_path, monkeypatch):
     os.chmod(cache._temp_dir(), 0o777)  # anyone could plant pickles there, which Numba would load
     with pytest.raises(PermissionError):
         cache._temp_dir()
+
+
+def test_a_kernel_is_stale_once_any_file_of_its_folder_changes(tmp_path):
+    """Kernels inline helpers from sibling files (fast_tanh, the SIMD vectors): the stamp that
+    decides whether a cached kernel is current covers them too, by content."""
+    pkg = tmp_path / "kernels"
+    pkg.mkdir()
+    kernel, helper = pkg / "kernel.py", pkg / "helper.py"
+    kernel.write_text("def k(x):\n    return x\n")
+    helper.write_text("A = 1\n")
+    (pkg / "notes.txt").write_text("not code")
+
+    def stamp():
+        locator = cache.KernelCacheLocator(lambda: None, str(kernel), tmp_path / "cache")
+        return locator.get_source_stamp()
+
+    first = stamp()
+    assert stamp() == first  # the same files: the same stamp
+    helper.write_text("A = 22\n")  # a helper edited, the kernel's own file untouched
+    second = stamp()
+    assert second != first
+    (pkg / "notes.txt").write_text("other")  # not Python: no effect
+    assert stamp() == second
+    (pkg / "new.py").write_text("")  # a new helper file
+    assert stamp() != second
