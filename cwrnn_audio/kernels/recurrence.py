@@ -366,11 +366,8 @@ def backward_block(
     Acc,
     G,
     dX,
-    dW,
-    dWI,
-    db,
-    dWO,
-    dbO,
+    fsteps,
+    fcount,
     W,
     WI,
     WO,
@@ -384,11 +381,10 @@ def backward_block(
 
     dH (B, T, n): the loss's gradient with respect to each step's state (torch's layout; ``B = 0``:
     none); dY (O, T, Bp): the gradient with respect to the forward's read-out ``Y`` (``O = 0``:
-    none), whose ``dWO`` (O, n) and ``dbO`` (O,) shares this block adds up; Hs
-    (n, T+1, Bp), X (I, T, Bp): the forward's states and inputs; dX (I, T, Bp): written, the input
-    gradient. dh (n, Bp): zero on entry, the initial state's gradient on return; Acc (g, n, Bp)
-    zero and G (n, Bp) work space. dW (n, n), dWI (n, I), db (n,): zero on entry, this block's
-    share of the weight gradients on return (the caller adds the blocks' shares in order).
+    none); Hs (n, T+1, Bp), X (I, T, Bp): the forward's states and inputs; dX (I, T, Bp): written,
+    the input gradient. dh (n, Bp): zero on entry, the initial state's gradient on return; Acc
+    (g, n, Bp) zero and G (n, Bp) work space. fsteps (g, T+1) and fcount (g,): written by the block
+    at lane 0, each flush's column of Hs and their number, for :func:`weight_grads`.
 
     Two flat work buffers, ``Bp`` lanes per entry: D, module ``i``'s pre-activation error at each
     of its ticks, ``(k_i, ticks_i, Bp)`` at ``dbase[i]``; F, the error of all rows faster than
@@ -463,15 +459,63 @@ def backward_block(
             _flush(W, Acc, dh, F, fbase[j] + c * Bp, fcap[j] * Bp, j, offsets, n, Bp, l0, l1)
             fstep[j, c] = 0
             count[j] = c + 1
-    # weight gradients: dW_H[i, i] = sum D h^T over module i's ticks, dW_H[faster, i] = sum F h_held^T,
-    # dW_I = sum D x^T, db = sum D
+    if l0 == 0:  # every block's are the same; the weight gradients read these
+        fcount[:] = count
+        fsteps[:, :] = fstep
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def weight_grads(
+    D,
+    dbase,
+    F,
+    fbase,
+    fcap,
+    fsteps,
+    fcount,
+    Hs,
+    X,
+    dY,
+    offsets,
+    periods,
+    t0,
+    owned,
+    readout,
+    dW,
+    dWI,
+    db,
+    dWO,
+    dbO,
+):
+    """The weight gradients from :func:`backward_block`'s buffers, over every lane, for the modules
+    with ``owned[i]`` (and ``W_O``'s if ``readout``): ``dW_H[i, i] = sum D h^T`` over module ``i``'s
+    ticks, ``dW_H[faster rows, i] = sum F h_held^T``, ``dW_I[i] = sum D x^T``, ``db_H[i] = sum D``,
+    ``dW_O = sum dY h^T``, ``db_O = sum dY``. Each module's blocks belong to one call, so calls on
+    threads write disjoint entries, and every sum runs over all lanes in one order whatever the
+    thread count. dW (n, n), dWI (n, I), db (n,), dWO (O, n), dbO (O,): zero on entry.
+    """
+    I = X.shape[0]
+    n, T1, Bp = Hs.shape
+    T = T1 - 1
+    O = dY.shape[0]
+    g = periods.shape[0]
+    l0 = 0
+    l1 = Bp
+    RS = T1 * Bp
+    first = np.empty(g, np.int64)
+    ticks = np.empty(g, np.int64)
+    for i in range(g):
+        first[i] = (periods[i] - t0 % periods[i]) % periods[i]
+        ticks[i] = 0 if first[i] >= T else (T - 1 - first[i]) // periods[i] + 1
     scratch = np.empty(VEC, Hs.dtype)
     steps = np.empty(T, np.int64)
     for i in range(g):
+        if not owned[i]:
+            continue
         lo = offsets[i]
         hi = offsets[i + 1]
         k = hi - lo
-        if count[i] > 0:  # every faster row against module i's held states (also if i never ticks)
+        if fcount[i] > 0:  # every faster row against module i's held states (also if i never ticks)
             _gemm_nt(
                 F,
                 fbase[i],
@@ -481,8 +525,8 @@ def backward_block(
                 lo * RS,
                 RS,
                 k,
-                fstep[i],
-                count[i],
+                fsteps[i],
+                fcount[i],
                 Bp,
                 l0,
                 l1,
@@ -511,7 +555,7 @@ def backward_block(
                 for lv in range(l0, l1, VEC):
                     acc = vfma(vload(D, d + lv), vsplat(1.0, D), acc)
             db[r] += _hsum(acc, scratch)
-    if O > 0:  # dW_O = sum dY h^T over every step, db_O = sum dY
+    if readout and O > 0:  # dW_O = sum dY h^T over every step, db_O = sum dY
         for q in range(T):
             steps[q] = q + 1
         _gemm_nt(dY, 0, T * Bp, O, Hs, 0, RS, n, steps, T, Bp, l0, l1, dWO.ravel(), 0, n, scratch)

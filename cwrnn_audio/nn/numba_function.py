@@ -10,8 +10,9 @@ Everything else (losses, optimisers, a wide read-out) stays in torch: :class:`CW
 takes ``(x, h0, W_H, W_I, b_H)`` and returns all states ``H``; its backward takes ``dH`` and
 returns ``dx, dh0, dW_H, dW_I, db_H`` (the kernels in ``kernels/recurrence.py``). The batch is split
 into blocks of lanes, at most one per torch thread (``torch.get_num_threads()``), run on threads
-with the GIL released; each block adds up its share of the weight gradients, and the shares are
-summed in block order, so for a given thread count a run repeats bit for bit. Large arrays come
+with the GIL released; then the weight gradients, split by module between the threads, each sum
+over all lanes in one order: a run repeats bit for bit, and the weight gradients do not depend on
+the thread count. Large arrays come
 from :mod:`.buffers` (reused memory).
 """
 
@@ -204,7 +205,7 @@ def _flat(w):
 def _backward(ctx, dH, dY, dh_n):
     """The backward kernel for ``dH`` (no read-out) or ``dY, dh_n`` (with one); returns the
     gradients ``dx, dh0, dW_H, dW_I, db_H, dW_O, db_O`` (None where not needed)."""
-    from ..kernels.recurrence import backward_block
+    from ..kernels.recurrence import backward_block, weight_grads
 
     X, Hs, periods, offsets, t0, blocks, B = ctx.saved
     per, off = _clock(periods, offsets)
@@ -232,10 +233,8 @@ def _backward(ctx, dH, dY, dh_n):
     Acc = buffers.zeros((len(per), n, Bp), dtype)
     G = buffers.zeros((len(blocks), n, Bp), dtype)  # lanes from B on stay zero
     dX = buffers.empty((I, T, Bp), dtype)
-    # each block's share of the weight gradients, added below in block order
-    shares = [
-        torch.zeros((len(blocks), *shape), dtype=dtype) for shape in ((n, n), (n, I), (n,), (O, n), (O,))
-    ]
+    fsteps = np.zeros((len(per), T + 1), dtype=np.int64)
+    fcount = np.zeros(len(per), dtype=np.int64)
     shared = (
         dH.numpy(),
         dYl.numpy(),
@@ -249,24 +248,22 @@ def _backward(ctx, dH, dY, dh_n):
     )
     weights = (_flat(W), _flat(W_I), WOf, off, per, t0)
     jobs = [
-        (
-            *shared,
-            dh.numpy(),
-            Acc.numpy(),
-            G[b].numpy(),
-            dX.numpy(),
-            *(a[b].numpy() for a in shares),
-            *weights,
-            l0,
-            L,
-        )
+        (*shared, dh.numpy(), Acc.numpy(), G[b].numpy(), dX.numpy(), fsteps, fcount, *weights, l0, L)
         for b, (l0, L) in enumerate(blocks)
     ]
     _run_jobs(backward_block, jobs)
-    need = list(ctx.needs_input_grad[:5]) + (
-        [ctx.needs_input_grad[5], ctx.needs_input_grad[6]] if O else [False, False]
-    )
-    dW, dWI, db, dWO, dbO = (_add_blocks(a) if want else None for a, want in zip(shares, need[2:]))
+    need = list(ctx.needs_input_grad[:5]) + (list(ctx.needs_input_grad[5:7]) if O else [False, False])
+    grads = [None] * 5
+    if any(need[2:]):
+        grads = [torch.zeros(shape, dtype=dtype) for shape in ((n, n), (n, I), (n,), (O, n), (O,))]
+        arrays = (D.numpy(), plan.dbase, F.numpy(), plan.fbase, plan.fcap, fsteps, fcount, Hs.numpy())
+        arrays += (X.numpy(), dYl.numpy(), off, per, t0)
+        outputs = tuple(a.numpy() for a in grads)
+        _run_jobs(
+            weight_grads,
+            [(*arrays, owned, readout, *outputs) for owned, readout in _share(plan, len(blocks), O)],
+        )
+    dW, dWI, db, dWO, dbO = (a if want else None for a, want in zip(grads, need[2:]))
     dx = dX[:, :, :B].permute(2, 1, 0) if need[0] else None
     dh0 = dh[:, :B].t() if need[1] else None
     return dx, dh0, dW, dWI, db, dWO, dbO
@@ -289,17 +286,30 @@ class _Plan:
         self.dbase = np.concatenate([[0], np.cumsum(sizes * self.ticks * Bp)]).astype(np.int64)
         self.fbase = np.concatenate([[0], np.cumsum(offsets[:-1] * self.fcap * Bp)]).astype(np.int64)
         self.dsize, self.fsize = int(self.dbase[-1]), int(self.fbase[-1])
+        self.sizes, self.offsets, self.T = sizes, offsets, T
 
 
 _plan = functools.lru_cache(maxsize=256)(_Plan)
 
 
-def _add_blocks(shares):
-    """The blocks' shares summed in block order: the same bits for the same thread count."""
-    total = shares[0].clone()
-    for share in shares[1:]:
-        total += share
-    return total
+def _share(plan, threads: int, O: int) -> list[tuple[np.ndarray, bool]]:
+    """Split the weight gradients between up to ``threads`` calls of ``weight_grads``: each module
+    (its diagonal block, its columns' block from the faster rows, its ``W_I`` and ``b_H`` rows) to
+    one call, the read-out to another, by estimated multiply-adds, largest first onto the least
+    loaded. Each entry has one writer, and no sum depends on the split."""
+    work = plan.sizes * (plan.sizes + plan.offsets[:-1]) * np.maximum(plan.ticks, 1)
+    items = [(float(w), i) for i, w in enumerate(work)] + [(float(O * plan.offsets[-1] * plan.T), -1)]
+    load = [0.0] * max(1, threads)
+    owned = [np.zeros(len(work), dtype=np.bool_) for _ in load]
+    readout = [False] * len(load)
+    for w, i in sorted(items, reverse=True):
+        t = load.index(min(load))
+        load[t] += w
+        if i < 0:
+            readout[t] = True
+        else:
+            owned[t][i] = True
+    return [(o, r) for o, r in zip(owned, readout) if o.any() or r]
 
 
 def numba_forward(x, h, t0: int, W, W_I, b_H, periods, offsets):
