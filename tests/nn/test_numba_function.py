@@ -309,7 +309,9 @@ def bits_of_one_run(model, x):
     return [y.detach(), s.h.detach()] + [p.grad.clone() for p in model.parameters()]
 
 
-def test_repeatable_bitwise_and_thread_count_changes_little():
+def test_repeatable_bitwise_and_the_same_bits_on_any_thread_count():
+    """Lanes never interact and each weight gradient is summed over all lanes by one thread, so
+    the thread count changes which thread computes a number, never how."""
     model = model_pair(
         torch.float32, 8, input_size=2, output_size=3, module_sizes=[3, 5, 4, 7], periods=[1, 3, 5, 7]
     )
@@ -324,8 +326,7 @@ def test_repeatable_bitwise_and_thread_count_changes_little():
             runs[threads] = first
     finally:
         torch.set_num_threads(before)
-    errors = [rel(a, b) for a, b in zip(runs[2], runs[1])]
-    assert max(errors) < 1e-6, errors
+    assert all(torch.equal(a, b) for a, b in zip(runs[2], runs[1]))
 
 
 def test_non_contiguous_arguments_give_the_numbers_of_their_contiguous_copies():
