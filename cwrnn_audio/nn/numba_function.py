@@ -35,6 +35,9 @@ LANE = 8  # the kernels' vector width: blocks of lanes are multiples of it
 # in the kernels vs torch's: 8 x 16, batch 16: 1.25x faster at 1 output, even at 16, 0.84x at 32;
 # 8 x 32, batch 64: 1.41x at 1, 1.19x at 16, 0.96x at 32 (torch's BLAS wins on wide products).
 READOUT_MAX = 16
+# A lane block's least work, n^2 x lanes: at batch 64, two blocks of 32 lanes on 2 threads ran
+# 0.9-1.1x one block at 128 hidden units (2^19), 1.3-1.4x at 256 (2^21) and 1.6x at 512.
+MIN_BLOCK_WORK = 2**20
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -73,13 +76,13 @@ def refusal(*tensors) -> str | None:
     return None
 
 
-def _blocks(B: int, threads: int) -> list[tuple[int, int]]:
-    """Lane blocks ``(l0, L)`` covering ``B`` padded to a multiple of 8: as even as vectors allow,
-    at most one per thread and at least 16 lanes each (the kernels' widest tile; two blocks of 8
-    lanes at batch 16 ran slower than one of 16). Fixed by ``B`` and ``threads`` alone, so the
-    results are too."""
+def _blocks(B: int, threads: int, n: int) -> list[tuple[int, int]]:
+    """Lane blocks ``(l0, L)`` covering ``B`` padded to a multiple of 8, as even as vectors allow:
+    at most one per thread, at least 16 lanes each (the kernels' widest tile: two blocks of 8 lanes
+    at batch 16 ran slower than one of 16), and each at least ``MIN_BLOCK_WORK`` in ``n^2 L`` (``n``
+    hidden units). Blocks never change a result, only which thread computes it."""
     vectors = -(-B // LANE)
-    count = max(1, min(threads, vectors // 2))
+    count = max(1, min(threads, vectors // 2, n * n * vectors * LANE // max(MIN_BLOCK_WORK, 1)))
     base, extra = divmod(vectors, count)
     out, l0 = [], 0
     for b in range(count):
@@ -172,7 +175,7 @@ def _forward(ctx, x, h0, W, W_I, b_H, W_O, b_O, t0: int, periods, offsets):
             _flat(w) if readout else np.zeros(0, Hs.numpy().dtype) for w in (W_O, b_O)
         ]
     per, off = _clock(periods, offsets)
-    blocks = _blocks(B, torch.get_num_threads())
+    blocks = _blocks(B, torch.get_num_threads(), n)
     Wf, WIf, bH, WOf, bOf = flat
     arrays = (
         X.numpy(),

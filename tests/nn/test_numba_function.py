@@ -23,9 +23,11 @@ NAMES = ("x", "h0", "W_H", "W_I", "b_H")
 
 @pytest.fixture(autouse=True)
 def _default_switches(monkeypatch):
-    # the kernels by default, never the fused (Triton) path, whatever the shell says
+    # the kernels by default, never the fused (Triton) path, whatever the shell says; and lane
+    # blocks on every thread however small the model, so these small cases run several blocks
     monkeypatch.delenv(ENV_SWITCH, raising=False)
     monkeypatch.delenv("CWRNN_AUDIO_FUSED", raising=False)
+    monkeypatch.setattr(numba_function, "MIN_BLOCK_WORK", 0)
 
 
 @pytest.fixture

@@ -247,7 +247,8 @@ def test_lstm_architecture_runs_torchs_fused_lstm(monkeypatch, calls, tmp_path):
 
 
 def test_killed_mid_epoch_and_resumed_with_the_kernels_is_bit_identical(monkeypatch, calls, tmp_path):
-    # batch 16 on 2 threads: two blocks of lanes on the kernels' thread pool
+    # batch 16 on 2 threads, blocks of any size: two blocks of lanes on the kernels' thread pool
+    monkeypatch.setattr(numba_function, "MIN_BLOCK_WORK", 0)
     args = [*AUDIO[:-4], "--batch", "16", "--epochs", "4", "--input-noise", "0.01", "-q"]
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
