@@ -247,9 +247,11 @@ def test_lstm_architecture_runs_torchs_fused_lstm(monkeypatch, calls, tmp_path):
 
 
 def test_killed_mid_epoch_and_resumed_with_the_kernels_is_bit_identical(monkeypatch, calls, tmp_path):
-    # batch 16 on 2 threads, blocks of any size: two blocks of lanes on the kernels' thread pool
+    # batch 32 on 2 threads, blocks of any size: two blocks of lanes on the kernels' thread pool
     monkeypatch.setattr(numba_function, "MIN_BLOCK_WORK", 0)
-    args = [*AUDIO[:-4], "--batch", "16", "--epochs", "4", "--input-noise", "0.01", "-q"]
+    split, blocks = [], numba_function._blocks
+    monkeypatch.setattr(numba_function, "_blocks", lambda *a: split.append(len(blocks(*a))) or blocks(*a))
+    args = [*AUDIO[:-4], "--batch", "32", "--epochs", "4", "--input-noise", "0.01", "-q"]
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -267,6 +269,7 @@ def test_killed_mid_epoch_and_resumed_with_the_kernels_is_bit_identical(monkeypa
         assert calls["cwrnn_kernels"] == 2 * per_epoch and calls["cwrnn_loop"] == 0
     finally:
         torch.set_num_threads(threads)
+    assert max(split) == 2  # the batches did run as two blocks
     for key in ("train_loss", "val_loss"):
         assert history(cut)[key] == history(whole)[key]
     for a, b in (
