@@ -15,10 +15,11 @@ A slower module ``j`` changes only at its ticks, so all work with it runs at its
   number whenever it is computed, so windows cut anywhere give the same bits;
 - backward: the faster rows' error meant for ``j``'s held state is summed while ``j`` holds still
   and sent through ``W_H`` once, at ``j``'s tick, before ``j``'s own step uses it ("flush");
-- weight gradients: ``dW_H``'s block of ``j``'s columns is those flushed sums times ``j``'s held
-  states; a module's own block, ``dW_I`` and ``db_H`` sum its error over its ticks. Each block of
-  lanes adds its share in registers (4 x 2 tiles over ticks and lanes); the caller adds the
-  blocks' shares in order.
+- weight gradients (:func:`weight_grads`, a second pass once every lane block is done):
+  ``dW_H``'s block of ``j``'s columns is those flushed sums times ``j``'s held states; a module's
+  own block, ``dW_I`` and ``db_H`` sum its error over its ticks; all over every lane, in 4 x 2
+  register tiles over ticks and lanes. The caller splits the modules between threads: each entry
+  has one writer, and no sum depends on the split.
 
 By count, for 8 modules of ``k`` with periods 1, 2, 4, ..., a sample costs about 12 k^2 multiply-adds
 (forward, backward and weight gradients), against 42 k^2 when every tick recomputes the input from

@@ -190,18 +190,21 @@ vmul = _binary("fmul", "``a * b``, lane by lane.")
 vdiv = _binary("fdiv", "``a / b``, lane by lane.")
 
 
-def _select(pred):
+def _select(pred, doc):
     def impl(typingctx, a, b):
         if not (isinstance(a, Vec8) and a == b):
             return None
 
         def codegen(context, builder, sig, args):
-            return builder.select(builder.fcmp_ordered(pred, args[0], args[1]), args[0], args[1])
+            # unordered: true where a lane of a is NaN, so a NaN in a comes through (as the
+            # scalar min/max in fast_tanh does), never the bound b
+            return builder.select(builder.fcmp_unordered(pred, args[0], args[1]), args[0], args[1])
 
         return a(a, b), codegen
 
+    impl.__doc__ = doc
     return intrinsic(impl)
 
 
-vmin = _select("<")
-vmax = _select(">")
+vmin = _select("<", "``min(a, b)`` lane by lane; a NaN in ``a`` stays NaN.")
+vmax = _select(">", "``max(a, b)`` lane by lane; a NaN in ``a`` stays NaN.")

@@ -24,7 +24,9 @@ import numpy as np
 PER_SIZE = 4
 LIMIT_BYTES = 512 * 2**20
 
-_lock = threading.Lock()
+# re-entrant: a garbage collection started inside _give can run another array's finalizer, which
+# calls _give again on the same thread
+_lock = threading.RLock()
 _free: dict[int, list[np.ndarray]] = {}
 _held = 0  # bytes kept in _free
 _NUMPY: dict = {}  # torch dtype -> NumPy dtype
@@ -32,8 +34,9 @@ _NUMPY: dict = {}  # torch dtype -> NumPy dtype
 
 def _give(raw: np.ndarray) -> None:
     global _held
+    fresh = []  # allocated outside the lock
     with _lock:
-        stack = _free.setdefault(raw.nbytes, [])
+        stack = _free.setdefault(raw.nbytes, fresh)
         if len(stack) < PER_SIZE and _held + raw.nbytes <= LIMIT_BYTES:
             stack.append(raw)
             _held += raw.nbytes

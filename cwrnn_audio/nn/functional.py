@@ -72,7 +72,8 @@ def cwrnn_readout(x, h, t, W, W_I, b_H, W_O, b_O, periods, offsets):
     states come out of :func:`cwrnn_forward` and torch applies the read-out.
     """
     if (
-        0 < x.shape[1]
+        0 < x.shape[0]
+        and 0 < x.shape[1]
         and W_O.shape[0] <= numba_function.READOUT_MAX
         and _numba_serves(x, h, W, W_I, b_H, W_O, b_O)
         and bool((t == t[0]).all())

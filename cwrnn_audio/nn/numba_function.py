@@ -198,7 +198,9 @@ def _forward(ctx, x, h0, W, W_I, b_H, W_O, b_O, t0: int, periods, offsets):
     ctx.saved = (X, Hs, periods, offsets, int(t0), blocks, B)
     if not readout:
         return H, None, None
-    return None, Y[:, :, :B].permute(2, 1, 0), Hs[:, T, :B].t()
+    # h_T a copy: a view would let a caller's in-place change of the state alter Hs, which the
+    # backward reads (the step loop raises there; a copy keeps the gradients right)
+    return None, Y[:, :, :B].permute(2, 1, 0), Hs[:, T, :B].t().clone()
 
 
 def _flat(w):

@@ -597,3 +597,38 @@ def test_the_module_reads_out_in_the_kernels_only_where_that_serves(calls):
     for i, t in enumerate([0, 1, 1]):
         y_one, _ = narrow(x[i : i + 1], CWRNNState(torch.zeros(1, 8), t))
         torch.testing.assert_close(y_groups[i : i + 1], y_one, rtol=1e-6, atol=1e-6)
+
+
+def test_nan_in_the_weights_comes_out_as_nan_as_in_the_step_loop(monkeypatch):
+    """A diverged model must not look finite: the vector tanh's clamp lets NaN through."""
+    model = CWRNN(input_size=1, module_sizes=[4, 4], periods=[1, 2])
+    with torch.no_grad():
+        model.W_H[0, 0] = float("nan")
+    x = torch.randn(3, 6, 1)
+    y_kernels = model(x)[0]
+    monkeypatch.setenv(ENV_SWITCH, "0")
+    y_loop = model(x)[0]
+    assert torch.isnan(y_loop).all() and torch.isnan(y_kernels).all()
+
+
+def test_an_empty_batch_runs_as_in_the_step_loop():
+    model = CWRNN(input_size=1, output_size=1, module_sizes=[4, 4], periods=[1, 2])
+    y, state = model(torch.randn(0, 5, 1))
+    assert y.shape == (0, 5, 1) and state.h.shape == (0, 8)
+
+
+def test_changing_the_returned_state_in_place_leaves_the_gradients_alone():
+    """The read-out Function's final state is the caller's own copy, not a view of what the
+    backward reads."""
+    torch.manual_seed(1)
+    model = CWRNN(input_size=1, output_size=2, module_sizes=[3, 5], periods=[1, 3])
+    x = torch.randn(4, 9, 1)
+    grads = []
+    for poke in (False, True):
+        model.zero_grad()
+        y, state = model(x)
+        if poke:
+            state.h.detach().zero_()
+        y.pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
