@@ -341,6 +341,19 @@ def _gemm_nt(A, a0, ars, R, Bm, b0, brs, C, steps, nslots, Bp, l0, l1, out, o0, 
 
 
 @njit(inline="always")
+def _tick_table(periods, t0, T):
+    """Each module's first tick in the window ``[t0, t0 + T)`` (as a step from its start) and its
+    number of ticks there (``numba_function._Plan`` lays out the buffers by the same numbers)."""
+    g = periods.shape[0]
+    first = np.empty(g, np.int64)
+    ticks = np.empty(g, np.int64)
+    for i in range(g):
+        first[i] = (periods[i] - t0 % periods[i]) % periods[i]
+        ticks[i] = 0 if first[i] >= T else (T - 1 - first[i]) // periods[i] + 1
+    return first, ticks
+
+
+@njit(inline="always")
 def _flush(W, Acc, dh, F, f0, fs, j, offsets, n, Bp, l0, l1):
     """Send the faster rows' error summed while module ``j`` held still, ``Acc[j, :lo_j]``, to
     ``j``'s state (``dh_j += W[:lo_j, j's columns]^T Acc[j]``), keep it in ``F`` (rows ``f0 + r
@@ -400,11 +413,7 @@ def backward_block(
     g = periods.shape[0]
     l1 = l0 + L
     RS = T1 * Bp
-    first = np.empty(g, np.int64)
-    ticks = np.empty(g, np.int64)
-    for i in range(g):
-        first[i] = (periods[i] - t0 % periods[i]) % periods[i]
-        ticks[i] = 0 if first[i] >= T else (T - 1 - first[i]) // periods[i] + 1
+    first, ticks = _tick_table(periods, t0, T)
     count = np.zeros(g, np.int64)
     fstep = np.zeros((g, T + 1), np.int64)  # each flush's held state: a column of Hs
     pending = np.zeros(g, np.bool_)
@@ -503,11 +512,7 @@ def weight_grads(
     l0 = 0
     l1 = Bp
     RS = T1 * Bp
-    first = np.empty(g, np.int64)
-    ticks = np.empty(g, np.int64)
-    for i in range(g):
-        first[i] = (periods[i] - t0 % periods[i]) % periods[i]
-        ticks[i] = 0 if first[i] >= T else (T - 1 - first[i]) // periods[i] + 1
+    first, ticks = _tick_table(periods, t0, T)
     scratch = np.empty(VEC, Hs.dtype)
     steps = np.empty(T, np.int64)
     for i in range(g):

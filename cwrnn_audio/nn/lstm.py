@@ -28,7 +28,6 @@ products to TF32, which the loop's matmuls do not.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -37,8 +36,8 @@ from torch import nn
 
 from ..core.config import _check_int, valid_activation
 from ..errors import ParameterError
+from . import numba_function
 
-ENV_SWITCH = "CWRNN_AUDIO_CPU_KERNELS"  # "0" forces the step loop (shared with the CW-RNN's Numba path)
 FUSED_DEVICES = ("cpu", "cuda")
 FUSED_DTYPES = (torch.float32, torch.float64)  # half precisions keep the loop, whose rounding is known
 
@@ -150,8 +149,8 @@ class LSTMNet(nn.Module):
 
 def _fused_refusal(x: torch.Tensor, h: torch.Tensor, cell: torch.Tensor, weights) -> str | None:
     """Why torch's LSTM kernel cannot run this call (the step loop then does), or None."""
-    if os.environ.get(ENV_SWITCH, "") == "0":
-        return f"{ENV_SWITCH}=0"
+    if not numba_function.wanted():  # the CW-RNN kernels' switch turns this kernel off too
+        return f"{numba_function.ENV_SWITCH}=0"
     if x.shape[1] == 0:
         return "no time steps (torch's LSTM refuses an empty sequence)"
     tensors = (x, h, cell, *weights)

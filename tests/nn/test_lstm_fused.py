@@ -14,6 +14,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from cwrnn_audio.nn import lstm as lstm_mod
 from cwrnn_audio.nn.lstm import LSTMNet
+from cwrnn_audio.nn.numba_function import ENV_SWITCH
 
 B, T, H, O = 3, 17, 5, 2
 NAMES = ("W_x", "W_h", "b", "W_O", "b_O")
@@ -32,7 +33,7 @@ def calls(monkeypatch):
             return _real(*args)
 
         monkeypatch.setattr(lstm_mod, name, spy)
-    monkeypatch.delenv(lstm_mod.ENV_SWITCH, raising=False)
+    monkeypatch.delenv(ENV_SWITCH, raising=False)
     return count
 
 
@@ -82,7 +83,7 @@ def both(net, x, hx, calls, monkeypatch):
     """(kernel's results, loop's results), checking that each ran the path it was meant to."""
     fused = run(net, x, hx)
     assert calls == {"_fused": 1, "_step_loop": 0}
-    monkeypatch.setenv(lstm_mod.ENV_SWITCH, "0")
+    monkeypatch.setenv(ENV_SWITCH, "0")
     loop = run(net, x, hx)
     assert calls == {"_fused": 1, "_step_loop": 1}
     return fused, loop
@@ -135,7 +136,7 @@ def test_without_autograd_equals_the_loop(calls, monkeypatch):
     x, hx = make_inputs(2, torch.float32)
     with torch.no_grad():
         y, (h, c) = net(x, hx)
-        monkeypatch.setenv(lstm_mod.ENV_SWITCH, "0")
+        monkeypatch.setenv(ENV_SWITCH, "0")
         y_ref, (h_ref, c_ref) = net(x, hx)
     assert calls == {"_fused": 1, "_step_loop": 1}
     for got, ref in ((y, y_ref), (h, h_ref), (c, c_ref)):
@@ -170,7 +171,7 @@ def test_the_switch_forces_the_loop(calls, monkeypatch):
     net = make_net(1, torch.float32)
     x, _ = make_inputs(1, torch.float32)
     for value, path in (("0", "_step_loop"), ("1", "_fused"), ("", "_fused"), ("0", "_step_loop")):
-        monkeypatch.setenv(lstm_mod.ENV_SWITCH, value)  # read at every call
+        monkeypatch.setenv(ENV_SWITCH, value)  # read at every call
         before = dict(calls)
         net(x)
         assert calls[path] == before[path] + 1 and sum(calls.values()) == sum(before.values()) + 1
