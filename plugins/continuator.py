@@ -19,6 +19,7 @@ class Continuator(Plugin):
     """
 
     name = "continuator"
+    kind = "midi_effect"
     parameters = (
         Parameter("temperature", 0.1, 2.0, 0.9),
         Parameter("wait_s", 0.1, 10.0, 1.0, " s"),

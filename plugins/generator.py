@@ -36,6 +36,7 @@ class Generator(Plugin):
     """
 
     name = "generator"
+    kind = "instrument"
     parameters = (
         Parameter("temperature", 0.1, 2.0, 1.0),
         Parameter("release_ms", 1.0, 2000.0, 200.0, " ms"),

@@ -12,6 +12,10 @@ import numpy as np
 from ..checks import valid_int
 from ..errors import ParameterError, ParameterTypeError
 
+#: the plugin kinds: ``effect`` (audio -> audio), ``instrument`` (notes -> audio),
+#: ``midi_effect`` (notes -> notes, audio passes through)
+KINDS = ("effect", "instrument", "midi_effect")
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -43,6 +47,24 @@ class Plugin(abc.ABC):
     name = ""
     parameters: tuple = ()
     latency_samples = 0
+    #: what the plugin is, as a host asks (pedalboard's ``is_effect`` / ``is_instrument``, JUCE's
+    #: MIDI effect): one of :data:`KINDS`
+    kind = "effect"
+
+    @property
+    def is_effect(self) -> bool:
+        """Audio in, audio out (:meth:`process`)."""
+        return self.kind == "effect"
+
+    @property
+    def is_instrument(self) -> bool:
+        """Notes in (:meth:`process_midi`), audio out."""
+        return self.kind == "instrument"
+
+    @property
+    def is_midi_effect(self) -> bool:
+        """Notes in, notes out (:meth:`process_midi` returns events); audio passes through."""
+        return self.kind == "midi_effect"
 
     def __init__(self, **values):
         self._values = {p.name: p.default for p in self.parameters}
