@@ -5,10 +5,12 @@ model frame (``codec.frame_rate`` a second, ``hop`` samples at the model's rate)
 the voice's f0 and loudness, its outputs drive :class:`~cwrnn_audio.kernels.harmonic.HarmonicSynth`,
 and the voices are mixed. A note-on gives a voice its pitch and a level from the velocity
 (:meth:`Envelope.level_db`); the loudness rises from the floor (-100 dB) over ``attack_ms`` and is
-held; after note-off it falls back to the floor over ``release_ms``. The loudness curve of a note is
-exactly :func:`~cwrnn_audio.ddsp.render.note_controls`'s (a frame's controls hold at its last
-sample), so a one-voice generator plays a note that starts at time 0 as ``render_notes`` does
-(voice 0 draws its white noise from ``default_rng(seed)``, as ``render_notes`` does for one voice).
+held; after note-off it falls back to the floor over ``release_ms``. The synthesizer is gated by
+that loudness (:func:`~cwrnn_audio.adapters.harmonic.control_gain`): a voice at the floor is
+silent. The loudness curve of a note is exactly :func:`~cwrnn_audio.ddsp.render.note_controls`'s
+(a frame's controls hold at its last sample), so a one-voice generator plays a note that starts
+at time 0 as ``render_notes`` does (voice 0 draws its white noise from ``default_rng(seed)``, as
+``render_notes`` does for one voice).
 
 Timing: an event at host frame ``J`` acts at the first model frame boundary at or after it, frame
 ``ceil(J * model_rate / (host_rate * hop))``: every frame before that boundary is rendered first.
@@ -125,7 +127,8 @@ class HarmonicVoices:
         x = c.controls(f0, db)  # (V, n, 2)
         y = np.empty((V, n, c.output_size), np.float32)
         self.kernel.forward(x, y)  # one model step per frame, all voices in one call
-        amplitude, harmonics, noise = c.synth_params(y)  # float32 throughout: no conversions per block
+        # float32 throughout; gated by the loudness as render_notes is: a voice at the floor is silent
+        amplitude, harmonics, noise = c.synth_params(y, db)
         u = np.empty((V, n * hop))
         for v, rng in enumerate(self.rngs):
             rng.standard_normal(out=u[v])

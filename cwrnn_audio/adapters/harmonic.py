@@ -6,6 +6,10 @@ of :mod:`cwrnn_audio.ddsp.synth`: one overall amplitude, ``n_harmonics`` harmoni
 the multi-scale spectral loss (:meth:`HarmonicAdapter.loss_function`); the targets of a frame are
 the recording's ``hop`` samples of that frame. Inputs are fixed-scale: ``log2(f0 / 440) / 4`` and
 ``loudness_db / 80 + 1``, so a model folder needs no dataset statistics.
+
+Playing (not training), the synthesizer's amplitude and noise are gated by the loudness control
+(:func:`control_gain`): silence in the controls is silence in the audio, whatever a model learnt
+(or never saw) for the floor's loudness.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ import warnings
 
 import numpy as np
 
+from ..ddsp.features import LOUDNESS_FLOOR_DB as FLOOR_DB
 from ..errors import ParameterError, ParameterTypeError
 from ..models.codec import FrameCodec
 from .base import Adapter
 
 NOISE_OFFSET = -5.0  # noise logits start low: a new model begins nearly noise-free, as in DDSP
 UNVOICED_WARNING = 0.5  # share of frames without a pitch above which training warns
+GATE_OPEN_DB = -70.0  # loudness from which the gate is fully open (quietest default note: -48 dB)
+QUIET_DB = -60.0  # a frame below this loudness is quiet, one above it sounding
+QUIET_WARNING = 0.01  # share of quiet training frames below which training warns
 
 
 def scale(x):
@@ -45,6 +53,17 @@ def f0_from_input(x):
 
 def loudness_input(db):
     return db / 80.0 + 1.0
+
+
+def control_gain(loudness_db) -> np.ndarray:
+    """The gate on the synthesizer: 0 at the floor, 1 from :data:`GATE_OPEN_DB` up, a smoothstep
+    in dB between (a note's attack opens it in a few frames, its release closes it gently).
+
+    A rest's controls sit at the floor, where the model's own output is whatever it extrapolates
+    (a recording without quiet frames never taught it silence); the gate makes that silent.
+    """
+    x = np.clip((np.asarray(loudness_db, np.float64) - FLOOR_DB) / (GATE_OPEN_DB - FLOOR_DB), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
 
 class HarmonicAdapter(FrameCodec, Adapter):
@@ -132,10 +151,31 @@ class HarmonicAdapter(FrameCodec, Adapter):
         share = sum(n * u for n, u in self.unvoiced) / max(1, frames)
         return f"harmonic: {share:.1%} of {frames} frames without a pitch (kept; their f0 is filled)"
 
+    def check_quiet(self, streams, val_fraction: float) -> float:
+        """The share of quiet frames (loudness below :data:`QUIET_DB`) in the part of ``streams`` that
+        trains (each stream's first ``1 - val_fraction``, as ``data.windows.split_stream`` cuts it);
+        warns when it is below :data:`QUIET_WARNING`: such a model never heard silence, so its rests
+        are silent only through the gate, and its releases and quiet notes are guesses."""
+        quiet = frames = 0
+        for inputs, _ in streams:
+            x = np.asarray(inputs).reshape(-1, 2)
+            x = x[: x.shape[0] - int(round(x.shape[0] * val_fraction))]
+            quiet += int(np.count_nonzero(x[:, 1] < loudness_input(QUIET_DB)))
+            frames += x.shape[0]
+        share = quiet / max(1, frames)
+        if frames and share < QUIET_WARNING:
+            warnings.warn(
+                f"only {share:.1%} of the {frames} training frames are quiet (loudness below {QUIET_DB:.0f} dB; "
+                "the validation tail excluded): the instrument never learns how its rests and note "
+                "endings sound; record some silence or pauses in the training part",
+                stacklevel=2,
+            )
+        return share
+
     def playback_settings(self, streams) -> dict:
-        """The f0 range (1st to 99th percentile, Hz) of frames louder than -60 dB in ``streams``."""
+        """The f0 range (1st to 99th percentile, Hz) of frames louder than :data:`QUIET_DB` in ``streams``."""
         x = np.concatenate([np.asarray(inputs).reshape(-1, 2) for inputs, _ in streams])
-        sounding = x[x[:, 1] > loudness_input(-60.0), 0]
+        sounding = x[x[:, 1] > loudness_input(QUIET_DB), 0]
         if not sounding.size:
             return {}
         lo, hi = np.percentile(f0_from_input(sounding), [1, 99])
@@ -146,15 +186,20 @@ class HarmonicAdapter(FrameCodec, Adapter):
         t = np.asarray(targets, np.float32)
         return t.reshape(*t.shape[:-2], -1)
 
-    def synth_params(self, outputs):
+    def synth_params(self, outputs, loudness_db=None):
         """Model outputs ``(..., 1 + N + K)`` -> amplitude ``(...)``, harmonics ``(..., N)``, noise ``(..., K)``
-        (NumPy or torch)."""
+        (NumPy or torch). ``loudness_db`` ``(...)``, the controls the outputs were computed from
+        (NumPy outputs only): amplitude and noise gated by :func:`control_gain`, as every player does."""
         N = self.n_harmonics
-        return (
+        amplitude, harmonics, noise = (
             scale(outputs[..., 0]),
             scale(outputs[..., 1 : 1 + N]),
             scale(outputs[..., 1 + N :] + NOISE_OFFSET),
         )
+        if loudness_db is not None:
+            gain = control_gain(loudness_db).astype(amplitude.dtype)
+            amplitude, noise = amplitude * gain, noise * gain[..., None]
+        return amplitude, harmonics, noise
 
     def synthesize(self, outputs, inputs, u):
         """Audio ``(B, T * hop)`` (torch, differentiable) from outputs ``(B, T, O)``, the inputs they

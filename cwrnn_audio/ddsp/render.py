@@ -5,7 +5,8 @@ floor up to the velocity's level over ``attack`` seconds, held, and back to the 
 ``release`` seconds after note-off. A note that starts after the previous one ended takes over its
 voice (mono legato: the pitch jumps, the loudness dips and swells), so a melody is one voice; only
 notes held together take separate voices. All voices run through the CW-RNN in one streaming
-kernel call, are synthesized in one Numba call and mixed.
+kernel call, are synthesized in one Numba call and mixed. The synthesizer is gated by the loudness
+curves (:func:`cwrnn_audio.adapters.harmonic.control_gain`): rests and the tail are silent.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from numba import njit
 
 from .. import kernels  # noqa: F401  (installs the per-user kernel cache before the njit below)
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
+from ..midi.read import MAX_SECONDS  # the longest score a MIDI file may hold
 from .features import LOUDNESS_FLOOR_DB as FLOOR_DB  # the loudness of silence the model learnt
 
 
@@ -77,6 +79,21 @@ def assign_voices(notes) -> list[int]:
     return voices
 
 
+def _check_times(notes) -> None:
+    """Each note's start and end: real numbers with ``0 <= start <= end <= MAX_SECONDS``, the note
+    named (by its index and value) when not; a NaN or a huge time would else size the render."""
+    for i, n in enumerate(notes):
+        for key in ("start", "end"):
+            v = getattr(n, key, None)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ParameterTypeError(f"notes[{i}] {n!r}: {key} must be a number of seconds; got {v!r}")
+        if not (0.0 <= n.start <= n.end <= MAX_SECONDS):  # False for NaN too
+            raise ParameterError(
+                f"notes[{i}] {n!r}: start and end must satisfy 0 <= start <= end <= {MAX_SECONDS:.0f} s; "
+                f"got start={n.start!r}, end={n.end!r}"
+            )
+
+
 def note_controls(
     notes, *, frame_rate: int, envelope: Envelope | None = None, transpose: int = 0, tail: float = 0.5
 ):
@@ -85,6 +102,7 @@ def note_controls(
     env = envelope or Envelope()
     if not notes:
         raise ParameterError("the score has no notes to render")
+    _check_times(notes)
     voices = assign_voices(notes)
     V = max(voices) + 1
     T = int(math.ceil((max(n.end for n in notes) + env.release + tail) * frame_rate))
@@ -138,7 +156,7 @@ def render_notes(
     V, T = f0.shape
     x = codec.controls(f0, db)  # (V, T, 2)
     out = model.stream(voices=V).process(np.ascontiguousarray(x))
-    amplitude, harmonics, noise = codec.synth_params(out.astype(np.float64))
+    amplitude, harmonics, noise = codec.synth_params(out.astype(np.float64), db)
     synth = HarmonicSynth(codec.sample_rate, codec.hop, codec.n_harmonics, codec.n_noise, voices=V)
     # one generator per voice: a voice's noise does not depend on how many voices play
     u = np.stack([np.random.default_rng([seed, v]).standard_normal(T * codec.hop) for v in range(V)])
