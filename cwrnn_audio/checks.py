@@ -57,14 +57,12 @@ def valid_out(out, shape, *, name: str = "out") -> np.ndarray:
     shape = tuple(shape)
     if out is None:
         return np.empty(shape, np.float32)
-    if (
-        not isinstance(out, np.ndarray)
-        or out.shape != shape
-        or out.dtype != np.float32
-        or not out.flags.c_contiguous
-    ):
-        got = (getattr(out, "shape", None), getattr(out, "dtype", type(out).__name__))
-        raise ParameterError(f"{name} must be a C-contiguous float32 array of shape {shape}; got {got}")
+    want = f"{name} must be a C-contiguous float32 array of shape {shape}"
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32:
+        got = getattr(out, "dtype", type(out).__name__)
+        raise ParameterTypeError(f"{want}; got {got}")
+    if out.shape != shape or not out.flags.c_contiguous:
+        raise ParameterError(f"{want}; got shape {out.shape}, C-contiguous {out.flags.c_contiguous}")
     return out
 
 
@@ -76,6 +74,33 @@ def valid_int(value, *, name: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ParameterError(f"{name} must be {kind}; got {value!r}")
     return int(value)
+
+
+def valid_number(value, *, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
+    """A finite real number (not a bool) from ``lo`` to ``hi``: ParameterTypeError for another type."""
+    want = f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterTypeError(want)
+    try:
+        ok = math.isfinite(value) and lo <= value <= hi
+    except OverflowError:  # an int beyond any float
+        ok = False
+    if not ok:
+        raise ParameterError(want)
+    return float(value)
+
+
+def valid_rate(rate, *, name: str = "sample_rate", lo: int, hi: int) -> int:
+    """A sample rate: a whole number of Hz (an int, or a whole float as hosts and JSON give) from
+    ``lo`` to ``hi``."""
+    want = f"{name} must be a whole number of Hz from {lo} to {hi}; got {rate!r}"
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise ParameterTypeError(want)
+    if isinstance(rate, (float, np.floating)) and not (math.isfinite(rate) and float(rate).is_integer()):
+        raise ParameterError(want)
+    if not lo <= rate <= hi:
+        raise ParameterError(want)
+    return int(rate)
 
 
 def valid_steps(steps, *, name: str = "steps") -> int:

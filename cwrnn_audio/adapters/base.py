@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
-import numpy as np
-
-from ..errors import ParameterError, ParameterTypeError
+from ..checks import valid_rate
+from ..errors import ParameterError
 from ..models.codec import Codec
 from ..models.registry import codec_from_dict
 
@@ -19,13 +19,18 @@ class Adapter(Codec):
     output_activation = "linear"
     folder_file = "adapter.json"
     options = ("sample_rate",)
+    # The rates (Hz, inclusive) this codec can use, for its own rate and for the files it reads:
+    # below 1 kHz no audio band is left; above 384 kHz (the highest rate converters offer) a
+    # rate is a broken header or setting, and resampling to or from it takes unbounded memory.
+    sample_rates: ClassVar[tuple] = (1000, 384_000)
 
     def __init__(self, *, sample_rate: int):
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
-            raise ParameterTypeError(f"sample_rate must be an integer >= 1000 Hz; got {sample_rate!r}")
-        if sample_rate < 1000:
-            raise ParameterError(f"sample_rate must be an integer >= 1000 Hz; got {sample_rate!r}")
-        self.sample_rate = int(sample_rate)
+        self.sample_rate = self.check_rate(sample_rate)
+
+    @classmethod
+    def check_rate(cls, rate, *, name: str = "sample_rate") -> int:
+        """``rate`` as an int Hz if this codec can use it, else ParameterError naming the range."""
+        return valid_rate(rate, name=name, lo=cls.sample_rates[0], hi=cls.sample_rates[1])
 
     @property
     def step_rate(self) -> float:

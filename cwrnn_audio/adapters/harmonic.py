@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from ..ddsp.features import FMAX_HZ
 from ..ddsp.features import LOUDNESS_FLOOR_DB as FLOOR_DB
 from ..errors import ParameterError, ParameterTypeError
 from ..models.codec import FrameCodec
@@ -68,6 +69,8 @@ def control_gain(loudness_db) -> np.ndarray:
 
 class HarmonicAdapter(FrameCodec, Adapter):
     name = "harmonic"
+    # pYIN's top pitch (C7) must lie below Nyquist, else encoding fails on fmin/fmax
+    sample_rates = (math.ceil(2 * FMAX_HZ), Adapter.sample_rates[1])
     options = ("sample_rate", "frame_rate", "n_harmonics", "n_noise")
     playback = {"pitch_range": [0.0, 0.0]}  # Hz, the f0 range of the training audio's sounding frames
     input_size = 2

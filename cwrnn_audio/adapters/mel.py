@@ -9,6 +9,7 @@ from ..models.codec import FrameCodec
 from .base import Adapter
 
 _FLOOR = 1e-5  # power floor before the log, about -100 dB
+MAX_SIZE = 1 << 16  # n_fft, hop and bands: 1.4 s at 48 kHz; a larger one is a broken setting
 
 
 class MelAdapter(FrameCodec, Adapter):
@@ -22,9 +23,9 @@ class MelAdapter(FrameCodec, Adapter):
         super().__init__(sample_rate=sample_rate)
         for key, v in (("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise ParameterTypeError(f"{key} must be a positive integer; got {v!r}")
-            if v < 1:
-                raise ParameterError(f"{key} must be a positive integer; got {v!r}")
+                raise ParameterTypeError(f"{key} must be an integer from 1 to {MAX_SIZE}; got {v!r}")
+            if not 1 <= v <= MAX_SIZE:
+                raise ParameterError(f"{key} must be an integer from 1 to {MAX_SIZE}; got {v!r}")
         if hop_length > n_fft:
             raise ParameterError(f"hop_length must be <= n_fft; got {hop_length} > {n_fft}")
         self.n_fft, self.hop_length, self.n_mels = int(n_fft), int(hop_length), int(n_mels)

@@ -21,6 +21,8 @@ class MuLawAdapter(ClassCodec, Adapter):
 
     def __init__(self, *, sample_rate: int = 16000, mu: int = 255, context: int = 1):
         super().__init__(sample_rate=sample_rate)
+        if isinstance(mu, bool) or not isinstance(mu, int):
+            raise ParameterTypeError(f"mu must be 255 (8-bit mu-law); got {mu!r}")
         if mu != 255:
             raise ParameterError(f"mu must be 255 (8-bit mu-law); got {mu!r}")
         if isinstance(context, bool) or not isinstance(context, int):

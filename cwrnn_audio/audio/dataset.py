@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..adapters.base import Adapter
 from ..errors import ParameterError
 from ..io.atomic import find_files
 from ..io.audio_file import read_audio
@@ -20,11 +21,15 @@ def find_audio_files(paths) -> list[Path]:
     return find_files(paths, AUDIO_SUFFIXES)
 
 
-def load_clip(path, sample_rate: int, *, channels: str = "mix") -> np.ndarray:
-    """One file as float32 ``(channels, frames)`` at ``sample_rate``; refuses empty/silent/NaN audio."""
+def load_clip(path, sample_rate: int, *, channels: str = "mix", codec=Adapter) -> np.ndarray:
+    """One file as float32 ``(channels, frames)`` at ``sample_rate``; refuses empty/silent/NaN audio
+    and files at a rate ``codec`` (an adapter or its class) cannot use: a header's 1 Hz would
+    otherwise be resampled into minutes of made-up samples."""
     import librosa
 
+    sample_rate = codec.check_rate(sample_rate)
     audio, sr = read_audio(path)
+    codec.check_rate(sr, name=f"{path}: the file's sample rate")
     if channels == "mix":
         audio = audio.mean(axis=0, keepdims=True)
     elif channels != "keep":
@@ -37,12 +42,13 @@ def load_clip(path, sample_rate: int, *, channels: str = "mix") -> np.ndarray:
     return np.ascontiguousarray(audio)
 
 
-def load_corpus(paths, sample_rate: int, *, channels: str = "mix", min_frames: int = 1):
-    """(clips [(path, audio)], skipped [(path, reason)]); refuses a corpus with no usable file."""
+def load_corpus(paths, sample_rate: int, *, channels: str = "mix", min_frames: int = 1, codec=Adapter):
+    """(clips [(path, audio)], skipped [(path, reason)]); refuses a corpus with no usable file.
+    ``codec`` (an adapter or its class) decides the sample rates a file may have."""
     clips, skipped = [], []
     for f in find_audio_files(paths):
         try:
-            audio = load_clip(f, sample_rate, channels=channels)
+            audio = load_clip(f, sample_rate, channels=channels, codec=codec)
             if audio.shape[1] < min_frames:
                 raise ParameterError(
                     f"{f}: {audio.shape[1]} frames at {sample_rate} Hz; need at least {min_frames}"

@@ -17,7 +17,7 @@ import numpy as np
 from .._version import __version__
 from ..core.clock import block_upper_mask
 from ..core.config import TENSOR_NAMES, CWRNNConfig
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from .atomic import atomic_path
 
 CONFIG_KEY = "cwrnn_config"
@@ -52,7 +52,7 @@ def check_weights(config: CWRNNConfig, tensors: dict, *, source: str) -> None:
                 f"{source}: tensor {name} must have shape {shape} for this config; got {tuple(a.shape)}"
             )
         if not np.issubdtype(a.dtype, np.floating):
-            raise ParameterError(f"{source}: tensor {name} must be floating point; got {a.dtype}")
+            raise ParameterTypeError(f"{source}: tensor {name} must be floating point; got {a.dtype}")
         if a.size and not np.isfinite(a).all():
             raise ParameterError(f"{source}: tensor {name} contains NaN or infinite values")
     below = tensors["W_H"][~block_upper_mask(config.module_sizes)]
@@ -86,6 +86,10 @@ def read_model_file(path) -> tuple[CWRNNConfig, dict]:
         data = json.loads(meta[CONFIG_KEY])
     except json.JSONDecodeError as exc:
         raise ParameterError(f"{source}: '{CONFIG_KEY}' is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # deep nesting, a 5000-digit number
+        raise ParameterError(
+            f"{source}: '{CONFIG_KEY}' is not usable JSON ({type(exc).__name__}: {exc})"
+        ) from None
     config = CWRNNConfig.from_dict(data, source=f"{source}: {CONFIG_KEY}")
     check_weights(config, tensors, source=source)
     return config, tensors

@@ -100,7 +100,9 @@ class Codec(ABC):
         kw = {k: v for k, v in data.items() if k != "encoding"}
         try:
             return cls(**kw)
-        except TypeError as exc:
+        except ParameterError as exc:  # the codec's own check, which names the key: add the file
+            raise type(exc)(f"{source}: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:  # an unknown key, or a value no check saw
             raise ParameterError(f"{source}: bad {cls.name} settings ({exc})") from None
 
     @classmethod

@@ -13,12 +13,14 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from ..io.atomic import write_json
-from .registry import CODECS, codec_class, codec_from_dict, network_io
+from .fields import check_playback
+from .registry import CODECS, codec_class, codec_from_dict, codec_names, network_io
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 CODEC_FILES = ("codec.json", "adapter.json", "encoding.json")  # every name a codec JSON is written under
+MAX_JSON_BYTES = 16 << 20  # ours are kilobytes (a training record with many paths a few MB); more is not ours
 
 
 class ModelFolder(NamedTuple):
@@ -39,26 +41,63 @@ def save_model_dir(directory, model, codec, training: dict | None = None, **play
 
 
 def _read_json(path: Path):
+    """A JSON file's value, or ParameterError naming the file for anything that is not readable
+    JSON text (binary bytes, a huge or deeply nested file)."""
     try:
-        return json.loads(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise ParameterError(f"{path}: {size} bytes; a model folder's JSON has at most {MAX_JSON_BYTES}")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r})"
+        ) from None
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParameterError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ParameterError(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ParameterError(f"{path}: not usable JSON ({exc})") from None
+
+
+def _read_mapping(path: Path) -> dict:
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ParameterTypeError(f"{path}: must hold a JSON object ({{...}}); got {_short(data)}")
+    return data
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_model_dir(directory, *, domain: str | None = None) -> ModelFolder:
-    """The model, its codec (of ``domain``, if given) and playback settings from a model folder."""
+    """The model, its codec (of ``domain``, if given) and playback settings from a model folder.
+
+    Every field read is checked (ParameterError naming the file and key): a model folder is a
+    user's input, so a broken one is bad input, not failed work.
+    """
     d = Path(os.fspath(directory))
     codec_file = next((d / f for f in CODEC_FILES if (d / f).is_file()), None)
     if not (d / WEIGHTS).is_file() or codec_file is None:
         raise ParameterError(f"{d}: not a model folder (needs {WEIGHTS} and one of {', '.join(CODEC_FILES)})")
-    data = _read_json(codec_file)
-    if isinstance(data, dict) and data.get("encoding") in CODECS:
-        cls = codec_class(data["encoding"])
-        playback = {k: type(v)(data.pop(k, v)) for k, v in cls.playback.items()}
-    else:
-        playback = {}
+    data = _read_mapping(codec_file)
+    names = codec_names(domain) if domain else tuple(CODECS)
+    encoding = data.get("encoding")
+    if not isinstance(encoding, str):
+        raise ParameterTypeError(
+            f"{codec_file}: encoding must be a string, one of {sorted(names)}; got {_short(encoding)}"
+        )
+    if encoding not in names:
+        raise ParameterError(f"{codec_file}: encoding must be one of {sorted(names)}; got {_short(encoding)}")
+    playback = check_playback(codec_class(encoding).playback, data, source=str(codec_file))
     codec = codec_from_dict(data, source=str(codec_file), domain=domain)
-    config = _read_json(d / CONFIG) if (d / CONFIG).is_file() else {}
+    config = _read_mapping(d / CONFIG) if (d / CONFIG).is_file() else {}
     _, load = network_io(config.get("kind", "CWRNN"), source=str(d / CONFIG))
     model = load(d / WEIGHTS)
     c = model.config

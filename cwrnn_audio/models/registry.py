@@ -70,13 +70,19 @@ def codec_from_dict(data, *, source: str = "codec", domain: str | None = None):
     if not isinstance(data, dict):
         raise ParameterTypeError(f"{source}: codec settings must be a JSON object; got {data!r}")
     names = codec_names(domain) if domain else tuple(CODECS)
-    if data.get("encoding") not in names:
+    if not isinstance(data.get("encoding"), str):
+        raise ParameterTypeError(
+            f"{source}: 'encoding' must be one of {sorted(names)}; got {data.get('encoding')!r}"
+        )
+    if data["encoding"] not in names:
         raise ParameterError(f"{source}: 'encoding' must be one of {sorted(names)}; got {data!r}")
     return codec_class(data["encoding"]).from_dict(data, source=source)
 
 
 def network_io(kind: str, *, source: str = "config.json"):
     """(save(model, path), load(path)) for a network type name."""
+    if not isinstance(kind, str):
+        raise ParameterTypeError(f"{source}: 'kind' must be one of {sorted(NETWORKS)}; got {kind!r}")
     if kind not in NETWORKS:
         raise ParameterError(f"{source}: 'kind' must be one of {sorted(NETWORKS)}; got {kind!r}")
     save, load = NETWORKS[kind]

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checks import valid_choice, valid_sequence, valid_steps
+from ..checks import valid_choice, valid_int, valid_sequence, valid_steps
 from ..core.clock import block_upper_mask
 from ..core.config import TENSOR_NAMES, CWRNNConfig
 from ..core.state import CWRNNState
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from .functional import cwrnn_readout
 
 BACKENDS = ("numba", "torch")
@@ -58,9 +58,9 @@ class CWRNN(nn.Module):
                 f"pass either config or its fields, not both; got config and {sorted(fields)!r}"
             )
         elif not isinstance(config, CWRNNConfig):
-            raise ParameterError(f"config must be a CWRNNConfig; got {type(config).__name__}")
+            raise ParameterTypeError(f"config must be a CWRNNConfig; got {type(config).__name__}")
         if not isinstance(batch_first, bool):
-            raise ParameterError(f"batch_first must be a bool; got {batch_first!r}")
+            raise ParameterTypeError(f"batch_first must be a bool; got {batch_first!r}")
         self.config = config
         self.batch_first = batch_first
         n, i, o = config.hidden_size, config.input_size, config.output_size
@@ -104,14 +104,14 @@ class CWRNN(nn.Module):
     def forward(self, input: torch.Tensor, hx=None):
         c = self.config
         if not isinstance(input, torch.Tensor):
-            raise ParameterError(f"input must be a torch.Tensor; got {type(input).__name__}")
+            raise ParameterTypeError(f"input must be a torch.Tensor; got {type(input).__name__}")
         if input.dim() not in (2, 3) or input.shape[-1] != c.input_size:
             raise ParameterError(
                 f"input must have shape (batch, time, {c.input_size}) or (time, {c.input_size}); "
                 f"got {tuple(input.shape)}"
             )
         if not input.is_floating_point():
-            raise ParameterError(f"input must be floating point; got dtype {input.dtype}")
+            raise ParameterTypeError(f"input must be floating point; got dtype {input.dtype}")
         if input.numel() and not bool(torch.isfinite(input).all()):
             raise ParameterError("input contains NaN or infinite values")
         unbatched = input.dim() == 2
@@ -144,14 +144,18 @@ class CWRNN(nn.Module):
         try:
             h, t = hx
         except (TypeError, ValueError):
-            raise ParameterError("hx must be a CWRNNState or a pair (h, t)") from None
-        h = torch.as_tensor(h, device=dev, dtype=dtype)
+            raise ParameterTypeError(
+                f"hx must be a CWRNNState or a pair (h, t); got {type(hx).__name__}"
+            ) from None
+        try:
+            h, t = torch.as_tensor(h, device=dev, dtype=dtype), torch.as_tensor(t, device=dev)
+        except (TypeError, ValueError, RuntimeError) as exc:  # strings, ragged lists...
+            raise ParameterTypeError(f"hx must hold tensors (h, t); could not convert ({exc})") from None
         want = (n,) if unbatched else (batch, n)
         if tuple(h.shape) != want:
             raise ParameterError(f"hx.h must have shape {want}; got {tuple(h.shape)}")
-        t = torch.as_tensor(t, device=dev)
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise ParameterError(f"hx.t must hold integer step counters; got dtype {t.dtype}")
+            raise ParameterTypeError(f"hx.t must hold integer step counters; got dtype {t.dtype}")
         t = t.to(torch.long)
         if t.dim() == 0:
             t = t.expand(batch)
@@ -182,8 +186,7 @@ class CWRNN(nn.Module):
         live from this module (``torch``).
         """
         valid_choice(backend, BACKENDS, name="backend")
-        if isinstance(voices, bool) or not isinstance(voices, (int, np.integer)) or voices < 1:
-            raise ParameterError(f"voices must be a positive integer; got {voices!r}")
+        voices = valid_int(voices, name="voices", minimum=1)
         from ..runtime.stream import NumbaStream, TorchStream
 
         if backend == "numba":
