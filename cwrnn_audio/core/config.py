@@ -51,6 +51,12 @@ def split_hidden(hidden_size: int, num_modules: int) -> tuple[int, ...]:
     return tuple(base + 1 if i < extra else base for i in range(num_modules))
 
 
+# The kernels (Numba and CUDA) hold periods, clocks and phases in int64. A phase stays below its
+# period, so advancing it by one cannot overflow for any period up to this limit.
+MAX_PERIOD = 2**63 - 1
+MAX_EXPONENTIAL_MODULES = MAX_PERIOD.bit_length()  # 63: the slowest period is then 2**62
+
+
 def exponential_periods(num_modules: int) -> tuple[int, ...]:
     """The paper's default periods ``T_i = 2**i`` for ``i = 0 .. num_modules-1``."""
     return tuple(2**i for i in range(num_modules))
@@ -62,6 +68,12 @@ def _resolve_periods(periods: Any, num_modules: int) -> tuple[int, ...]:
             raise ParameterError(
                 f"periods must be 'exponential' or an increasing list of positive integers; got {periods!r}"
             )
+        if num_modules > MAX_EXPONENTIAL_MODULES:  # checked before 2**i is built: num_modules may be huge
+            raise ParameterError(
+                f"periods='exponential' with num_modules={num_modules} needs a period of "
+                f"2**{num_modules - 1}, past the limit of 2**63 - 1 = {MAX_PERIOD} (the kernels count "
+                f"steps in int64); use at most {MAX_EXPONENTIAL_MODULES} modules or explicit periods"
+            )
         return exponential_periods(num_modules)
     try:
         values = list(periods)
@@ -70,6 +82,11 @@ def _resolve_periods(periods: Any, num_modules: int) -> tuple[int, ...]:
             f"periods must be 'exponential' or an increasing list of positive integers; got {periods!r}"
         ) from None
     out = tuple(_check_int(f"periods[{i}]", p, minimum=1) for i, p in enumerate(values))
+    for i, p in enumerate(out):
+        if p > MAX_PERIOD:
+            raise ParameterError(
+                f"periods[{i}]={p} is past the limit of 2**63 - 1 = {MAX_PERIOD} (the kernels count steps in int64)"
+            )
     if len(out) != num_modules:
         raise ParameterError(
             f"periods has {len(out)} entries but there are {num_modules} modules; got periods={list(out)!r}"

@@ -14,14 +14,20 @@ Each source folder gets its own subfolder (``kernels_<sha1 of the folder>``), so
 checkout and a site-packages install never share cache files. Only functions from the
 ``cwrnn_audio`` and ``cwrnn_audio_plugins`` packages are claimed; Numba's global settings and
 everyone else's ``cache=True`` functions are left alone.
+
+Numba's index files are pickles, loaded when a kernel is first called: a file someone else could
+plant runs as whoever calls the kernel next. So 1 and 2, and their subfolders, are used only when
+they belong to this user and no one else can write to them (new ones are made with mode 0o700),
+and hold no entry of another owner; otherwise a warning names the folder and why, once per
+process, and the kernels compile in memory (3): a folder open to others is not silently replaced.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from numba.core import caching
@@ -43,16 +49,77 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("cwrnn_audio"))
 
 
+class UnsafeCacheFolder(PermissionError):
+    """A cache folder that someone other than this user could write to (see the module docstring)."""
+
+    def __init__(self, folder, reason: str):
+        super().__init__(f"{folder} is not a private folder of this user: {reason}")
+        self.folder, self.reason = str(folder), reason
+
+
+def _foreign(st: os.stat_result) -> str | None:
+    """Who else owns a file or folder with this ``stat``, or None when this user does."""
+    if st.st_uid != os.getuid():
+        return f"owned by uid {st.st_uid}, not by this user (uid {os.getuid()})"
+    return None
+
+
+_clean: set[str] = set()  # subfolders whose entries were found all ours, in this process
+
+
+def _private(path: Path, *, entries: bool = False) -> Path:
+    """``path`` as a folder of this user's alone, made (mode 0o700) if missing; else UnsafeCacheFolder.
+
+    ``entries``: also refuse any entry another user owns (planted while the folder was open).
+    Followed if a symlink: the user may point the variable or ``~/.cache`` anywhere of theirs.
+    """
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)  # ancestors with the usual mode: not ours to judge
+        path.mkdir(mode=0o700, exist_ok=True)
+    if not hasattr(os, "getuid"):
+        return path  # Windows: no POSIX owner or mode bits; the user's profile folder is private
+    st = os.stat(path)
+    reason = None
+    if owner := _foreign(st):
+        reason = f"it is {owner}"
+    elif st.st_mode & 0o022:
+        reason = f"others can write to it (mode {oct(st.st_mode & 0o777)})"
+    elif entries and str(path) not in _clean:
+        for entry in os.scandir(path):
+            if owner := _foreign(entry.stat(follow_symlinks=False)):
+                reason = f"{entry.name} in it is {owner}"
+                break
+        else:
+            _clean.add(str(path))
+    if reason:
+        raise UnsafeCacheFolder(path, reason)
+    return path
+
+
 def _temp_dir() -> Path:
     """``<tempdir>/cwrnn_audio-<uid>``, refused unless it is ours alone: the cache holds pickles that get loaded."""
     uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
     path = Path(tempfile.gettempdir()) / f"cwrnn_audio-{uid}"
     path.mkdir(mode=0o700, exist_ok=True)
-    if hasattr(os, "getuid"):
-        st = os.lstat(path)  # not stat: a planted symlink must not count
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-            raise PermissionError(f"{path} is not a private folder of this user")
-    return path
+    if hasattr(os, "getuid") and os.path.islink(path):  # anyone may plant a symlink in the temp folder
+        raise UnsafeCacheFolder(path, "it is a symbolic link in the shared temp folder")
+    return _private(path)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(exc: UnsafeCacheFolder) -> None:
+    if exc.folder in _warned:
+        return
+    _warned.add(exc.folder)
+    warnings.warn(
+        f"cwrnn_audio: not caching compiled kernels in {exc.folder}: {exc.reason}. Numba's cache "
+        "files are pickles that run code when loaded, so the kernels compile in memory in this "
+        f"process instead (a slower start). Delete that folder (always safe), or set {ENV} to a "
+        "folder that only you can write.",
+        stacklevel=2,
+    )
 
 
 class KernelCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
@@ -87,12 +154,21 @@ class KernelCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLo
             return None  # not ours: Numba's own locators decide
         for root in (cache_dir, _temp_dir):
             try:
-                self = cls(py_func, py_file, root())
-                self.ensure_cache_path()  # creates it and writes a temporary file
+                self = cls(py_func, py_file, _private(root()))
+                self.ensure_cache_path()  # creates its subfolder and writes a temporary file
+                _private(Path(self._cache_path), entries=True)
                 return self
+            except UnsafeCacheFolder as exc:  # open to others: warn, never fall back silently
+                _warn_once(exc)
+                break
             except (OSError, RuntimeError):  # RuntimeError: '~' in the variable and no home folder
                 continue
         return MemoryOnlyLocator(py_func, py_file)
+
+    def ensure_cache_path(self):
+        """Numba's, but the subfolder is made private (Numba also calls this before each save)."""
+        os.makedirs(self._cache_path, mode=0o700, exist_ok=True)
+        tempfile.TemporaryFile(dir=self._cache_path).close()
 
 
 class MemoryOnlyLocator(KernelCacheLocator):

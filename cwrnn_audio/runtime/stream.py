@@ -3,16 +3,65 @@
 Both runners take and return NumPy float32 and expose the same state
 (:class:`CWRNNState` of NumPy arrays), so a state taken from one backend can
 be set on the other.
+
+The Numba kernels release the GIL and index their arrays unchecked, taking every size from the
+arrays themselves: an array of the wrong shape reads or writes past the stream's state. So every
+public method checks its arrays here, against the stream's voices and the model's sizes, before a
+kernel sees them (the kernels' folder is left alone: editing it recompiles every kernel).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..checks import valid_out, valid_sequence, valid_steps
+from ..checks import all_finite, valid_int, valid_out, valid_sequence, valid_steps
 from ..core.state import CWRNNState
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from ..kernels.state import KernelState
+
+_INT64_MAX = int(np.iinfo(np.int64).max)  # the kernels' clocks are int64
+
+
+def _in_place(x, *, name: str, shape: tuple) -> np.ndarray:
+    """An array the run updates in place: exactly float32, C-contiguous, writeable, finite, ``shape``.
+
+    No copy is made (the caller reads the update), so a near miss is refused rather than converted.
+    """
+    if not isinstance(x, np.ndarray):
+        raise ParameterTypeError(
+            f"{name} must be a float32 NumPy array of shape {shape} (updated in place); got {type(x).__name__}"
+        )
+    if x.dtype != np.float32:
+        raise ParameterTypeError(f"{name} must be float32 (it is updated in place); got dtype {x.dtype}")
+    if x.shape != shape:
+        raise ParameterError(f"{name} must have shape {shape}; got {x.shape}")
+    if not x.flags.c_contiguous or not x.flags.writeable:
+        raise ParameterError(f"{name} must be C-contiguous and writeable (it is updated in place)")
+    if x.size and not all_finite(x):
+        raise ParameterError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def _floats(x, *, name: str, dtype, want: str, ndim: int) -> np.ndarray:
+    """A read-only float input as a C-contiguous ``dtype`` array (a copy only when needed)."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise ParameterTypeError(f"{name} must be an array; could not convert ({exc})") from None
+    if x.dtype.kind != "f":
+        raise ParameterTypeError(f"{name} must have a floating-point dtype; got dtype {x.dtype}")
+    if x.ndim != ndim:
+        raise ParameterError(f"{name} must have shape {want}; got {x.shape}")
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def _number(value, *, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterTypeError(f"{name} must be a number; got {value!r}")
+    return float(value)
 
 
 class _Stream:
@@ -20,7 +69,8 @@ class _Stream:
 
     def __init__(self, config, *, voices: int):
         self.config = config
-        self.voices = voices
+        self.voices = valid_int(voices, name="voices", minimum=1)
+        self._headroom = _INT64_MAX  # steps left before the latest clock would wrap (int64)
 
     def process(self, block=None, *, steps=None, out=None) -> np.ndarray:
         """Advance by one block.
@@ -63,8 +113,82 @@ class _Stream:
             )
         shape = (self.voices, x.shape[1], c.output_size)
         y = valid_out(out, shape[1:] if single else shape).reshape(shape)
+        if not y.flags.writeable:
+            raise ParameterError("out must be a writeable array; got a read-only one")
+        self._take_steps(x.shape[1])
         self._advance(x, y)
         return y[0] if single else y
+
+    def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
+        """Autoregressive categorical sampling (logits output); see :mod:`cwrnn_audio.kernels.sample`.
+
+        uniforms (voices, N) floats in [0, 1); class_values (output_size,) floats, the input
+        value of each class; x_last (voices, input_size) float32 (the last input_size classes'
+        values, newest first), updated in place. Returns int64 classes (voices, N).
+        """
+        c, V = self.config, self.voices
+        if c.input_size == 0:
+            raise ParameterError(
+                "sample_classes feeds each class back as the next input, so it needs input_size >= 1; "
+                "this model has input_size=0 (use process(steps=...))"
+            )
+        u = _floats(uniforms, name="uniforms", dtype=np.float64, want=f"({V}, N)", ndim=2)  # as the CDF
+        if u.shape[0] != V:
+            raise ParameterError(f"uniforms must have shape ({V}, N) for {V} voice(s); got {u.shape}")
+        if u.size and not (0.0 <= u.min() and u.max() < 1.0):  # NaN fails both
+            raise ParameterError(f"uniforms must lie in [0, 1); got values in [{u.min()}, {u.max()}]")
+        K = c.output_size
+        values = _floats(class_values, name="class_values", dtype=np.float32, want=f"({K},)", ndim=1)
+        if values.shape != (K,):
+            raise ParameterError(f"class_values must have shape ({K},), one per class; got {values.shape}")
+        if not all_finite(values):
+            raise ParameterError("class_values contains NaN or infinite values")
+        x = _in_place(x_last, name="x_last", shape=(V, c.input_size))
+        temperature = _number(temperature, name="temperature")
+        if not (math.isfinite(temperature) and temperature > 0 and math.isfinite(1.0 / temperature)):
+            raise ParameterError(f"temperature must be a positive finite number; got {temperature!r}")
+        top_k = min(valid_int(top_k, name="top_k", minimum=0), K)  # K or more keep every class, as 0 does
+        self._take_steps(u.shape[1])
+        return self._sample_classes(u, values, x, temperature, top_k)
+
+    def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
+        """Feed each output back as the next input (input_size == output_size), plus ``noise``.
+
+        noise (voices, N, output_size) floats; x_last (voices, input_size) float32, updated in
+        place; each output is clipped to [lo, hi]. Returns float32 (voices, N, output_size).
+        """
+        c, V = self.config, self.voices
+        if c.input_size != c.output_size:
+            raise ParameterError(
+                "free_run feeds each output back as the next input, so it needs input_size == output_size; "
+                f"this model has input_size={c.input_size}, output_size={c.output_size}"
+            )
+        O = c.output_size
+        want = f"({V}, N, {O})"
+        z = _floats(noise, name="noise", dtype=np.float32, want=want, ndim=3)
+        if z.shape[0] != V or z.shape[2] != O:
+            raise ParameterError(f"noise must have shape {want} for {V} voice(s); got {z.shape}")
+        if z.size and not all_finite(z):
+            raise ParameterError("noise contains NaN or infinite values")
+        x = _in_place(x_last, name="x_last", shape=(V, c.input_size))
+        lo, hi = _number(lo, name="lo"), _number(hi, name="hi")
+        if not lo <= hi:  # NaN fails too
+            raise ParameterError(f"lo must be <= hi (neither NaN); got lo={lo!r}, hi={hi!r}")
+        self._take_steps(z.shape[1])
+        return self._free_run(z, x, lo, hi)
+
+    def _take_steps(self, steps: int) -> None:
+        """Refuse a run that would carry a clock past 2**63 - 1, where it would wrap to a negative step.
+
+        Only a state set near the limit gets there (from 0 it takes millions of years of audio), so
+        the stream counts down its headroom instead of reading the clocks on every block.
+        """
+        if steps > self._headroom:
+            raise ParameterError(
+                f"{steps} more steps would carry the stream's clock past 2**63 - 1 (it is at "
+                f"{_INT64_MAX - self._headroom}); reset() the stream or set a smaller state.t"
+            )
+        self._headroom -= steps
 
     @property
     def state(self) -> CWRNNState:
@@ -91,16 +215,24 @@ class _Stream:
         if not np.isfinite(h).all():
             raise ParameterError("state.h contains NaN or infinite values")
         t = np.asarray(t)
-        if t.shape != (self.voices,) or not np.issubdtype(t.dtype, np.integer) or (t < 0).any():
+        # a uint64 clock past the int64 range would wrap to a negative one in the cast below
+        if (
+            t.shape != (self.voices,)
+            or not np.issubdtype(t.dtype, np.integer)
+            or (t < 0).any()
+            or (t > _INT64_MAX).any()
+        ):
             raise ParameterError(
-                f"state.t must be non-negative integers of shape ({self.voices},); got {t.dtype} {t.shape}"
+                f"state.t must be integers in [0, 2**63 - 1] of shape ({self.voices},); got {t.dtype} {t.shape}"
             )
         self._set_state(h.astype(np.float32), t.astype(np.int64))
+        self._headroom = _INT64_MAX - int(t.max())
 
     def reset(self) -> None:
         """Back to the zero state at step 0."""
         n = self.config.hidden_size
         self._set_state(np.zeros((self.voices, n), np.float32), np.zeros(self.voices, np.int64))
+        self._headroom = _INT64_MAX
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(voices={self.voices}, config={self.config!r})"
@@ -113,8 +245,24 @@ class NumbaStream(_Stream):
 
     def __init__(self, config, weights, *, voices: int = 1):
         super().__init__(config, voices=voices)
+        c, n = config, config.hidden_size
+        want = {
+            "WH": (n, n),
+            "WI": (n, c.input_size),
+            "bH": (n,),
+            "WO": (c.output_size, n),
+            "bO": (c.output_size,),
+            "offsets": (c.num_modules + 1,),
+            "periods": (c.num_modules,),
+        }
+        for name, shape in want.items():
+            got = getattr(weights, name).shape
+            if got != shape:
+                raise ParameterError(f"weights.{name} must have shape {shape} for {config!r}; got {got}")
+        if list(weights.offsets) != list(c.offsets) or list(weights.periods) != list(c.periods):
+            raise ParameterError(f"weights' offsets and periods do not match {config!r}")
         self.weights = weights
-        self.kernel = KernelState(weights, voices)
+        self.kernel = KernelState(weights, self.voices)
 
     def _advance(self, x, y) -> None:
         self.kernel.forward(x, y)
@@ -125,22 +273,12 @@ class NumbaStream(_Stream):
     def _set_state(self, h, t) -> None:
         self.kernel.set(h, t)
 
-    def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
-        """Autoregressive categorical sampling (logits output); see :mod:`cwrnn_audio.kernels.sample`.
-
-        uniforms (voices, N) in [0, 1); x_last (voices, I) float32 (the last I classes'
-        values, newest first), updated in place.
-        Returns int64 classes (voices, N).
-        """
+    def _sample_classes(self, uniforms, class_values, x_last, temperature, top_k):
         out = np.empty(uniforms.shape, np.int64)
-        self.kernel.sample_classes(uniforms, class_values, x_last, 1.0 / temperature, int(top_k), out)
+        self.kernel.sample_classes(uniforms, class_values, x_last, 1.0 / temperature, top_k, out)
         return out
 
-    def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
-        """Feed each output back as the next input (input_size == output_size), plus ``noise``.
-
-        noise (voices, N, O) float32; x_last (voices, I) updated. Returns (voices, N, O).
-        """
+    def _free_run(self, noise, x_last, lo, hi):
         out = np.empty(noise.shape, np.float32)
         self.kernel.free_run(noise, x_last, lo, hi, out)
         return out
@@ -178,8 +316,8 @@ class TorchStream(_Stream):
             out, self._h, self._t = self.module.forward_batched(x[:, None], self._h, self._t)
         return out[:, 0]
 
-    def sample_classes(self, uniforms, class_values, x_last, *, temperature=1.0, top_k=0):
-        """The torch twin of :meth:`NumbaStream.sample_classes` (same draws from the same uniforms)."""
+    def _sample_classes(self, uniforms, class_values, x_last, temperature, top_k):
+        """The torch twin of the Numba sampler (same draws from the same uniforms)."""
         import torch
 
         from ..nn.placement import as_params, device_of, to_numpy
@@ -203,15 +341,15 @@ class TorchStream(_Stream):
         x_last[...] = to_numpy(x)
         return out
 
-    def free_run(self, noise, x_last, *, lo=-np.inf, hi=np.inf):
-        """The torch twin of :meth:`NumbaStream.free_run`."""
+    def _free_run(self, noise, x_last, lo, hi):
+        """The torch twin of the Numba free run."""
         from ..nn.placement import as_params, to_numpy
 
         V, N, O = noise.shape
         out = np.empty((V, N, O), np.float32)
         x, nz = as_params(self.module, x_last), as_params(self.module, noise)
         for s in range(N):
-            x = (self._one_step(x) + nz[:, s]).clamp(float(lo), float(hi))
+            x = (self._one_step(x) + nz[:, s]).clamp(lo, hi)
             out[:, s] = to_numpy(x)
         x_last[...] = to_numpy(x)
         return out
