@@ -6,8 +6,7 @@ import numpy as np
 
 from cwrnn_audio.errors import ParameterError
 from cwrnn_audio.plugin import Parameter, Plugin
-
-from .generator import MidiEvent
+from cwrnn_audio.plugin.base import MidiEvent, load_plugin_model
 
 
 class Continuator(Plugin):
@@ -15,7 +14,7 @@ class Continuator(Plugin):
     ``bars`` bars; playing again cancels the answer. Audio passes through unchanged; the answer
     comes out of :meth:`process_midi` as events with frame offsets inside each block.
 
-    ``model``: a MIDI model folder (default: the bundled ``melody`` model).
+    ``model``: a MIDI model folder or a bundled model's name (default: the bundled ``melody``).
     """
 
     name = "continuator"
@@ -26,13 +25,12 @@ class Continuator(Plugin):
         Parameter("bars", 1.0, 16.0, 2.0),
     )
     HISTORY = 64  # notes remembered as the prime
+    variable_rows = ("history", "held", "answer")
 
     def __init__(self, model=None, *, seed: int = 0, **values):
-        import cwrnn_audio_samples
-        from cwrnn_audio.models.folder import load_model_dir
-
-        folder = model or cwrnn_audio_samples.path("models/melody")
-        self.model, self.encoding, self.settings = load_model_dir(folder, domain="midi")
+        _, (self.model, self.encoding, self.settings), self.model_fingerprint = load_plugin_model(
+            model, "melody", name=self.name, domain="midi"
+        )
         self.seed = seed
         super().__init__(**values)
 
@@ -53,20 +51,13 @@ class Continuator(Plugin):
         self._answers = 0
 
     def _process(self, audio):
-        self.process_midi((), audio.shape[1])
+        self._process_midi((), audio.shape[1])
         return audio
 
-    def process_midi(self, events, num_frames: int) -> list:
+    def _process_midi(self, events, num_frames: int) -> list:
         """Take the player's events in this block; return the continuation's events in it."""
-        if self.prepared is None:
-            raise ParameterError(
-                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
-            )
         start, stop = self._now, self._now + num_frames
-        for ev in sorted(events, key=lambda e: e[0]):
-            ev = MidiEvent(*ev)
-            if not (0 <= ev.offset < max(1, num_frames)):
-                raise ParameterError(f"{self.name}: event {ev!r} is outside the block of {num_frames} frames")
+        for ev in events:
             t = start + ev.offset
             self._answer = [a for a in self._answer if a[0] < t]  # the player interrupts: drop the rest
             if ev.type == "note_on" and ev.velocity > 0:
@@ -130,6 +121,20 @@ class Continuator(Plugin):
             ),
         }
 
+    def _check_state_arrays(self, a):
+        def bad(k, ok):
+            if a[k].size and not ok:
+                raise ParameterError(f"{self.name}: state array {k!r} holds values out of range")
+
+        h, held, ans, clock = a["history"], a["held"], a["answer"], a["clock"]
+        bad("history", len(h) <= self.HISTORY and (h[:, :2] >= 0).all() and _midi(h[:, 2], h[:, 3], 1))
+        bad("held", (held[:, 1] >= 0).all() and _midi(held[:, 0], held[:, 2], 1))
+        bad(
+            "answer",
+            (ans[:, 0] >= 0).all() and np.isin(ans[:, 1], (0, 1)).all() and _midi(ans[:, 2], ans[:, 3]),
+        )
+        bad("clock", clock[0] >= 0 and clock[1] >= -1 and clock[2] >= 0)
+
     def _load_state_arrays(self, a):
         self._history = [tuple(int(x) for x in r) for r in a["history"]]
         self._held = {int(n): (int(s), int(v)) for n, s, v in a["held"]}
@@ -138,3 +143,7 @@ class Continuator(Plugin):
         ]
         now, last, answers = (int(x) for x in a["clock"])
         self._now, self._last_input, self._answers = now, (None if last < 0 else last), answers
+
+
+def _midi(notes, velocities, lowest_velocity=0) -> bool:
+    return bool(((notes >= 0) & (notes <= 127) & (velocities >= lowest_velocity) & (velocities <= 127)).all())

@@ -8,26 +8,23 @@ import numpy as np
 
 from cwrnn_audio.errors import ParameterError
 from cwrnn_audio.plugin import Parameter, Plugin
+from cwrnn_audio.plugin.base import load_plugin_model
 
 
 class Effect(Plugin):
     """A CW-RNN effect, one voice per channel, streamed by the Numba kernel.
 
-    ``model``: a model folder (``cwrnn-audio train effect`` / ``train_effect``) or None for the
-    bundled example (``samples/models/effect_drive``: a NumPy overdrive with a tone filter).
+    ``model``: a model folder (``cwrnn-audio train effect`` / ``train_effect``), a bundled model's
+    name, or None for the bundled example (``effect_drive``: a NumPy overdrive with a tone filter).
     """
 
     name = "effect"
     parameters = (Parameter("mix", 0.0, 1.0, 1.0), Parameter("output_gain_db", -24.0, 24.0, 0.0, " dB"))
 
     def __init__(self, model=None, **values):
-        from cwrnn_audio.models.folder import load_model_dir
-
-        if model is None:
-            import cwrnn_audio_samples
-
-            model = cwrnn_audio_samples.path("models/effect_drive")
-        self.model, self.adapter, _ = load_model_dir(model, domain="audio")
+        model, (self.model, self.adapter, _), self.model_fingerprint = load_plugin_model(
+            model, "effect_drive", name=self.name, domain="audio"
+        )
         c = self.model.config
         if (c.input_size, c.output_size) != (1, 1):
             raise ParameterError(
@@ -116,6 +113,11 @@ class Effect(Plugin):
             **self._into.state_arrays("into."),
             **self._back.state_arrays("back."),
         }
+
+    def _check_state_arrays(self, arrays):
+        for k in (k for k in arrays if k == "t" or k.endswith("count")):
+            if (arrays[k] < 0).any():
+                raise ParameterError(f"{self.name}: state array {k!r} holds negative clock values")
 
     def _load_state_arrays(self, arrays):
         self._voices.set(arrays["h"], arrays["t"])  # the slow-input caches are rebuilt from h, identically

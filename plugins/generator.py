@@ -3,29 +3,39 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import os
+from pathlib import Path
 
 import numpy as np
 
 from cwrnn_audio.ddsp.render import Envelope
-from cwrnn_audio.errors import ParameterError
+from cwrnn_audio.errors import ParameterError, ParameterTypeError
 from cwrnn_audio.plugin import Parameter, Plugin
+from cwrnn_audio.plugin.base import MidiEvent, load_plugin_model
 
+__all__ = ["Generator", "MidiEvent"]  # MidiEvent: where it was defined first
 
-class MidiEvent(NamedTuple):
-    offset: int  # frame inside the block
-    type: str  # "note_on" or "note_off" (note_on with velocity 0 is a note_off)
-    note: int
-    velocity: int = 0
+#: a mu-law model folder's priming recording, looked for under these names
+PRIME_FILES = ("prime.flac", "prime.wav")
+#: bundled models' priming: the recording each was trained on (samples/train_sample_models.py)
+BUNDLED_PRIMES = {"bach_mulaw": "bach_prelude_fluidr3.flac"}
+PRIME_SECONDS = 0.25
 
 
 class Generator(Plugin):
     """A note-on starts a voice (from a primed state, or silence), a note-off fades it.
 
-    ``model``: a mu-law or harmonic model folder (default: the bundled ``bach_mulaw``, 16 kHz);
-    the voices run at the model's rate and their mix is resampled to the host's (any rate
+    ``model``: a mu-law or harmonic model folder, or a bundled model's name (default: the
+    bundled ``bach_mulaw``, 16 kHz); the voices run at the model's rate and their mix is resampled to the host's (any rate
     ``prepare`` takes). ``polyphony`` voices are sampled together in one kernel call; the quietest
     is stolen when all are busy.
+
+    With a mu-law model a voice starts from a primed state (``primed=True``): the state after the
+    model has read the first 0.25 s of ``prime``, an audio file; by default (``prime=None``) the
+    model folder's own ``prime.flac`` or ``prime.wav``, for a bundled model the recording it was
+    trained on, and for a folder with neither the model's own free run (0.25 s sampled from
+    silence with ``seed``). ``primed=False``: voices start from silence. ``prime_source`` says
+    which was used.
 
     A mu-law model is not pitch-conditioned: notes trigger and shape voices, they do not set a
     pitch (parameters ``temperature``, ``release_ms``, ``gain_db``). A harmonic model plays the
@@ -50,14 +60,15 @@ class Generator(Plugin):
         Parameter("gain_db", -24.0, 24.0, 0.0, " dB"),
     )
 
-    def __init__(self, model=None, *, polyphony: int = 8, primed: bool = True, seed: int = 0, **values):
-        import cwrnn_audio_samples
+    def __init__(
+        self, model=None, *, polyphony: int = 8, primed: bool = True, prime=None, seed: int = 0, **values
+    ):
         from cwrnn_audio.adapters.harmonic import HarmonicAdapter
         from cwrnn_audio.adapters.mulaw import MuLawAdapter
-        from cwrnn_audio.models.folder import load_model_dir
 
-        folder = model or cwrnn_audio_samples.path("models/bach_mulaw")
-        self.model, self.adapter, _ = load_model_dir(folder, domain="audio")
+        folder, (self.model, self.adapter, _), self.model_fingerprint = load_plugin_model(
+            model, "bach_mulaw", name=self.name, domain="audio"
+        )
         harmonic = isinstance(self.adapter, HarmonicAdapter)
         if not (harmonic or isinstance(self.adapter, MuLawAdapter)):  # its voices sample mu-law classes
             raise ParameterError(
@@ -67,6 +78,9 @@ class Generator(Plugin):
             raise ParameterError(f"polyphony must be an integer in 1..64; got {polyphony!r}")
         self.polyphony, self.primed, self.seed = polyphony, primed, seed
         self._harmonic = None
+        if prime is not None and (harmonic or not primed):
+            why = "a harmonic model plays notes from silence" if harmonic else "primed=False"
+            raise ParameterError(f"{self.name}: prime={prime!r} does not apply: {why}")
         if harmonic:
             from .harmonic_voices import HarmonicVoices
 
@@ -75,16 +89,39 @@ class Generator(Plugin):
             super().__init__(**values)
             return
         self.weights = self.model.kernel_weights()
+        self.prime_source = self._prime_source(folder, prime) if primed else None
         self._prime_state = self._primed_state() if primed else None
         super().__init__(**values)
 
-    def _primed_state(self):
-        """The state after reading the bundled recording's first 0.25 s: voices start mid-phrase."""
+    def _prime_source(self, folder: Path, prime):
+        """The priming audio file, or ``"free run"``; see the class docstring."""
         import cwrnn_audio_samples
-        from cwrnn_audio.audio.dataset import load_clip
 
-        clip = load_clip(cwrnn_audio_samples.path("bach_prelude_fluidr3.flac"), self.adapter.sample_rate)
-        x, y = self.adapter.encode(clip[:, : self.adapter.sample_rate // 4])
+        if prime is not None:
+            if not isinstance(prime, (str, os.PathLike)):
+                raise ParameterTypeError(f"{self.name}: prime must be an audio file path; got {prime!r}")
+            if not Path(os.fspath(prime)).is_file():
+                raise ParameterError(f"{self.name}: prime {os.fspath(prime)!r}: no such audio file")
+            return Path(os.fspath(prime))
+        found = [folder / f for f in PRIME_FILES if (folder / f).is_file()]
+        if found:
+            return found[0]
+        bundled = Path(str(cwrnn_audio_samples.path("models")))
+        if folder.resolve().parent == bundled.resolve() and folder.name in BUNDLED_PRIMES:
+            return Path(str(cwrnn_audio_samples.path(BUNDLED_PRIMES[folder.name])))
+        return "free run"
+
+    def _primed_state(self):
+        """The state after reading :attr:`prime_source`'s first 0.25 s: voices start mid-phrase."""
+        from cwrnn_audio.audio.dataset import load_clip
+        from cwrnn_audio.audio.generate import generate
+
+        sr = self.adapter.sample_rate
+        if self.prime_source == "free run":  # the model's own material, as it sounds from silence
+            clip = generate(self.model, self.adapter, PRIME_SECONDS, seed=self.seed)
+        else:
+            clip = load_clip(self.prime_source, sr)
+        x, y = self.adapter.encode(clip[:1, : int(sr * PRIME_SECONDS)])
         s = self.model.stream()
         s.process(x[0])
         last = self.adapter.class_value(y[0, ::-1][: self.model.config.input_size])
@@ -170,38 +207,23 @@ class Generator(Plugin):
             self._step[v] = -1.0 / frames
             self._note[v] = -1
 
-    def process_midi(self, events, num_frames: int) -> np.ndarray:
+    def _process_midi(self, events, num_frames: int) -> np.ndarray:
         """Render ``num_frames`` with note events at their frame offsets; returns (channels, frames).
 
         An event at host frame ``J`` acts before the first model sample at or after it (with a
         harmonic model: at the first model frame boundary at or after it); the block ends with
         every model sample its frames need (see ``runtime/resample.py``).
         """
-        if self.prepared is None:
-            raise ParameterError(
-                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
-            )
-        if not (isinstance(num_frames, (int, np.integer)) and 0 <= num_frames <= self.prepared[1]):
-            raise ParameterError(
-                f"{self.name}: num_frames must be in 0..{self.prepared[1]}; got {num_frames!r}"
-            )
         if self._harmonic is not None:
             return self._harmonic_block(events, num_frames)
         host, model = self.prepared[0], self.adapter.sample_rate
         self._filled = 0
-        for ev in sorted(events, key=lambda e: e[0]):
-            ev = MidiEvent(*ev)
-            if not (0 <= ev.offset < max(1, num_frames)) or not (0 <= ev.note <= 127):
-                raise ParameterError(f"{self.name}: event {ev!r} is outside the block of {num_frames} frames")
+        for ev in events:
             self._render_to(-(-(self._frames + ev.offset) * model // host))
             if ev.type == "note_on" and ev.velocity > 0:
                 self._note_on(ev.note, ev.velocity)
-            elif ev.type in ("note_on", "note_off"):
-                self._note_off(ev.note)
             else:
-                raise ParameterError(
-                    f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}"
-                )
+                self._note_off(ev.note)
         self._frames += num_frames
         self._render_to(self._back.needs(self._frames))  # every model sample this block's frames read
         out = self._out[:, :num_frames]
@@ -211,17 +233,7 @@ class Generator(Plugin):
         return out
 
     def _harmonic_block(self, events, num_frames):
-        checked = []
-        for ev in sorted(events, key=lambda e: e[0]):
-            ev = MidiEvent(*ev)
-            if not (0 <= ev.offset < max(1, num_frames)) or not (0 <= ev.note <= 127):
-                raise ParameterError(f"{self.name}: event {ev!r} is outside the block of {num_frames} frames")
-            if ev.type not in ("note_on", "note_off"):
-                raise ParameterError(
-                    f"{self.name}: event type must be 'note_on' or 'note_off'; got {ev.type!r}"
-                )
-            checked.append(ev)
-        mono = self._harmonic.process_midi(checked, num_frames)
+        mono = self._harmonic.process_midi(events, num_frames)
         out = self._out[:, :num_frames]
         np.multiply(mono, 10.0 ** (self["gain_db"] / 20.0), out=out[:1])
         out[1:] = out[:1]
@@ -229,7 +241,7 @@ class Generator(Plugin):
 
     def _process(self, audio):
         """An instrument ignores its audio input: the voices started by MIDI keep sounding."""
-        return self.process_midi((), audio.shape[1])
+        return self._process_midi((), audio.shape[1])
 
     def _state_arrays(self):
         if self._harmonic is not None:
@@ -251,6 +263,28 @@ class Generator(Plugin):
             "rng": rng,
             **self._back.state_arrays("back."),
         }
+
+    def _check_state_arrays(self, a):
+        if self._harmonic is not None:
+            return
+        bad = next(
+            (
+                k
+                for k, ok in (
+                    ("t", (a["t"] >= 0).all()),
+                    ("clock", (a["clock"] >= 0).all()),
+                    ("back.count", (a["back.count"] >= 0).all() if "back.count" in a else True),
+                    ("active", np.isin(a["active"], (0, 1)).all()),
+                    ("note", ((a["note"] >= -1) & (a["note"] <= 127)).all()),
+                    ("env", ((a["env"] >= 0) & (a["env"] <= 1)).all()),
+                    ("gain", ((a["gain"] >= 0) & (a["gain"] <= 1)).all()),
+                )
+                if not ok
+            ),
+            None,
+        )
+        if bad:
+            raise ParameterError(f"{self.name}: state array {bad!r} holds values out of range")
 
     def _load_state_arrays(self, a):
         if self._harmonic is not None:

@@ -1,16 +1,18 @@
 """The plugin API: block processors with a JUCE/pedalboard-like life cycle, found by name."""
 
-from .base import KINDS, Parameter, Plugin, aligned
+from .base import KINDS, MidiEvent, Parameter, Plugin, aligned, valid_events
 from .chain import Chain
 from .registry import available_plugins, get_plugin, register_plugin
 
 __all__ = [
     "KINDS",
     "Chain",
+    "MidiEvent",
     "Parameter",
     "Plugin",
     "aligned",
     "available_plugins",
     "get_plugin",
     "register_plugin",
+    "valid_events",
 ]

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 import itertools
 import json
+import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import valid_int
+from ..checks import all_finite, valid_int
 from ..errors import ParameterError, ParameterTypeError
 
 #: the plugin kinds: ``effect`` (audio -> audio), ``instrument`` (notes -> audio),
 #: ``midi_effect`` (notes -> notes, audio passes through)
 KINDS = ("effect", "instrument", "midi_effect")
+EVENT_TYPES = ("note_on", "note_off")
+
+
+class MidiEvent(NamedTuple):
+    offset: int  # frame inside the block
+    type: str  # "note_on" or "note_off" (note_on with velocity 0 is a note_off)
+    note: int
+    velocity: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,11 +50,62 @@ class Parameter:
         return float(value)
 
 
+def valid_events(events, num_frames: int, *, name: str) -> list:
+    """``events`` as :class:`MidiEvent` s of Python ints, sorted by offset (stable), or an error
+    naming the event: offsets inside the block (0 in an empty one), notes and velocities 0..127,
+    types :data:`EVENT_TYPES`. Every note-taking plugin reads its events through this."""
+    if isinstance(events, (str, bytes)) or not hasattr(events, "__iter__"):
+        raise ParameterTypeError(
+            f"{name}: events must be a list of (offset, type, note, velocity); got {events!r}"
+        )
+    out = []
+    for ev in events:
+        if not isinstance(ev, (tuple, list)) or not 3 <= len(ev) <= 4:
+            raise ParameterTypeError(f"{name}: an event is (offset, type, note, velocity); got {ev!r}")
+        ev = MidiEvent(*ev)
+        for field, hi in (("offset", max(1, num_frames) - 1), ("note", 127), ("velocity", 127)):
+            value = getattr(ev, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ParameterTypeError(f"{name}: event {field} must be an integer in 0..{hi}; got {ev!r}")
+            if not 0 <= value <= hi:
+                where = f", outside the block of {num_frames} frames" if field == "offset" else ""
+                raise ParameterError(f"{name}: event {field} must be in 0..{hi}; got {ev!r}{where}")
+        if not isinstance(ev.type, str):
+            raise ParameterTypeError(f"{name}: event type must be one of {EVENT_TYPES}; got {ev!r}")
+        if ev.type not in EVENT_TYPES:
+            raise ParameterError(f"{name}: event type must be one of {EVENT_TYPES}; got {ev!r}")
+        out.append(MidiEvent(int(ev.offset), ev.type, int(ev.note), int(ev.velocity)))
+    out.sort(key=lambda e: e.offset)
+    return out
+
+
 class Plugin(abc.ABC):
-    """Subclasses set ``name`` and ``parameters`` and implement the five abstract hooks below.
+    """Subclasses set ``name``, ``kind`` and ``parameters`` and implement the five abstract hooks
+    below (note-taking plugins also :meth:`_process_midi`).
 
     Audio is float32 ``(channels, frames)``; ``process`` accepts any block up to the prepared
     maximum and returns a view of a buffer the plugin owns (valid until the next call).
+
+    The contract every plugin keeps:
+
+    - **Non-finite input samples are silence.** ``process`` never raises for NaN or infinity in a
+      block (a host's audio callback must not get exceptions): such samples reach the model, and
+      the dry path, as 0, so the state never becomes NaN and the next clean block sounds as if the
+      bad samples had been silent. A wrong dtype or shape is still refused.
+    - **Malformed events are refused.** ``process_midi`` takes ``(offset, type, note, velocity)``
+      events (:class:`MidiEvent`): integer offsets inside the block, notes and velocities 0..127,
+      types ``note_on``/``note_off``, and ``num_frames`` in 0..``max_block_size``. Anything else
+      raises :class:`ParameterError` naming the event, before the plugin's state changes.
+    - **States are checked whole before anything changes.** ``set_state`` takes only a state of
+      the same plugin, prepared the same way, with the same model (a fingerprint of its weights is
+      stored in the state), every array of the right shape and dtype and finite, every parameter
+      in range; otherwise :class:`ParameterError` names what is wrong and the instance is as before.
+      ``get_state`` needs ``prepare`` first (the running state exists only then).
+    - **One instance per thread.** As in JUCE and pedalboard, an instance is not thread-safe: one
+      thread at a time may call it (a host's audio thread, say). Entering ``prepare``, ``process``,
+      ``process_midi``, ``reset``, ``get_state``, ``set_state`` or the whole-buffer call while
+      another thread is inside one of them raises :class:`ParameterError` (checked with a
+      non-blocking lock, so it never waits).
     """
 
     name = ""
@@ -50,6 +114,10 @@ class Plugin(abc.ABC):
     #: what the plugin is, as a host asks (pedalboard's ``is_effect`` / ``is_instrument``, JUCE's
     #: MIDI effect): one of :data:`KINDS`
     kind = "effect"
+    #: sha256 of the model's weights file ("" for a plugin without a model): states carry it
+    model_fingerprint = ""
+    #: state arrays whose first dimension may differ from the running state's (lists of notes)
+    variable_rows: tuple = ()
 
     @property
     def is_effect(self) -> bool:
@@ -67,6 +135,7 @@ class Plugin(abc.ABC):
         return self.kind == "midi_effect"
 
     def __init__(self, **values):
+        self._lock = threading.RLock()  # re-entrant: __call__ holds it across its process calls
         self._values = {p.name: p.default for p in self.parameters}
         for k, v in values.items():
             self[k] = v
@@ -79,7 +148,7 @@ class Plugin(abc.ABC):
 
     @abc.abstractmethod
     def _process(self, audio: np.ndarray) -> np.ndarray:
-        """``audio`` float32 C-contiguous (channels, frames); return a view of a buffer of its own."""
+        """``audio`` float32 C-contiguous finite (channels, frames); return a view of a buffer of its own."""
 
     @abc.abstractmethod
     def _reset(self) -> None:
@@ -92,6 +161,14 @@ class Plugin(abc.ABC):
     @abc.abstractmethod
     def _load_state_arrays(self, arrays: dict) -> None:
         """Restore :meth:`_state_arrays`; the stream then continues exactly."""
+
+    def _process_midi(self, events: list, num_frames: int):
+        """Validated, sorted :class:`MidiEvent` s inside a block of ``num_frames`` (note-taking plugins)."""
+        raise ParameterError(f"{self.name}: not a note-stream plugin; use process(audio)")
+
+    def _check_state_arrays(self, arrays: dict) -> None:
+        """Ranges beyond shape, dtype and finiteness (e.g. notes 0..127); raise ParameterError."""
+        return None  # shape, dtype and finiteness are all a plugin without ranges needs
 
     # -- parameters ----------------------------------------------------------------
     def _param(self, name) -> Parameter:
@@ -109,6 +186,23 @@ class Plugin(abc.ABC):
     def __setitem__(self, name, value):
         self._values[name] = self._param(name).check(value)
 
+    # -- one thread at a time ---------------------------------------------------------
+    def _enter(self, what: str) -> None:
+        if not self._lock.acquire(blocking=False):
+            raise ParameterError(
+                f"{self.name}: {what}() called while the instance is in use by another thread; a "
+                f"plugin instance is not thread-safe: use one instance per thread"
+            )
+
+    def _leave(self) -> None:
+        self._lock.release()
+
+    def _check_prepared(self) -> None:
+        if self.prepared is None:
+            raise ParameterError(
+                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
+            )
+
     # -- life cycle ----------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block_size: int, num_channels: int) -> None:
         """Allocate and compile everything ``process`` needs; call again to change the format.
@@ -122,89 +216,203 @@ class Plugin(abc.ABC):
         rate = valid_rate(sample_rate, name=f"{self.name}: sample_rate")
         block = valid_int(max_block_size, name=f"{self.name}: max_block_size", minimum=1)
         channels = valid_int(num_channels, name=f"{self.name}: num_channels", minimum=1)
-        self.latency_samples = 0
-        self.prepared = (rate, block, channels)
-        self._prepare(*self.prepared)
+        self._enter("prepare")
+        try:
+            self.latency_samples = 0
+            self._clean = np.zeros((channels, block), np.float32)  # non-finite input made silent
+            self.prepared = (rate, block, channels)
+            try:
+                self._prepare(rate, block, channels)
+            except BaseException:
+                self.prepared = None  # half-allocated: process must not run on it
+                raise
+        finally:
+            self._leave()
 
     def process(self, audio: np.ndarray) -> np.ndarray:
-        if self.prepared is None:
-            raise ParameterError(
-                f"{self.name}: call prepare(sample_rate, max_block_size, num_channels) first"
-            )
-        _, max_block, channels = self.prepared
-        got = f"{getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
-        want = f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); got {got}"
-        if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
-            raise ParameterTypeError(want)
-        if audio.ndim != 2 or audio.shape[0] != channels or audio.shape[1] > max_block:
-            raise ParameterError(want)
-        return self._process(np.ascontiguousarray(audio))  # a strided view would recompile the kernels
+        self._enter("process")
+        try:
+            self._check_prepared()
+            _, max_block, channels = self.prepared
+            got = f"{getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
+            want = f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); got {got}"
+            if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
+                raise ParameterTypeError(want)
+            if audio.ndim != 2 or audio.shape[0] != channels or audio.shape[1] > max_block:
+                raise ParameterError(want)
+            if not all_finite(audio):  # the contract: silence, never an exception in the callback
+                clean = self._clean[:, : audio.shape[1]]
+                np.copyto(clean, audio)
+                clean[~np.isfinite(clean)] = 0.0
+                audio = clean
+            return self._process(np.ascontiguousarray(audio))  # a strided view would recompile the kernels
+        finally:
+            self._leave()
 
     def process_midi(self, events, num_frames: int):
-        """Note-stream plugins take ``(offset, type, note, velocity)`` events inside a block here."""
-        raise ParameterError(f"{self.name}: not a note-stream plugin; use process(audio)")
+        """Render a block of ``num_frames`` with ``(offset, type, note, velocity)`` events in it.
+
+        An instrument returns audio ``(channels, num_frames)``, a MIDI effect the events it plays
+        in the block; see the class docstring for what is refused.
+        """
+        if self.is_effect:
+            return self._process_midi(events, num_frames)  # refuses: not a note-stream plugin
+        self._enter("process_midi")
+        try:
+            self._check_prepared()
+            max_block = self.prepared[1]
+            n = valid_int(num_frames, name=f"{self.name}: num_frames")
+            if n > max_block:
+                raise ParameterError(
+                    f"{self.name}: num_frames must be in 0..{max_block} (max_block_size); got {num_frames!r}"
+                )
+            return self._process_midi(valid_events(events, n, name=self.name), n)
+        finally:
+            self._leave()
 
     def reset(self) -> None:
         """Back to the state right after ``prepare``."""
-        if self.prepared is not None:
-            self._reset()
+        self._enter("reset")
+        try:
+            if self.prepared is not None:
+                self._reset()
+        finally:
+            self._leave()
 
     # -- state -----------------------------------------------------------------------
     def get_state(self) -> bytes:
         """Parameters and the running state (e.g. hidden values and clock) as safetensors bytes."""
         from safetensors.numpy import save
 
-        arrays = {k: np.ascontiguousarray(v) for k, v in self._state_arrays().items()}
-        meta = {
-            "plugin": self.name,
-            "parameters": json.dumps(self._values),
-            "prepared": json.dumps(self.prepared),
-        }
-        return save(arrays, metadata=meta)
+        self._enter("get_state")
+        try:
+            self._check_prepared()
+            arrays = {k: np.ascontiguousarray(v) for k, v in self._state_arrays().items()}
+            meta = {
+                "plugin": self.name,
+                "parameters": json.dumps(self._values),
+                "prepared": json.dumps(self.prepared),
+                "model": self.model_fingerprint,
+            }
+            return save(arrays, metadata=meta)
+        finally:
+            self._leave()
 
     def set_state(self, data: bytes) -> None:
-        """Restore a state from :meth:`get_state`: the continuation is then exactly the same."""
+        """Restore a state from :meth:`get_state`: the continuation is then exactly the same.
+
+        Everything is checked before anything changes (see the class docstring).
+        """
+        self._enter("set_state")
+        try:
+            values, arrays = self._checked_state(data)
+            before = {k: np.array(v, copy=True) for k, v in self._state_arrays().items()}
+            try:
+                self._load_state_arrays(arrays)
+            except Exception:
+                self._load_state_arrays(before)
+                raise
+            self._values = values
+        finally:
+            self._leave()
+
+    def _checked_state(self, data) -> tuple[dict, dict]:
         from safetensors.numpy import load
 
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ParameterTypeError(
+                f"{self.name}: a state is bytes from get_state(); got {type(data).__name__}"
+            )
+        data = bytes(data)
         try:
-            arrays = load(bytes(data))
-            meta = _metadata(bytes(data))
+            arrays = load(data)
+            meta = _metadata(data)
+            plugin, model = meta["plugin"], meta.get("model")
+            params, prepared = json.loads(meta["parameters"]), json.loads(meta["prepared"])
         except Exception as exc:
-            raise ParameterError(f"{self.name}: not a plugin state ({exc})") from None
-        if meta.get("plugin") != self.name:
-            raise ParameterError(f"{self.name}: the state belongs to plugin {meta.get('plugin')!r}")
-        prepared = tuple(json.loads(meta["prepared"])) if json.loads(meta["prepared"]) else None
-        if prepared != self.prepared:
+            raise ParameterError(f"{self.name}: not a plugin state ({type(exc).__name__}: {exc})") from None
+        if plugin != self.name:
+            raise ParameterError(f"{self.name}: the state belongs to plugin {plugin!r}")
+        self._check_prepared()
+        if not isinstance(prepared, list) or tuple(prepared) != self.prepared:
             raise ParameterError(
                 f"{self.name}: the state was taken prepared as {prepared}; this one is {self.prepared}"
             )
-        for k, v in json.loads(meta["parameters"]).items():
-            self[k] = v
-        self._load_state_arrays(arrays)
+        if model != self.model_fingerprint:
+            raise ParameterError(
+                f"{self.name}: the state was taken with another model (weights {str(model)[:16]!r}, "
+                f"this instance's {self.model_fingerprint[:16]!r})"
+            )
+        if not isinstance(params, dict) or set(params) != set(self._values):
+            raise ParameterError(
+                f"{self.name}: the state's parameters {params!r} are not this plugin's {sorted(self._values)}"
+            )
+        values = {k: self._param(k).check(v) for k, v in params.items()}
+        template = self._state_arrays()
+        if set(arrays) != set(template):
+            missing, extra = sorted(set(template) - set(arrays)), sorted(set(arrays) - set(template))
+            raise ParameterError(
+                f"{self.name}: the state lacks arrays {missing} and has unknown arrays {extra}"
+            )
+        for k, want in template.items():
+            got = arrays[k]
+            rows_free = k in self.variable_rows and got.ndim == want.ndim
+            if got.dtype != want.dtype or (
+                got.shape != want.shape and not (rows_free and got.shape[1:] == want.shape[1:])
+            ):
+                raise ParameterError(
+                    f"{self.name}: state array {k!r} is {got.dtype} {got.shape}; "
+                    f"this instance needs {want.dtype} {want.shape}"
+                )
+            if got.dtype.kind == "f" and not np.isfinite(got).all():
+                raise ParameterError(f"{self.name}: state array {k!r} holds NaN or infinite values")
+        self._check_state_arrays(arrays)
+        return values, arrays
 
     # -- pedalboard-style whole-buffer call -----------------------------------------
     def __call__(
         self, audio, sample_rate: float, *, buffer_size: int = 512, reset: bool = True
     ) -> np.ndarray:
-        """Process a whole buffer ``(channels, frames)`` in blocks, as a pedalboard plugin is called.
+        """Process a whole buffer ``(channels, frames)`` or ``(frames,)`` in blocks, as a pedalboard
+        plugin is called: float32 or float64 (converted), as pedalboard takes.
 
         With ``reset=True`` the buffer is one whole piece: the plugin's latency is compensated
         (the output lines up with the input, same length). With ``reset=False`` the call
         continues a stream, so the output is delayed by ``latency_samples``, as in a host.
         """
+        from ..runtime.resample import valid_rate
+
+        rate = valid_rate(sample_rate, name=f"{self.name}: sample_rate")
+        block = valid_int(buffer_size, name=f"{self.name}: buffer_size", minimum=1)
+        try:
+            audio = np.asarray(audio)
+        except Exception as exc:  # ragged lists and the like
+            raise ParameterTypeError(f"{self.name}: audio must be an array ({exc})") from None
+        if audio.dtype not in (np.float32, np.float64):
+            raise ParameterTypeError(
+                f"{self.name}: audio must be float32 or float64; got dtype {audio.dtype}"
+            )
+        if audio.ndim not in (1, 2):
+            raise ParameterError(
+                f"{self.name}: audio must be (channels, frames) or (frames,); got shape {audio.shape}"
+            )
         a = np.ascontiguousarray(audio, dtype=np.float32)
         if a.ndim == 1:
             a = a[None]
-        if self.prepared != (sample_rate, buffer_size, a.shape[0]):
-            self.prepare(sample_rate, buffer_size, a.shape[0])
-        elif reset:
-            self.reset()
-        blocks = (np.ascontiguousarray(a[:, i : i + buffer_size]) for i in range(0, a.shape[1], buffer_size))
-        out, pos = np.empty_like(a), 0
-        for y in aligned(self, blocks) if reset else map(self.process, blocks):
-            out[:, pos : pos + y.shape[1]] = y
-            pos += y.shape[1]
-        return out
+        self._enter("__call__")  # held across the blocks: another thread's reset cannot cut in
+        try:
+            if self.prepared != (rate, block, a.shape[0]):
+                self.prepare(rate, block, a.shape[0])
+            elif reset:
+                self.reset()
+            blocks = (np.ascontiguousarray(a[:, i : i + block]) for i in range(0, a.shape[1], block))
+            out, pos = np.empty_like(a), 0
+            for y in aligned(self, blocks) if reset else map(self.process, blocks):
+                out[:, pos : pos + y.shape[1]] = y
+                pos += y.shape[1]
+            return out
+        finally:
+            self._leave()
 
     def describe(self) -> str:
         ps = ", ".join(
@@ -232,6 +440,39 @@ def aligned(plugin: Plugin, blocks):
         skip -= drop
         if drop < y.shape[1]:
             yield y[:, drop:]
+
+
+def model_folder(model, default: str, *, name: str) -> Path:
+    """The model folder ``model`` names: a path that exists, else a bundled model by its name
+    (``"flute_harmonic"`` or ``"samples/models/flute_harmonic"``, wherever the process runs);
+    ``None``: the bundled ``default``."""
+    import cwrnn_audio_samples
+
+    bundled = Path(str(cwrnn_audio_samples.path("models")))
+    if model is None:
+        return bundled / default
+    if not isinstance(model, (str, os.PathLike)):
+        raise ParameterTypeError(f"{name}: model must be a model folder path; got {model!r}")
+    p = Path(os.fspath(model))
+    if p.exists() or p.is_absolute():
+        return p
+    if p.parts[:-1] in ((), ("models",), ("samples", "models")) and (bundled / p.name).is_dir():
+        return bundled / p.name
+    choices = sorted(d.name for d in bundled.iterdir() if d.is_dir())
+    raise ParameterError(
+        f"{name}: model folder {os.fspath(model)!r} does not exist (relative to {Path.cwd()}); "
+        f"bundled models, usable by name: {choices}"
+    )
+
+
+def load_plugin_model(model, default: str, *, name: str, domain: str):
+    """``(folder, ModelFolder, fingerprint)``: the model a plugin plays, and the sha256 of its
+    weights file, which the plugin's states carry so that another model's state is refused."""
+    from ..models.folder import WEIGHTS, load_model_dir
+
+    folder = model_folder(model, default, name=name)
+    loaded = load_model_dir(folder, domain=domain)
+    return folder, loaded, hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()
 
 
 def _metadata(data: bytes) -> dict:

@@ -46,6 +46,8 @@ def available_plugins() -> list[str]:
 def get_plugin(name: str):
     """The plugin class registered as ``name``."""
     _discover()
+    if not isinstance(name, str):
+        raise ParameterTypeError(f"plugin name must be a string; got {name!r}")
     if name not in _registry:
         raise ParameterError(
             f"no plugin named {name!r}; installed: {available_plugins()}. A third-party plugin becomes "

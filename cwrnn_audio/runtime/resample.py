@@ -13,7 +13,7 @@ the remainder so that the plugin's ``latency_samples`` is exact.
 
 from __future__ import annotations
 
-from math import ceil, gcd
+from math import ceil, gcd, isfinite
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def valid_rate(rate, *, name: str = "sample_rate", lo: int = 22050, hi: int = 19
     """A sample rate in Hz as an int; floats from hosts are accepted when whole."""
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
         raise ParameterTypeError(f"{name} must be a whole number of Hz from {lo} to {hi}; got {rate!r}")
-    if float(rate) != int(rate) or not (lo <= rate <= hi):
+    if not isfinite(rate) or float(rate) != int(rate) or not (lo <= rate <= hi):
         raise ParameterError(f"{name} must be a whole number of Hz from {lo} to {hi}; got {rate!r}")
     return int(rate)
 
