@@ -103,7 +103,9 @@ class TuneConfig:
         self.runs, self.epochs, self.sizes, self.methods = base.runs, base.epochs, base.sizes, base.methods
         self.device = base.device
         self.seed = valid_int(self.seed, name="seed")
-        if isinstance(self.optimizers, str) or not self.optimizers:
+        if not isinstance(self.optimizers, (list, tuple)):
+            raise ParameterTypeError(f"optimizers must be a non-empty list; got {self.optimizers!r}")
+        if not self.optimizers:
             raise ParameterError(f"optimizers must be a non-empty list; got {self.optimizers!r}")
         for name in self.optimizers:
             valid_choice(name, OPTIMIZERS, name="optimizers")
@@ -153,6 +155,7 @@ def split_excerpts(audio: np.ndarray, *, count: int = DEV_COUNT, length: int = P
     """
     count = valid_int(count, name="count", minimum=1)
     length = valid_int(length, name="length", minimum=1)
+    seed = valid_int(seed, name="seed")
     audio = np.asarray(audio, np.float32).ravel()
     need = 2 * count * length
     if audio.size < need:
@@ -170,7 +173,7 @@ def split_excerpts(audio: np.ndarray, *, count: int = DEV_COUNT, length: int = P
         )
         cut_excerpts(scored, count=count, length=length, seed=seed, source="the second half (scored)")
     except ParameterError as exc:
-        raise ParameterError(f"{exc}{hint}") from None
+        raise type(exc)(f"{exc}{hint}") from None
     return dev, np.ascontiguousarray(scored)
 
 
@@ -454,42 +457,75 @@ def _tuned(cfg: TuneConfig, scores: dict, dev: np.ndarray) -> dict:
 
 def _check_setting(entry, where: str, method: str) -> None:
     if not isinstance(entry, dict):
-        raise ParameterError(f"{where}: a setting must be an object; got {entry!r}")
+        raise ParameterTypeError(f"{where}: a setting must be an object; got {entry!r}")
     opt = entry.get("optimizer")
     if opt not in OPTIMIZERS:
         raise ParameterError(f"{where}: unknown optimizer {opt!r}; expected one of {OPTIMIZERS}")
     lr = entry.get("lr")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-        raise ParameterError(f"{where}: lr must be a positive number; got {lr!r}")
+    want = f"{where}: lr must be a positive number; got {lr!r}"
+    if not _is_number(lr):
+        raise ParameterTypeError(want)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ParameterError(want)
     clip = entry.get("clip", "missing")
-    if clip is not None and (
-        isinstance(clip, bool) or not isinstance(clip, (int, float)) or not (math.isfinite(clip) and clip > 0)
-    ):
-        raise ParameterError(f"{where}: clip must be a positive number or null; got {clip!r}")
+    if clip is not None:
+        want = f"{where}: clip must be a positive number or null; got {clip!r}"
+        if not _is_number(clip):
+            raise ParameterTypeError(want)
+        if not (math.isfinite(clip) and clip > 0):
+            raise ParameterError(want)
     if method == "lstm":
         fb = entry.get("forget_bias")
-        if isinstance(fb, bool) or not isinstance(fb, (int, float)) or not math.isfinite(fb):
-            raise ParameterError(f"{where}: forget_bias must be a number for lstm; got {fb!r}")
+        want = f"{where}: forget_bias must be a number for lstm; got {fb!r}"
+        if not _is_number(fb):
+            raise ParameterTypeError(want)
+        if not math.isfinite(fb):
+            raise ParameterError(want)
+
+
+def _is_number(value) -> bool:
+    # JSON's true/false are Python bools, which are ints: not a number a user meant.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def validate_settings(data, *, source: str = "settings") -> dict:
     """``data`` if it is a complete tuned-settings object; else a ParameterError naming the entry."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ParameterError(f"{source}: not a tuned-settings file (format must be {FORMAT!r})")
+    if not isinstance(data, dict):
+        raise ParameterTypeError(
+            f"{source}: a tuned-settings file must hold a JSON object; got {_short(data)}"
+        )
+    if data.get("format") != FORMAT:
+        raise ParameterError(
+            f"{source}: not a tuned-settings file (format must be {FORMAT!r}); got {_short(data.get('format'))}"
+        )
     if data.get("version") != VERSION:
         raise ParameterError(f"{source}: unsupported version {data.get('version')!r}; expected {VERSION}")
     methods, sizes = data.get("methods"), data.get("sizes")
-    if not isinstance(methods, list) or not methods or not isinstance(sizes, list) or not sizes:
-        raise ParameterError(f"{source}: 'methods' and 'sizes' must be non-empty lists")
+    for key, value in (("methods", methods), ("sizes", sizes)):
+        if not isinstance(value, list):
+            raise ParameterTypeError(f"{source}: {key!r} must be a non-empty list; got {_short(value)}")
+        if not value:
+            raise ParameterError(f"{source}: {key!r} must be a non-empty list; got []")
     for m in methods:
         if m not in METHODS:
             raise ParameterError(f"{source}: unknown method {m!r} in 'methods'; expected one of {METHODS}")
     for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int):  # a list would not even hash for the lookup
+            raise ParameterTypeError(
+                f"{source}: sizes must be integers, one of {sorted(HIDDEN)}; got {_short(s)}"
+            )
         if s not in HIDDEN:
             raise ParameterError(f"{source}: unknown size {s!r} in 'sizes'; expected one of {sorted(HIDDEN)}")
     chosen = data.get("chosen")
-    if not isinstance(chosen, dict):
+    if chosen is None:
         raise ParameterError(f"{source}: 'chosen' is missing")
+    if not isinstance(chosen, dict):
+        raise ParameterTypeError(f"{source}: 'chosen' must be an object; got {_short(chosen)}")
     for m in chosen:
         if m not in METHODS:
             raise ParameterError(f"{source}: unknown method {m!r} in 'chosen'; expected one of {METHODS}")

@@ -64,10 +64,10 @@ def supports(config, *tensors) -> str | None:
     Optional ``tensors`` (the parameters, the inputs) add their dtype and device to the check.
     """
     from ..core.config import CWRNNConfig
-    from ..errors import ParameterError
+    from ..errors import ParameterTypeError
 
     if not isinstance(config, CWRNNConfig):
-        raise ParameterError(f"config must be a CWRNNConfig; got {type(config).__name__}")
+        raise ParameterTypeError(f"config must be a CWRNNConfig; got {type(config).__name__}")
     return refusal(config.periods, config.offsets, *tensors)
 
 

@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 import triton
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 
 BLOCK_B = 16  # sequences per program: the smallest M dimension tl.dot takes
 # warps per program by padded module size, the fastest measured on an H100 (benchmarks/gpu_notes.md):
@@ -53,9 +53,8 @@ def _check(x, h0, t0, W_H, W_I, b_H, periods, offsets, *, networks: bool = False
             raise ParameterError(f"{name} must have shape {shape}; got {tuple(tensor.shape)}")
     for name, tensor in zip(("x", *want), (x, h0, W_H, W_I, b_H)):
         if tensor.dtype != torch.float32 or tensor.device != x.device:
-            raise ParameterError(
-                f"{name} must be float32 on {x.device}; got {tensor.dtype} on {tensor.device}"
-            )
+            wrong = ParameterTypeError if tensor.dtype != torch.float32 else ParameterError
+            raise wrong(f"{name} must be float32 on {x.device}; got {tensor.dtype} on {tensor.device}")
     if int(t0) < 0:
         raise ParameterError(f"t0 must be non-negative; got {t0}")
     return int(t0)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ..core.config import _check_int, valid_activation
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from . import numba_function
 
 FUSED_DEVICES = ("cpu", "cuda")
@@ -66,7 +66,9 @@ class LSTMConfig:
         set_(self, "output_activation", valid_activation(self.output_activation))
         for name in ("init_std", "forget_bias"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ParameterTypeError(f"{name} must be a finite number; got {v!r}")
+            if not math.isfinite(v):
                 raise ParameterError(f"{name} must be a finite number; got {v!r}")
         if self.init_std <= 0:
             raise ParameterError(f"init_std must be positive; got {self.init_std!r}")
@@ -119,11 +121,11 @@ class LSTMNet(nn.Module):
 
     def forward(self, input: torch.Tensor, hx=None):
         c = self.config
-        if not isinstance(input, torch.Tensor) or input.dim() != 3 or input.shape[-1] != c.input_size:
-            raise ParameterError(
-                f"input must be a tensor of shape (batch, time, {c.input_size}); "
-                f"got {tuple(getattr(input, 'shape', ()))}"
-            )
+        want = f"input must be a tensor of shape (batch, time, {c.input_size})"
+        if not isinstance(input, torch.Tensor):
+            raise ParameterTypeError(f"{want}; got {type(input).__name__}")
+        if input.dim() != 3 or input.shape[-1] != c.input_size:
+            raise ParameterError(f"{want}; got {tuple(input.shape)}")
         x = input if self.batch_first else input.transpose(0, 1)
         B, T, _ = x.shape
         H = c.hidden_size
