@@ -9,6 +9,12 @@ def add_arguments(p) -> None:
     pass
 
 
+def summary(doc) -> str:
+    """A docstring's first paragraph on one line (its first line alone may stop mid-sentence)."""
+    first = (doc or "").strip().split("\n\n")[0]
+    return " ".join(first.split())
+
+
 def run(args) -> int:
     from ..plugin import available_plugins, get_plugin
     from ..plugin.registry import GROUP
@@ -24,8 +30,7 @@ def run(args) -> int:
                 f"{p.name} [{p.minimum:g}..{p.maximum:g}{p.unit}] default {p.default:g}"
                 for p in cls.parameters
             )
-            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            print(f"{name:<12} {doc}\n{'':<12} parameters: {params or 'none'}")
+            print(f"{name:<12} ({cls.kind}) {summary(cls.__doc__)}\n{'':<12} parameters: {params or 'none'}")
         except Exception as exc:  # one broken third-party plugin must not hide the others
             print(f"{name:<12} cannot be loaded: {exc}")
     return 0
