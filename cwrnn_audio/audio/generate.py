@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import valid_choice
+from ..checks import valid_choice, valid_int
 from ..errors import ParameterError, ParameterTypeError
 from ..io.audio_file import valid_audio
 
@@ -49,6 +49,8 @@ def generate(
     """
     valid_choice(backend, ("numba", "torch"), name="backend")
     _check_options(seconds, temperature, top_k, noise)
+    if seed is not None:
+        valid_int(seed, name="seed")
     steps = adapter.steps(seconds)
     stream = model.stream(backend=backend, voices=voices)
     if model.config.input_size == 0:  # the paper's no-input networks: nothing to feed back

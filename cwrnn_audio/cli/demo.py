@@ -22,7 +22,11 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--bars", type=float, default=8, help="length in 4/4 bars (default: %(default)s)")
     p.add_argument(
-        "--transpose", type=int, default=12, help="semitones (default: %(default)s, the flute's octave)"
+        "--transpose",
+        type=int,
+        default=12,
+        help="semitones the instrument plays the tune up (default: %(default)s, the flute's octave); "
+        "the .mid holds the notes as played",
     )
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument(
@@ -39,7 +43,7 @@ def run(args) -> int:
 
     from ..ddsp.render import render_notes
     from ..errors import ParameterError
-    from ..io.audio_file import write_audio
+    from ..io.audio_file import check_audio_output, write_audio
     from ..midi.generate import generate_midi
     from ..midi.write import write_midi
     from ..models.folder import load_model_dir
@@ -50,6 +54,9 @@ def run(args) -> int:
     player, codec, playback = load_model_dir(instrument_dir, domain="audio")
     if codec.name != "harmonic":
         raise ParameterError(f"--instrument needs a harmonic model; {instrument_dir} is {codec.name!r}")
+    if args.seed < 0:
+        raise ParameterError(f"--seed must be a non-negative integer; got {args.seed}")
+    check_audio_output(args.output, codec.sample_rate, 1)
     start = time.perf_counter()
     _, notes, score = generate_midi(
         composer, enc, bars=args.bars, temperature=args.temperature, seed=args.seed, **settings
@@ -63,12 +70,20 @@ def run(args) -> int:
     )
     played = time.perf_counter() - start - composed
     out = write_audio(args.output, audio, codec.sample_rate)
+    # the notes as the instrument played them, so the .mid and the .wav agree in pitch
+    score.notes = [n._replace(pitch=min(max(n.pitch + args.transpose, 0), 127)) for n in score.notes]
     mid = write_midi(score, Path(out).with_suffix(".mid"))
     if args.quiet:
         print(out)
         return 0
     seconds = audio.shape[1] / codec.sample_rate
-    print(f"composer   {melody_dir}: {len(notes)} notes in {args.bars:g} bars ({composed * 1e3:.0f} ms)")
+    tune = max(n.end for n in notes) - min(n.start for n in notes)
+    print(
+        f"composer   {melody_dir}: {len(notes)} notes in {args.bars:g} bars, {tune:.1f} s of music "
+        f"(composed in {composed:.2f} s, compiling included)"
+    )
+    if args.transpose:
+        print(f"           played {args.transpose:+d} semitones (--transpose), as written to the .mid")
     print(
         f"instrument {instrument_dir}: {codec.n_harmonics} harmonics + noise at {codec.frame_rate} frames/s"
     )

@@ -9,7 +9,13 @@ For MIDI, a piano-roll PNG of the priming and generated notes is written beside 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 HELP = "generate audio or MIDI from a trained model"
+
+#: more voices than any audio format holds (libsndfile's WAV limit): refused before the work
+MAX_VOICES = 1024
+MIDI_SUFFIXES = (".mid", ".midi")
 
 
 def add_arguments(p) -> None:
@@ -35,21 +41,42 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from ..errors import ParameterError
+    from ..io.atomic import check_writable
     from ..models.folder import load_model_dir
 
+    if args.seed is not None and args.seed < 0:
+        raise ParameterError(f"--seed must be a non-negative integer; got {args.seed}")
+    if args.seconds is not None and not 0 < args.seconds <= 3600:
+        raise ParameterError(f"--seconds must be in (0, 3600]; got {args.seconds}")
+    if not 1 <= args.voices <= MAX_VOICES:
+        raise ParameterError(f"--voices must be in 1..{MAX_VOICES}; got {args.voices}")
     folder = load_model_dir(args.model_dir)
+    midi_out = Path(args.output).suffix.lower() in MIDI_SUFFIXES
+    if folder.codec.domain == "midi" and not args.midi:
+        if not midi_out:
+            raise ParameterError(
+                f"{args.model_dir} is a MIDI model: it writes notes; give a MIDI output (-o OUT.mid), "
+                f"not {args.output}"
+            )
+        check_writable(args.output)
+        return run_midi(args, folder)
+    if midi_out:
+        raise ParameterError(
+            f"{args.model_dir} is an audio model: it writes audio; give an audio output (e.g. -o out.wav), "
+            f"not {args.output}"
+        )
     if args.midi or folder.codec.name == "harmonic":
         return run_notes(args, folder)
-    return (run_midi if folder.codec.domain == "midi" else run_audio)(args, folder)
+    return run_audio(args, folder)
 
 
 def run_notes(args, folder) -> int:
     """A harmonic model plays the notes of ``--midi``."""
-    from pathlib import Path
-
     from ..ddsp.render import Envelope, render_notes
     from ..errors import ParameterError
-    from ..io.audio_file import write_audio
+    from ..io.audio_file import check_audio_output, write_audio
+    from ..midi.limits import check_polyphony
     from ..midi.read import read_midi
 
     model, codec, playback = folder
@@ -59,9 +86,11 @@ def run_notes(args, folder) -> int:
         )
     if not args.midi:
         raise ParameterError("a harmonic model plays notes: give them with --midi FILE.mid")
+    check_audio_output(args.output, codec.sample_rate, 1)
     score = read_midi(args.midi, drums="drop")
     if not score.notes:
         raise ParameterError(f"{args.midi}: the file has no notes to play")
+    check_polyphony(score.notes, args.midi)
     env = Envelope(attack=args.attack, release=args.release)
     pitch_range = tuple(playback["pitch_range"]) if any(playback.get("pitch_range", ())) else None
     audio = render_notes(
@@ -94,14 +123,15 @@ def run_audio(args, folder) -> int:
 
     from ..audio.dataset import load_clip
     from ..audio.generate import generate
-    from ..io.audio_file import write_audio
+    from ..io.audio_file import check_audio_output, write_audio
 
     model, adapter, _ = folder
+    check_audio_output(args.output, adapter.sample_rate, args.voices)
     prime = load_clip(args.prime, adapter.sample_rate) if args.prime else None
     audio = generate(
         model,
         adapter,
-        args.seconds or 2.0,
+        2.0 if args.seconds is None else args.seconds,
         prime=prime,
         noise=args.noise,
         voices=args.voices,
@@ -117,8 +147,6 @@ def run_audio(args, folder) -> int:
 
 
 def run_midi(args, folder) -> int:
-    from pathlib import Path
-
     from ..midi.generate import generate_midi
     from ..midi.read import read_midi
     from ..midi.write import write_midi

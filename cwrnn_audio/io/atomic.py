@@ -12,6 +12,50 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_RANDOM = 8  # the characters mkstemp adds
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _temp_affixes(path: Path) -> tuple[str, str]:
+    """``(prefix, suffix)`` of the temp name, ``.NAME.RANDOM.tmp.SUFFIX``: NAME is cut short where
+    the whole would pass the file system's name limit, so any name that fits can be written."""
+    suffix = ".tmp" + path.suffix
+    room = _name_max(path.parent) - len(os.fsencode(suffix)) - _RANDOM - 2
+    name = os.fsencode(path.name)
+    if len(name) > room:
+        name = name[: max(room, 0)].decode(errors="ignore").encode()  # whole characters only
+    return f".{os.fsdecode(name)}.", suffix
+
+
+def check_writable(path) -> Path:
+    """Raise ParameterError, naming ``path`` and why, unless ``atomic_path(path)`` can create its
+    temp file: commands call it before their work, so a bad output name fails at once, not after
+    a long render. Creates the missing folders, as ``atomic_path`` would."""
+    from ..errors import ParameterError
+
+    path = Path(os.fspath(path))
+    size, limit = len(os.fsencode(path.name)), _name_max(path.parent) if path.parent.is_dir() else 255
+    if size > limit:
+        raise ParameterError(f"{path}: the file name is {size} bytes; this file system allows {limit}")
+    if path.is_dir():
+        raise ParameterError(f"{path}: is a folder; give an output file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        prefix, suffix = _temp_affixes(path)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path in ``path``'s folder; on success rename it to ``path``.
@@ -20,7 +64,8 @@ def atomic_path(path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    prefix, suffix = _temp_affixes(path)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 
+from ..checks import valid_int
 from ..errors import ParameterError
 from .notes import Score
 
@@ -55,6 +56,8 @@ def generate_midi(
     ``tempo_bpm``).
     """
     _check_lengths(bars, seconds, events, temperature)
+    if seed is not None:
+        valid_int(seed, name="seed")
     tempos = prime.tempos if prime is not None else [(0.0, int(60e6 / tempo_bpm))]
     base = Score(tempos=tempos)
     rng = np.random.default_rng(seed)

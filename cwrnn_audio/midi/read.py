@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..checks import valid_choice
 from ..errors import ParameterError
+from .limits import count_events
 from .notes import DRUM_CHANNEL, Note, Score
 
 MIN_TEMPO_US, MAX_TEMPO_US = 60_000, 6_000_000  # 1000 bpm .. 10 bpm: beyond is a broken file
@@ -25,6 +26,8 @@ def _tempo_map(mid, source):
             tick += msg.time
             if msg.type == "set_tempo":
                 us = msg.tempo
+                if us <= 0:  # no bpm to clamp to: every later tick would be at time 0
+                    raise ParameterError(f"{source}: tempo of {us} microseconds per beat at tick {tick}")
                 if not MIN_TEMPO_US <= us <= MAX_TEMPO_US:
                     clamped = min(max(us, MIN_TEMPO_US), MAX_TEMPO_US)
                     warnings.warn(
@@ -100,6 +103,8 @@ def read_midi(path, *, sustain: bool = False, drums: str = "keep", type2: str = 
 
 def _open(path, type2):
     """The parsed file and its name for messages, refusing what cannot be read as notes."""
+    import io
+
     import mido
 
     path = Path(os.fspath(path))
@@ -109,7 +114,12 @@ def _open(path, type2):
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ParameterError(f"{source}: {path.stat().st_size} bytes is too large for a MIDI file")
     try:
-        mid = mido.MidiFile(str(path), clip=True)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParameterError(f"{source}: cannot read the MIDI file ({exc.strerror or exc})") from None
+    count_events(data, source)  # before mido makes an object of each event
+    try:
+        mid = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError for broken files
         raise ParameterError(f"{source}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
     if mid.type == 2 and type2 == "refuse":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ParameterError
 from ..io.atomic import atomic_path
 from .notes import Note, Score
@@ -33,14 +35,15 @@ def write_midi(score, path, *, ticks_per_beat: int = 480) -> Path:
     path = Path(os.fspath(path))
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
 
-    def tick(seconds):
-        return int(round(float(score.beats(seconds)) * ticks_per_beat))
+    def ticks(seconds):  # one tempo-map lookup for all times: per note it took 23 s for 100k notes
+        return [int(t) for t in np.round(score.beats(np.asarray(seconds, np.float64)) * ticks_per_beat)]
 
     conductor = mido.MidiTrack()
-    events = [(tick(s), mido.MetaMessage("set_tempo", tempo=int(us))) for s, us in score.tempos]
+    starts = ticks([s for s, _ in score.tempos] + [s for s, _, _ in score.time_signatures])
+    events = [(t, 0, "set_tempo", dict(tempo=int(us))) for t, (_, us) in zip(starts, score.tempos)]
     events += [
-        (tick(s), mido.MetaMessage("time_signature", numerator=a, denominator=b))
-        for s, a, b in score.time_signatures
+        (t, 0, "time_signature", dict(numerator=a, denominator=b))
+        for t, (_, a, b) in zip(starts[len(score.tempos) :], score.time_signatures)
     ]
     _append_sorted(conductor, events)
     mid.tracks.append(conductor)
@@ -49,13 +52,12 @@ def write_midi(score, path, *, ticks_per_beat: int = 480) -> Path:
         groups.setdefault((n.channel, n.program), []).append(n)
     for (channel, program), group in sorted(groups.items()):
         track = mido.MidiTrack()
-        events = [(0, mido.Message("program_change", channel=channel, program=program))]
-        for n in group:
+        events = [(0, 0, "program_change", dict(channel=channel, program=program))]
+        on, off = ticks([n.start for n in group]), ticks([n.end for n in group])
+        for n, t_on, t_off in zip(group, on, off):
             # offs sort before ons at the same tick, so a repeated note is not cut short
-            events.append((tick(n.end), mido.Message("note_off", channel=channel, note=n.pitch, velocity=0)))
-            events.append(
-                (tick(n.start), mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity))
-            )
+            events.append((t_off, 1, "note_off", dict(channel=channel, note=n.pitch, velocity=0)))
+            events.append((t_on, 2, "note_on", dict(channel=channel, note=n.pitch, velocity=n.velocity)))
         _append_sorted(track, events)
         mid.tracks.append(track)
     with atomic_path(path) as tmp:
@@ -64,8 +66,11 @@ def write_midi(score, path, *, ticks_per_beat: int = 480) -> Path:
 
 
 def _append_sorted(track, events):
-    order = {"program_change": 0, "set_tempo": 0, "time_signature": 0, "note_off": 1, "note_on": 2}
+    """``(tick, order, type, fields)`` events into ``track`` by tick, then order (stable)."""
+    import mido
+
     last = 0
-    for t, msg in sorted(events, key=lambda e: (e[0], order.get(e[1].type, 3))):
-        track.append(msg.copy(time=t - last))
+    for t, _, kind, fields in sorted(events, key=lambda e: (e[0], e[1])):
+        meta = kind in ("set_tempo", "time_signature")
+        track.append((mido.MetaMessage if meta else mido.Message)(kind, time=t - last, **fields))
         last = t

@@ -175,9 +175,28 @@ def test_harmonic_parameters_and_cli_render(folder, Generator, tmp_path):
     with pytest.raises(Exception, match="temperature"):
         g["temperature"]
     sf.write(tmp_path / "in.wav", np.zeros(9600, np.float32), 96000)
+    # an instrument plays notes: audio in is refused (it used to render silence)
     rc = main(
-        ["render", "generator", "--model", str(folder), "-i", str(tmp_path / "in.wav")]
-        + ["-o", str(tmp_path / "out.wav"), "--param", "attack_ms=10", "-q"]
+        [
+            "render",
+            "generator",
+            "--model",
+            str(folder),
+            "-i",
+            str(tmp_path / "in.wav"),
+            "-o",
+            str(tmp_path / "x.wav"),
+        ]
+    )
+    assert rc == 2 and not (tmp_path / "x.wav").exists()
+    from cwrnn_audio.midi.notes import Note, Score
+    from cwrnn_audio.midi.write import write_midi
+
+    write_midi(Score(notes=[Note(pitch=69, start=0.0, end=0.05, velocity=100)]), tmp_path / "a.mid")
+    rc = main(
+        ["render", "generator", "--model", str(folder), "--midi", str(tmp_path / "a.mid")]
+        + ["-o", str(tmp_path / "out.wav"), "--param", "attack_ms=10", "--tail", "0.1", "-q"]
+        + ["--sample-rate", "96000"]
     )
     assert rc in (0, None)
-    assert sf.info(str(tmp_path / "out.wav")).frames == 9600
+    assert sf.info(str(tmp_path / "out.wav")).frames == round(0.15 * 96000)
