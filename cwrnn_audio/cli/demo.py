@@ -64,7 +64,7 @@ def run(args) -> int:
     composed = time.perf_counter() - start
     if not notes:
         raise ParameterError(f"the melody model wrote no notes in {args.bars} bars; try another --seed")
-    pitch_range = tuple(playback["pitch_range"]) if any(playback.get("pitch_range", ())) else None
+    pitch_range = playback.get("pitch_range")
     audio = render_notes(
         player, codec, notes, transpose=args.transpose, seed=args.seed, pitch_range=pitch_range
     )

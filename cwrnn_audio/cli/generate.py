@@ -92,7 +92,7 @@ def run_notes(args, folder) -> int:
         raise ParameterError(f"{args.midi}: the file has no notes to play")
     check_polyphony(score.notes, args.midi)
     env = Envelope(attack=args.attack, release=args.release)
-    pitch_range = tuple(playback["pitch_range"]) if any(playback.get("pitch_range", ())) else None
+    pitch_range = playback.get("pitch_range")
     audio = render_notes(
         model,
         codec,

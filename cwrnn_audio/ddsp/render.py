@@ -135,15 +135,16 @@ def render_notes(
     """Mono audio ``(1, T * hop)`` float32 at ``codec.sample_rate``: ``notes`` played by a harmonic
     model (``model``: a CW-RNN whose codec is ``codec``, a :class:`HarmonicAdapter`).
 
-    ``pitch_range``: (lowest, highest) f0 in Hz seen in training; notes outside it still render
-    (the synthesizer extrapolates) after a warning naming the range.
+    ``pitch_range``: (lowest, highest) f0 in Hz seen in training (a model folder's
+    ``playback["pitch_range"]``; ``[0, 0]`` or None: unknown); notes outside it still render (the
+    synthesizer extrapolates) after a warning naming the range.
     """
     from ..kernels.harmonic import HarmonicSynth
 
     if getattr(codec, "name", "") != "harmonic":
         raise ParameterError(f"rendering notes needs a model of the harmonic encoding; got {codec!r}")
     f0, db = note_controls(notes, frame_rate=codec.frame_rate, envelope=envelope, transpose=transpose)
-    if pitch_range is not None:
+    if pitch_range is not None and any(pitch_range):
         lo, hi = pitch_range
         played = [440.0 * 2.0 ** ((n.pitch + transpose - 69) / 12) for n in notes]
         outside = [p for p in played if p < lo * 0.97 or p > hi * 1.03]
