@@ -11,7 +11,7 @@ from .errors import ParameterError, ParameterTypeError
 
 _LAZY = {
     "CWRNN": "cwrnn_audio.nn.module:CWRNN",
-    "load": "cwrnn_audio.io.model_file:load",
+    "load": "cwrnn_audio.nn.module:load",
 }
 
 __all__ = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from cwrnn_audio.errors import ParameterError
-from cwrnn_audio.plugin import Parameter, Plugin
-from cwrnn_audio.plugin.base import MidiEvent, load_plugin_model
+from cwrnn_audio.plugin import MidiEvent, Parameter, Plugin
+from cwrnn_audio.plugin.base import load_plugin_model
 
 
 class Continuator(Plugin):
@@ -29,7 +29,7 @@ class Continuator(Plugin):
 
     def __init__(self, model=None, *, seed: int = 0, **values):
         _, (self.model, self.encoding, self.settings), self.model_fingerprint = load_plugin_model(
-            model, "melody", name=self.name, domain="midi"
+            model, "melody", name=self.name, domain="midi", torch=False
         )
         self.seed = seed
         super().__init__(**values)

@@ -10,8 +10,8 @@ import numpy as np
 
 from cwrnn_audio.ddsp.render import Envelope
 from cwrnn_audio.errors import ParameterError, ParameterTypeError
-from cwrnn_audio.plugin import Parameter, Plugin
-from cwrnn_audio.plugin.base import MidiEvent, load_plugin_model
+from cwrnn_audio.plugin import MidiEvent, Parameter, Plugin
+from cwrnn_audio.plugin.base import load_plugin_model
 
 __all__ = ["Generator", "MidiEvent"]  # MidiEvent: where it was defined first
 

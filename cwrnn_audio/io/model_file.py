@@ -1,4 +1,6 @@
-"""Model files: safetensors tensors plus the configuration as JSON metadata.
+"""Model files: safetensors tensors plus the configuration as JSON metadata, read and written with
+NumPy only (the torch module is built by :func:`cwrnn_audio.nn.module.load`, the NumPy one by
+:class:`cwrnn_audio.runtime.model.RuntimeModel`).
 
 Tensors: ``W_H`` (n, n, zeros below the block diagonal), ``W_I`` (n, input),
 ``b_H`` (n), ``W_O`` (output, n), ``b_O`` (output); metadata key
@@ -42,11 +44,15 @@ def save_model(model, path) -> Path:
 
 def check_weights(config: CWRNNConfig, tensors: dict, *, source: str) -> None:
     """Refuse missing/extra tensors, wrong shapes, non-finite values, a non-triangular ``W_H``."""
+    if not isinstance(tensors, dict):
+        raise ParameterTypeError(f"{source} must be a dict of NumPy arrays; got {type(tensors).__name__}")
     names = set(tensors)
     if names != set(TENSOR_NAMES):
         raise ParameterError(f"{source}: expected tensors {sorted(TENSOR_NAMES)}; got {sorted(names)}")
     for name, shape in expected_shapes(config).items():
         a = tensors[name]
+        if not isinstance(a, np.ndarray):
+            raise ParameterTypeError(f"{source}: tensor {name} must be a NumPy array; got {type(a).__name__}")
         if tuple(a.shape) != shape:
             raise ParameterError(
                 f"{source}: tensor {name} must have shape {shape} for this config; got {tuple(a.shape)}"
@@ -93,29 +99,3 @@ def read_model_file(path) -> tuple[CWRNNConfig, dict]:
     config = CWRNNConfig.from_dict(data, source=f"{source}: {CONFIG_KEY}")
     check_weights(config, tensors, source=source)
     return config, tensors
-
-
-def load(path, *, map_location="cpu"):
-    """Load a model written by :meth:`CWRNN.save`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.safetensors`` file.
-    map_location : str or torch.device, keyword-only
-        Device for the returned module's parameters.
-
-    Returns
-    -------
-    CWRNN
-    """
-    import torch
-
-    from ..nn.module import CWRNN
-
-    config, tensors = read_model_file(path)
-    model = CWRNN(config)
-    with torch.no_grad():
-        for name in TENSOR_NAMES:
-            getattr(model, name).copy_(torch.from_numpy(np.asarray(tensors[name], np.float32)))
-    return model.to(map_location)

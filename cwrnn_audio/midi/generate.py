@@ -13,9 +13,7 @@ from .notes import Score
 
 def _stepper(model, backend):
     """(step(x (I,)) -> logits (O,), step_many(xs (T, I))): the CW-RNN's stream, or the LSTM's torch state carried by hand."""
-    from ..nn.module import CWRNN
-
-    if isinstance(model, CWRNN):
+    if hasattr(model, "stream"):  # a CW-RNN, torch or NumPy (RuntimeModel); the LSTM has no stream
         s = model.stream(backend=backend)
         return lambda x: s.process(x[None])[0], lambda xs: s.process(xs)
     import torch

@@ -13,10 +13,12 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from ..core.kinds import file_kind
 from ..errors import ParameterError, ParameterTypeError
 from ..io.atomic import write_json
+from ..lazy import resolve
 from .fields import check_playback
-from .registry import CODECS, codec_class, codec_from_dict, codec_names, network_io
+from .registry import codec_class, codec_from_dict, codec_names
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
 CODEC_FILES = ("codec.json", "adapter.json", "encoding.json")  # every name a codec JSON is written under
@@ -32,9 +34,8 @@ class ModelFolder(NamedTuple):
 def save_model_dir(directory, model, codec, training: dict | None = None, **playback) -> Path:
     d = Path(os.fspath(directory))
     d.mkdir(parents=True, exist_ok=True)
-    kind = type(model).__name__
-    save, _ = network_io(kind, source=f"{d}: model")
-    save(model, d / WEIGHTS)
+    kind = "CWRNN" if type(model).__name__ == "RuntimeModel" else type(model).__name__
+    resolve(file_kind(kind, source=f"{d}: model").save)(model, d / WEIGHTS)
     write_json(d / CONFIG, {"model": model.config.to_dict(), "kind": kind, "training": training or {}})
     write_json(d / codec.folder_file, {**codec.to_dict(), **playback})
     return d
@@ -76,30 +77,41 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def load_model_dir(directory, *, domain: str | None = None) -> ModelFolder:
+def load_model_dir(directory, *, domain: str | None = None, torch: bool = True) -> ModelFolder:
     """The model, its codec (of ``domain``, if given) and playback settings from a model folder.
+
+    ``torch=True``: the model is its torch module (:class:`~cwrnn_audio.nn.module.CWRNN`).
+    ``torch=False``: a CW-RNN is a :class:`~cwrnn_audio.runtime.model.RuntimeModel` (NumPy weights,
+    Numba streams), and torch is not imported; streaming and plugins load folders this way.
 
     Every field read is checked (ParameterError naming the file and key): a model folder is a
     user's input, so a broken one is bad input, not failed work.
     """
+    if not isinstance(torch, bool):
+        raise ParameterTypeError(f"torch must be a bool; got {torch!r}")
     d = Path(os.fspath(directory))
     codec_file = next((d / f for f in CODEC_FILES if (d / f).is_file()), None)
     if not (d / WEIGHTS).is_file() or codec_file is None:
         raise ParameterError(f"{d}: not a model folder (needs {WEIGHTS} and one of {', '.join(CODEC_FILES)})")
     data = _read_mapping(codec_file)
-    names = codec_names(domain) if domain else tuple(CODECS)
+    names = codec_names(domain)
     encoding = data.get("encoding")
     if not isinstance(encoding, str):
         raise ParameterTypeError(
             f"{codec_file}: encoding must be a string, one of {sorted(names)}; got {_short(encoding)}"
         )
     if encoding not in names:
+        codec_class(
+            encoding, source=str(codec_file)
+        )  # unknown or broken: the registry's message, with its hint
         raise ParameterError(f"{codec_file}: encoding must be one of {sorted(names)}; got {_short(encoding)}")
-    playback = check_playback(codec_class(encoding).playback, data, source=str(codec_file))
+    playback = check_playback(
+        codec_class(encoding, source=str(codec_file)).playback, data, source=str(codec_file)
+    )
     codec = codec_from_dict(data, source=str(codec_file), domain=domain)
     config = _read_mapping(d / CONFIG) if (d / CONFIG).is_file() else {}
-    _, load = network_io(config.get("kind", "CWRNN"), source=str(d / CONFIG))
-    model = load(d / WEIGHTS)
+    net = file_kind(config.get("kind", "CWRNN"), source=str(d / CONFIG))
+    model = resolve(net.load if torch or net.runtime_load is None else net.runtime_load)(d / WEIGHTS)
     c = model.config
     if c.output_size != codec.output_size or c.input_size not in (0, codec.input_size):
         raise ParameterError(

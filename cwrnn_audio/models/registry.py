@@ -1,7 +1,7 @@
 """Registries of kinds: a name -> a class or callable, or a lazy ``"module:attr"`` reference.
 
-``CODECS`` maps an encoding name to its :class:`~cwrnn_audio.models.codec.Codec`; ``NETWORKS``
-maps a network's type name (``config.json``'s ``"kind"``) to its ``(save, load)`` functions.
+``CODECS`` maps an encoding name to its :class:`~cwrnn_audio.models.codec.Codec` (network kinds
+are described in :mod:`cwrnn_audio.core.kinds`).
 A new encoding is one new file whose class is decorated with ``@register_codec("name")``; another
 package adds one by declaring an entry point in the group ``cwrnn_audio.codecs``
 (``name = "package.module:Class"``), found on first use and imported only when that name is asked for.
@@ -10,9 +10,8 @@ A built-in name cannot be taken over by an entry point.
 
 from __future__ import annotations
 
-import importlib
-
 from ..errors import ParameterError, ParameterTypeError
+from ..lazy import resolve
 
 GROUP = "cwrnn_audio.codecs"
 _CODECS: dict = {
@@ -26,10 +25,6 @@ _CODECS: dict = {
 }
 _FROM_ENTRY_POINTS: set = set()
 _discovered = False
-NETWORKS: dict = {
-    "CWRNN": ("cwrnn_audio.io.model_file:save_model", "cwrnn_audio.io.model_file:load"),
-    "LSTMNet": ("cwrnn_audio.io.lstm_file:save_lstm", "cwrnn_audio.io.lstm_file:load_lstm"),
-}
 
 
 def _discover() -> None:
@@ -52,17 +47,6 @@ def __getattr__(name):
         _discover()
         return _CODECS
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def resolve(target):
-    """A ``"module:attr"`` string -> the object; anything else is returned as is."""
-    if not isinstance(target, str):
-        return target
-    module, _, attr = target.partition(":")
-    value = importlib.import_module(module)
-    for part in attr.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def register_codec(name: str):
@@ -166,13 +150,3 @@ def codec_from_dict(data, *, source: str = "codec", domain: str | None = None):
             f"{source}: 'encoding' must be one of {sorted(codec_names(domain))}; got {data!r}"
         )
     return cls.from_dict(data, source=source)
-
-
-def network_io(kind: str, *, source: str = "config.json"):
-    """(save(model, path), load(path)) for a network type name."""
-    if not isinstance(kind, str):
-        raise ParameterTypeError(f"{source}: 'kind' must be one of {sorted(NETWORKS)}; got {kind!r}")
-    if kind not in NETWORKS:
-        raise ParameterError(f"{source}: 'kind' must be one of {sorted(NETWORKS)}; got {kind!r}")
-    save, load = NETWORKS[kind]
-    return resolve(save), resolve(load)

@@ -13,6 +13,7 @@ from ..core.clock import block_upper_mask
 from ..core.config import TENSOR_NAMES, CWRNNConfig
 from ..core.state import CWRNNState
 from ..errors import ParameterError, ParameterTypeError
+from ..io.model_file import check_weights, read_model_file, save_model
 from .functional import cwrnn_readout
 
 BACKENDS = ("numba", "torch")
@@ -72,6 +73,17 @@ class CWRNN(nn.Module):
         mask = torch.from_numpy(block_upper_mask(config.module_sizes))
         self.register_buffer("W_H_mask", mask, persistent=False)
         self.reset_parameters()
+
+    @classmethod
+    def from_weights(cls, config: CWRNNConfig, weights: dict, **kwargs) -> CWRNN:
+        """A module holding ``weights``: NumPy arrays named and shaped as in the model file (checked
+        as a file's are); ``kwargs`` as the constructor's (``batch_first``)."""
+        model = cls(config, **kwargs)
+        check_weights(config, weights, source="weights")
+        with torch.no_grad():
+            for name in TENSOR_NAMES:  # np.array copies: torch warns on wrapping a read-only array
+                getattr(model, name).copy_(torch.from_numpy(np.array(weights[name], np.float32)))
+        return model
 
     def reset_parameters(self) -> None:
         """The paper's initialisation: every weight ~ N(0, init_std); zeros below the blocks."""
@@ -227,6 +239,22 @@ class CWRNN(nn.Module):
     # -- files ---------------------------------------------------------------------
     def save(self, path) -> None:
         """Write a ``.safetensors`` file (atomically); see the README for its layout."""
-        from ..io.model_file import save_model
-
         save_model(self, path)
+
+
+def load(path, *, map_location="cpu") -> CWRNN:
+    """Load a model written by :meth:`CWRNN.save` (``cwrnn_audio.load``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.safetensors`` file.
+    map_location : str or torch.device, keyword-only
+        Device for the returned module's parameters.
+
+    Returns
+    -------
+    CWRNN
+    """
+    config, tensors = read_model_file(path)
+    return CWRNN.from_weights(config, tensors).to(map_location)

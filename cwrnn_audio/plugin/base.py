@@ -5,29 +5,21 @@ from __future__ import annotations
 import abc
 import hashlib
 import itertools
-import json
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from ..checks import all_finite, valid_int
 from ..errors import ParameterError, ParameterTypeError
+from .events import EVENT_TYPES, MidiEvent, valid_events  # noqa: F401 - the first two: importable here, as before
+from .state import _metadata, checked_state, dump_state  # noqa: F401 - _metadata: importable here, as before
 
 #: the plugin kinds: ``effect`` (audio -> audio), ``instrument`` (notes -> audio),
 #: ``midi_effect`` (notes -> notes, audio passes through)
 KINDS = ("effect", "instrument", "midi_effect")
-EVENT_TYPES = ("note_on", "note_off")
-
-
-class MidiEvent(NamedTuple):
-    offset: int  # frame inside the block
-    type: str  # "note_on" or "note_off" (note_on with velocity 0 is a note_off)
-    note: int
-    velocity: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,35 +40,6 @@ class Parameter:
                 f"parameter {self.name!r} must be in [{self.minimum}, {self.maximum}]; got {value!r}"
             )
         return float(value)
-
-
-def valid_events(events, num_frames: int, *, name: str) -> list:
-    """``events`` as :class:`MidiEvent` s of Python ints, sorted by offset (stable), or an error
-    naming the event: offsets inside the block (0 in an empty one), notes and velocities 0..127,
-    types :data:`EVENT_TYPES`. Every note-taking plugin reads its events through this."""
-    if isinstance(events, (str, bytes)) or not hasattr(events, "__iter__"):
-        raise ParameterTypeError(
-            f"{name}: events must be a list of (offset, type, note, velocity); got {events!r}"
-        )
-    out = []
-    for ev in events:
-        if not isinstance(ev, (tuple, list)) or not 3 <= len(ev) <= 4:
-            raise ParameterTypeError(f"{name}: an event is (offset, type, note, velocity); got {ev!r}")
-        ev = MidiEvent(*ev)
-        for field, hi in (("offset", max(1, num_frames) - 1), ("note", 127), ("velocity", 127)):
-            value = getattr(ev, field)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ParameterTypeError(f"{name}: event {field} must be an integer in 0..{hi}; got {ev!r}")
-            if not 0 <= value <= hi:
-                where = f", outside the block of {num_frames} frames" if field == "offset" else ""
-                raise ParameterError(f"{name}: event {field} must be in 0..{hi}; got {ev!r}{where}")
-        if not isinstance(ev.type, str):
-            raise ParameterTypeError(f"{name}: event type must be one of {EVENT_TYPES}; got {ev!r}")
-        if ev.type not in EVENT_TYPES:
-            raise ParameterError(f"{name}: event type must be one of {EVENT_TYPES}; got {ev!r}")
-        out.append(MidiEvent(int(ev.offset), ev.type, int(ev.note), int(ev.velocity)))
-    out.sort(key=lambda e: e.offset)
-    return out
 
 
 class Plugin(abc.ABC):
@@ -282,19 +245,10 @@ class Plugin(abc.ABC):
     # -- state -----------------------------------------------------------------------
     def get_state(self) -> bytes:
         """Parameters and the running state (e.g. hidden values and clock) as safetensors bytes."""
-        from safetensors.numpy import save
-
         self._enter("get_state")
         try:
             self._check_prepared()
-            arrays = {k: np.ascontiguousarray(v) for k, v in self._state_arrays().items()}
-            meta = {
-                "plugin": self.name,
-                "parameters": json.dumps(self._values),
-                "prepared": json.dumps(self.prepared),
-                "model": self.model_fingerprint,
-            }
-            return save(arrays, metadata=meta)
+            return dump_state(self)
         finally:
             self._leave()
 
@@ -305,7 +259,7 @@ class Plugin(abc.ABC):
         """
         self._enter("set_state")
         try:
-            values, arrays = self._checked_state(data)
+            values, arrays = checked_state(self, data)
             before = {k: np.array(v, copy=True) for k, v in self._state_arrays().items()}
             try:
                 self._load_state_arrays(arrays)
@@ -315,59 +269,6 @@ class Plugin(abc.ABC):
             self._values = values
         finally:
             self._leave()
-
-    def _checked_state(self, data) -> tuple[dict, dict]:
-        from safetensors.numpy import load
-
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ParameterTypeError(
-                f"{self.name}: a state is bytes from get_state(); got {type(data).__name__}"
-            )
-        data = bytes(data)
-        try:
-            arrays = load(data)
-            meta = _metadata(data)
-            plugin, model = meta["plugin"], meta.get("model")
-            params, prepared = json.loads(meta["parameters"]), json.loads(meta["prepared"])
-        except Exception as exc:
-            raise ParameterError(f"{self.name}: not a plugin state ({type(exc).__name__}: {exc})") from None
-        if plugin != self.name:
-            raise ParameterError(f"{self.name}: the state belongs to plugin {plugin!r}")
-        self._check_prepared()
-        if not isinstance(prepared, list) or tuple(prepared) != self.prepared:
-            raise ParameterError(
-                f"{self.name}: the state was taken prepared as {prepared}; this one is {self.prepared}"
-            )
-        if model != self.model_fingerprint:
-            raise ParameterError(
-                f"{self.name}: the state was taken with another model (weights {str(model)[:16]!r}, "
-                f"this instance's {self.model_fingerprint[:16]!r})"
-            )
-        if not isinstance(params, dict) or set(params) != set(self._values):
-            raise ParameterError(
-                f"{self.name}: the state's parameters {params!r} are not this plugin's {sorted(self._values)}"
-            )
-        values = {k: self._param(k).check(v) for k, v in params.items()}
-        template = self._state_arrays()
-        if set(arrays) != set(template):
-            missing, extra = sorted(set(template) - set(arrays)), sorted(set(arrays) - set(template))
-            raise ParameterError(
-                f"{self.name}: the state lacks arrays {missing} and has unknown arrays {extra}"
-            )
-        for k, want in template.items():
-            got = arrays[k]
-            rows_free = k in self.variable_rows and got.ndim == want.ndim
-            if got.dtype != want.dtype or (
-                got.shape != want.shape and not (rows_free and got.shape[1:] == want.shape[1:])
-            ):
-                raise ParameterError(
-                    f"{self.name}: state array {k!r} is {got.dtype} {got.shape}; "
-                    f"this instance needs {want.dtype} {want.shape}"
-                )
-            if got.dtype.kind == "f" and not np.isfinite(got).all():
-                raise ParameterError(f"{self.name}: state array {k!r} holds NaN or infinite values")
-        self._check_state_arrays(arrays)
-        return values, arrays
 
     # -- pedalboard-style whole-buffer call -----------------------------------------
     def __call__(
@@ -465,16 +366,14 @@ def model_folder(model, default: str, *, name: str) -> Path:
     )
 
 
-def load_plugin_model(model, default: str, *, name: str, domain: str):
+def load_plugin_model(model, default: str, *, name: str, domain: str, torch: bool = False):
     """``(folder, ModelFolder, fingerprint)``: the model a plugin plays, and the sha256 of its
-    weights file, which the plugin's states carry so that another model's state is refused."""
+    weights file, which the plugin's states carry so that another model's state is refused.
+
+    A CW-RNN loads without torch (a :class:`~cwrnn_audio.runtime.model.RuntimeModel`), so a host
+    that plays plugins need not import it; ``torch=True`` loads the torch module instead."""
     from ..models.folder import WEIGHTS, load_model_dir
 
     folder = model_folder(model, default, name=name)
-    loaded = load_model_dir(folder, domain=domain)
+    loaded = load_model_dir(folder, domain=domain, torch=torch)
     return folder, loaded, hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest()
-
-
-def _metadata(data: bytes) -> dict:
-    n = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + n]).get("__metadata__", {})

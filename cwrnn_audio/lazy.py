@@ -1,0 +1,16 @@
+"""Lazy references: ``"module:attr"`` strings resolved on first use, so registries import nothing heavy."""
+
+from __future__ import annotations
+
+import importlib
+
+
+def resolve(target):
+    """A ``"module:attr"`` (``attr`` may be dotted) -> the object; anything else is returned as is."""
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
+    value = importlib.import_module(module)
+    for part in attr.split("."):
+        value = getattr(value, part)
+    return value
