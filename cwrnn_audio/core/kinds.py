@@ -55,8 +55,7 @@ _CWRNN = dict(
     runtime_load="cwrnn_audio.runtime.model:RuntimeModel.load",
     streams=True,
 )
-KINDS: dict[str, NetworkKind] = {
-    "cwrnn": NetworkKind(name="cwrnn", label="CW-RNN", **_CWRNN),
+KINDS: dict[str, NetworkKind] = {  # in the paper's order (its tables and figures)
     "srn": NetworkKind(name="srn", label="SRN", **_CWRNN),
     "lstm": NetworkKind(
         name="lstm",
@@ -67,6 +66,7 @@ KINDS: dict[str, NetworkKind] = {
         save="cwrnn_audio.io.lstm_file:save_lstm",
         load="cwrnn_audio.io.lstm_file:load_lstm",
     ),
+    "cwrnn": NetworkKind(name="cwrnn", label="CW-RNN", **_CWRNN),
 }
 #: one kind per class name written in ``config.json`` (the SRN is saved as the CW-RNN it is)
 BY_FILE_KIND = {k.file_kind: k for k in KINDS.values() if k.name != "srn"}

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..checks import valid_choice, valid_device, valid_int
+from ..core.kinds import KINDS
 from ..errors import ParameterError
 from ..io.atomic import atomic_path, write_json
 from ..train.loop import EpochLoop
@@ -29,7 +30,7 @@ from ..train.optimizer import OptimizerConfig
 from ..train.trainer import PopulationTask
 from .excerpts import PAPER_COUNT, PAPER_LENGTH, cut_excerpts, load_music
 
-METHODS = ("srn", "lstm", "cwrnn")
+METHODS = tuple(KINDS)  # the paper's order
 # hidden units per parameter budget (the paper's table)
 HIDDEN = {
     100: {"srn": 9, "lstm": 4, "cwrnn": 11},
@@ -74,15 +75,14 @@ class GenerationConfig:
 
 def make_network(method: str, size: int, cfg: GenerationConfig):
     """An untrained no-input network of the paper's size for ``method``."""
-    from ..nn.lstm import LSTMNet
-    from ..nn.module import CWRNN
-
-    n = HIDDEN[size][method]
-    if method == "lstm":
-        return LSTMNet(input_size=0, hidden_size=n, init_std=cfg.init_std, forget_bias=cfg.lstm_forget_bias)
-    if method == "srn":  # a simple RNN is a CW-RNN with one module of period 1
-        return CWRNN(input_size=0, module_sizes=[n], periods=[1], init_std=cfg.init_std)
-    return CWRNN(input_size=0, hidden_size=n, num_modules=cfg.cwrnn_modules, init_std=cfg.init_std)
+    options = {"lstm": {"forget_bias": cfg.lstm_forget_bias}, "cwrnn": {"num_modules": cfg.cwrnn_modules}}
+    return KINDS[method].build(
+        input_size=0,
+        output_size=1,
+        hidden=HIDDEN[size][method],
+        init_std=cfg.init_std,
+        **options.get(method, {}),
+    )
 
 
 def make_population(method: str, size: int, cfg: GenerationConfig):
@@ -183,7 +183,6 @@ def summarize(values) -> tuple[float, float, int]:
 
 def format_table(results: dict, sizes, methods) -> str:
     """The paper's table: mean ± std NMSE per method (rows) and parameter budget (columns)."""
-    names = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
     head = f"{'NMSE':<8}" + "".join(f"{str(s) + ' params':>22}" for s in sizes)
     lines = [head, "-" * len(head)]
     for m in methods:
@@ -196,14 +195,13 @@ def format_table(results: dict, sizes, methods) -> str:
             mean, std, bad = summarize(vals)
             cell = f"{mean:.4f} ± {std:.4f}" + (f" ({bad} div.)" if bad else "")
             cells.append(f"{cell:>22}")
-        lines.append(f"{names[m]:<8}" + "".join(cells))
+        lines.append(f"{KINDS[m].label:<8}" + "".join(cells))
     return "\n".join(lines)
 
 
 def format_comparison(results: dict, sizes, methods) -> str:
     """The paper's settings and the tuned ones side by side: per method and budget, mean ± std and
     median NMSE of each, then the ratios LSTM / CW-RNN and SRN / CW-RNN of the means."""
-    names = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
     head = f"{'NMSE':<18}" + "".join(f"{str(s) + ' params':>30}" for s in sizes)
     lines = [head, "-" * len(head)]
     means = {}
@@ -220,7 +218,7 @@ def format_comparison(results: dict, sizes, methods) -> str:
                 med = float(np.median(np.asarray(vals, float)))
                 cell = f"{mean:.4f} ± {std:.4f} (med {med:.4f})" + (f" {bad} div." if bad else "")
                 cells.append(f"{cell:>30}")
-            lines.append(f"{names[m] + ', ' + label:<18}" + "".join(cells))
+            lines.append(f"{KINDS[m].label + ', ' + label:<18}" + "".join(cells))
     for key, label in (("nmse", "paper"), ("tuned", "tuned")):
         for m in ("lstm", "srn"):
             if m in methods and "cwrnn" in methods:
@@ -228,7 +226,7 @@ def format_comparison(results: dict, sizes, methods) -> str:
                     f"{means.get((key, m, s), np.nan) / means.get((key, 'cwrnn', s), np.nan):>29.1f}x"
                     for s in sizes
                 ]
-                lines.append(f"{names[m] + '/CW-RNN, ' + label:<18}" + "".join(cells))
+                lines.append(f"{KINDS[m].label + '/CW-RNN, ' + label:<18}" + "".join(cells))
     return "\n".join(lines)
 
 

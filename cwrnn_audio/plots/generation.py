@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.kinds import KINDS
 from .figure import pyplot, save_png
-
-LABELS = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
 
 
 def box_plots(results: dict, path) -> Path:
@@ -23,7 +22,7 @@ def box_plots(results: dict, path) -> Path:
         len(rows), len(sizes), figsize=(3.2 * len(sizes), 3.6 * len(rows)), sharey=True, squeeze=False
     )
     for (title, nm), row in zip(rows, axes):
-        methods = [m for m in ("srn", "lstm", "cwrnn") if m in nm]
+        methods = [m for m in KINDS if m in nm]
         for ax, size in zip(row, sizes):
             data, labels = [], []
             for m in methods:
@@ -31,7 +30,7 @@ def box_plots(results: dict, path) -> Path:
                 v = v[np.isfinite(v) & (v > 0)]
                 if v.size:
                     data.append(v)
-                    labels.append(LABELS[m])
+                    labels.append(KINDS[m].label)
             if data:
                 ax.boxplot(data, tick_labels=labels)
             ax.set_yscale("log")
@@ -49,13 +48,13 @@ def best_outputs(outputs: dict, path, *, size: int) -> Path:
     """Target vs the best network's output for each method at one size."""
     plt = pyplot()
     targets = outputs["targets"]
-    methods = [m for m in ("srn", "lstm", "cwrnn") if f"{m}-{size}" in outputs]
+    methods = [m for m in KINDS if f"{m}-{size}" in outputs]
     fig, axes = plt.subplots(len(methods), 1, figsize=(8, 2.2 * len(methods)), sharex=True, squeeze=False)
     for ax, m in zip(axes[:, 0], methods):
         y = outputs[f"{m}-{size}"]
         tgt = targets[int(outputs[f"{m}-{size}-excerpt"])]
         ax.plot(tgt, color="0.6", lw=2.0, label="target")
-        ax.plot(y, color="C3", lw=1.0, label=f"{LABELS[m]} (best run)")
+        ax.plot(y, color="C3", lw=1.0, label=f"{KINDS[m].label} (best run)")
         ax.set_ylim(-1.3, 1.3)
         ax.legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("sample (44.1 kHz)")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.kinds import KINDS
 from .figure import pyplot, save_png
 
-LABELS = {"srn": "SRN", "lstm": "LSTM", "cwrnn": "CW-RNN"}
 STYLES = {"sgd": ("C0", "o"), "adam": ("C3", "s")}
 
 
@@ -64,7 +64,9 @@ def tuning_curves(data: dict, path, *, method: str) -> Path:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     axes[0][0].set_ylabel("dev NMSE, mean over runs\n(best over clip, forget bias)")
-    fig.suptitle(f"{LABELS.get(method, method)}: learning-rate search on development excerpts")
+    fig.suptitle(
+        f"{KINDS[method].label if method in KINDS else method}: learning-rate search on development excerpts"
+    )
     fig.tight_layout()
     out = save_png(fig, path)
     plt.close(fig)
