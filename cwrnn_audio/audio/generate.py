@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import valid_choice, valid_int
+from ..core.sampling import SAMPLING
 from ..errors import ParameterError, ParameterTypeError
 from ..io.audio_file import valid_audio
 
@@ -15,12 +16,12 @@ def generate(
     seconds: float,
     *,
     prime=None,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    noise: float = 0.0,
-    voices: int = 1,
+    temperature: float = SAMPLING.temperature,
+    top_k: int = SAMPLING.top_k,
+    noise: float = SAMPLING.noise,
+    voices: int = SAMPLING.voices,
     seed: int | None = None,
-    backend: str = "numba",
+    backend: str = SAMPLING.backend,
 ) -> np.ndarray:
     """Generate ``seconds`` of audio per voice.
 

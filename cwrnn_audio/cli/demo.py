@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+from ..core.sampling import SAMPLING
+
 HELP = "compose a new melody with a bundled model and play it with the bundled instrument"
 
 
@@ -28,7 +30,7 @@ def add_arguments(p) -> None:
         help="semitones the instrument plays the tune up (default: %(default)s, the flute's octave); "
         "the .mid holds the notes as played",
     )
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=SAMPLING.temperature)
     p.add_argument(
         "-o", "--output", default="cwrnn_demo.wav", help="output audio file (default: %(default)s)"
     )

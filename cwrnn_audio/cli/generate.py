@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.sampling import BACKENDS, SAMPLING
+from ..ddsp.envelope import Envelope
+
 HELP = "generate audio or MIDI from a trained model"
 
 #: more voices than any audio format holds (libsndfile's WAV limit): refused before the work
@@ -20,22 +23,39 @@ MIDI_SUFFIXES = (".mid", ".midi")
 
 def add_arguments(p) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR")
-    p.add_argument("--seconds", type=float, default=None, help="length (audio default: 2)")
-    p.add_argument("--bars", type=float, default=None, help="MIDI: length in 4/4 bars (default: 8)")
+    p.add_argument(
+        "--seconds", type=float, default=None, help=f"length (audio default: {SAMPLING.seconds:g})"
+    )
+    p.add_argument(
+        "--bars", type=float, default=None, help=f"MIDI: length in 4/4 bars (default: {SAMPLING.bars:g})"
+    )
     p.add_argument("--events", type=int, default=None, help="MIDI events encoding: length in events")
-    p.add_argument("--prime-bars", type=float, default=2, help="MIDI: bars of --prime the model reads first")
+    p.add_argument(
+        "--prime-bars",
+        type=float,
+        default=SAMPLING.prime_bars,
+        help="MIDI: bars of --prime the model reads first",
+    )
     p.add_argument("--prime", metavar="FILE", help="audio the model continues")
     p.add_argument("--with-prime", action="store_true", help="write the prime before the continuation")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--noise", type=float, default=0.0, help="noise std fed back in regression models")
-    p.add_argument("--voices", type=int, default=1, help="independent voices, written as channels")
+    p.add_argument("--temperature", type=float, default=SAMPLING.temperature)
+    p.add_argument("--top-k", type=int, default=SAMPLING.top_k)
+    p.add_argument(
+        "--noise", type=float, default=SAMPLING.noise, help="noise std fed back in regression models"
+    )
+    p.add_argument(
+        "--voices", type=int, default=SAMPLING.voices, help="independent voices, written as channels"
+    )
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--backend", choices=("numba", "torch"), default="numba")
+    p.add_argument("--backend", choices=BACKENDS, default=SAMPLING.backend)
     p.add_argument("--midi", metavar="FILE.mid", help="harmonic models: the notes to play")
     p.add_argument("--transpose", type=int, default=0, help="--midi: semitones added to every note")
-    p.add_argument("--attack", type=float, default=0.03, help="--midi: seconds to reach a note's level")
-    p.add_argument("--release", type=float, default=0.12, help="--midi: seconds of fade after note-off")
+    p.add_argument(
+        "--attack", type=float, default=Envelope.attack, help="--midi: seconds to reach a note's level"
+    )
+    p.add_argument(
+        "--release", type=float, default=Envelope.release, help="--midi: seconds of fade after note-off"
+    )
     p.add_argument("--plot", action="store_true", help="--midi: a spectrogram PNG beside OUT")
     p.add_argument("-o", "--output", required=True, metavar="OUT")
 
@@ -131,7 +151,7 @@ def run_audio(args, folder) -> int:
     audio = generate(
         model,
         adapter,
-        2.0 if args.seconds is None else args.seconds,
+        SAMPLING.seconds if args.seconds is None else args.seconds,
         prime=prime,
         noise=args.noise,
         voices=args.voices,
@@ -153,7 +173,11 @@ def run_midi(args, folder) -> int:
 
     model, enc, settings = folder
     prime = read_midi(args.prime) if args.prime else None
-    bars = args.bars if args.bars is not None or args.seconds is not None or args.events is not None else 8
+    bars = (
+        args.bars
+        if args.bars is not None or args.seconds is not None or args.events is not None
+        else SAMPLING.bars
+    )
     prime_notes, new, score = generate_midi(
         model,
         enc,

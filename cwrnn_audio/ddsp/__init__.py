@@ -5,6 +5,7 @@
 - ``cwrnn_audio.kernels.harmonic``: the same synthesizer in Numba, streaming, block-size invariant.
 - ``features.py``: analysis of a recording into frames (pYIN f0 and voicing, A-weighted loudness).
 - ``loss.py``: the multi-scale spectral loss (training) and distance (evaluation).
+- ``envelope.py``: the note envelope (attack, release, a velocity's level); light, the CLI reads its defaults.
 - ``render.py``: notes to pitch and loudness curves, one voice per sounding note, to audio.
 The codec that ties them to a CW-RNN is ``cwrnn_audio.adapters.harmonic`` (encoding "harmonic").
 

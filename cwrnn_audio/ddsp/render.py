@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -21,6 +20,7 @@ from numba import njit
 from .. import kernels  # noqa: F401  (installs the per-user kernel cache before the njit below)
 from ..errors import ParameterError, ParameterTypeError
 from ..midi.read import MAX_SECONDS  # the longest score a MIDI file may hold
+from .envelope import Envelope
 from .features import LOUDNESS_FLOOR_DB as FLOOR_DB  # the loudness of silence the model learnt
 
 
@@ -43,23 +43,6 @@ def _note_curve(t, start, end, level, attack, release, out):
     """``out[i] = max(out[i], note_db(t[i], ...))``: one note added to a voice's loudness."""
     for i in range(t.shape[0]):
         out[i] = max(out[i], note_db(t[i], start, end, level, attack, release))
-
-
-@dataclass
-class Envelope:
-    attack: float = 0.03  # seconds from the floor to the note's level
-    release: float = 0.12  # seconds from the note's level back to the floor after note-off
-    top_db: float = -18.0  # A-weighted loudness of velocity 127
-    range_db: float = 30.0  # velocity 1 is this much quieter (linear in velocity's log)
-
-    def __post_init__(self):
-        for key in ("attack", "release", "range_db"):
-            v = getattr(self, key)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ParameterError(f"{key} must be a finite number >= 0; got {v!r}")
-
-    def level_db(self, velocity: int) -> float:
-        return self.top_db + self.range_db * math.log(max(1, velocity) / 127) / math.log(127)
 
 
 def assign_voices(notes) -> list[int]:

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 
 from ..checks import valid_int
+from ..core.sampling import SAMPLING
 from ..errors import ParameterError
 from .notes import Score
 
@@ -38,13 +39,13 @@ def generate_midi(
     seconds: float | None = None,
     events: int | None = None,
     prime: Score | None = None,
-    prime_bars: float = 2,
-    temperature: float = 1.0,
-    top_k: int = 0,
+    prime_bars: float = SAMPLING.prime_bars,
+    temperature: float = SAMPLING.temperature,
+    top_k: int = SAMPLING.top_k,
     seed: int | None = None,
     tempo_bpm: float = 120.0,
     program: int = 0,
-    backend: str = "numba",
+    backend: str = SAMPLING.backend,
 ):
     """Generate a continuation; returns ``(prime_notes, new_notes, score)``.
 
