@@ -228,6 +228,9 @@ def test_cli_trains_on_a_folder_and_generates(corpus, tmp_path):
     r = run("generate", str(tmp_path), "--seconds", "1", "-o", str(tmp_path / "x.wav"))
     assert r.returncode == 2 and "not a model folder" in r.stderr and "Traceback" not in r.stderr
     r = run("train", "audio", str(corpus), "--out", str(tmp_path / "m2"), "--sample-rate", "500")
-    assert r.returncode == 2 and "sample_rate must be a whole number of Hz from 1000 to 384000; got 500" in r.stderr
+    assert (
+        r.returncode == 2
+        and "sample_rate must be a whole number of Hz from 1000 to 384000; got 500" in r.stderr
+    )
     r = run("train", "audio", str(corpus / "silent.wav"), "--out", str(tmp_path / "m3"))
     assert r.returncode == 2 and "silent.wav: the audio is silent" in r.stderr
