@@ -8,8 +8,9 @@ from ..adapters import periods_for_seconds
 from ..checks import valid_choice
 from ..errors import ParameterError, ParameterTypeError
 from ..models.registry import codec_names, make_codec
-from ..train.sequence import LoopConfig, train_model_dir, train_model_dir_streamed
-from .dataset import load_corpus
+from ..train.folder import claim, file_digests
+from ..train.sequence import LoopConfig, run_settings, train_model_dir, train_model_dir_streamed
+from .dataset import find_audio_files, load_corpus
 
 
 @dataclass
@@ -83,22 +84,24 @@ def train_audio(
     adapter = cfg.adapter()
     make_model = lambda: cfg.model(adapter)
     run = dict(resume=resume, progress=progress, log=log)
+    files = find_audio_files(paths)
     if distributed:
-        from .dataset import find_audio_files
         from .loader import AudioLoader
 
         loader = AudioLoader(adapter, channels=cfg.channels, cache_dir=cache_dir)
-        files = find_audio_files(paths)
         return train_model_dir_streamed(
             files, loader, make_model, adapter, out_dir, cfg, workers=workers, **run
         )[0]
-    clips, skipped = load_corpus(paths, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
-    for _path, reason in skipped:
-        log(f"skipped {reason}")
-    streams = [s for _, audio in clips for s in adapter.streams(audio)]
-    if hasattr(adapter, "report"):
-        log(adapter.report())
-    history, _ = train_model_dir(
-        streams, make_model, adapter, out_dir, cfg, **adapter.playback_settings(streams), **run
-    )
+    data = file_digests(files)
+    # the folder's checks come before decoding and pitch analysis, which can take minutes
+    with claim(out_dir, resume=resume, settings=run_settings(cfg, data)):
+        clips, skipped = load_corpus(files, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
+        for _path, reason in skipped:
+            log(f"skipped {reason}")
+        streams = [s for _, audio in clips for s in adapter.streams(audio)]
+        if hasattr(adapter, "report"):
+            log(adapter.report())
+        history, _ = train_model_dir(
+            streams, make_model, adapter, out_dir, cfg, data=data, **adapter.playback_settings(streams), **run
+        )
     return {**history, "skipped": [(str(p), r) for p, r in skipped]}

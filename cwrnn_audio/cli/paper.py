@@ -14,6 +14,8 @@ from its checkpoint to the same result.
 
 from __future__ import annotations
 
+import argparse
+
 HELP = "reproduce the paper's experiments (generation, tune)"
 DEFAULT_MUSIC = "bach_prelude_fluidr3.flac"  # in cwrnn_audio_samples
 
@@ -23,11 +25,21 @@ def _csv(kind):
         try:
             return tuple(kind(v) for v in text.split(",") if v)
         except ValueError:
-            raise __import__("argparse").ArgumentTypeError(
-                f"expected a comma-separated list; got {text!r}"
-            ) from None
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list; got {text!r}") from None
 
     return parse
+
+
+class _Join(argparse.Action):
+    """A list option given as ``--sizes 100,1000`` or ``--sizes 100 1000`` (or both ways at once):
+    each word is parsed by the ``_csv`` type, and the words' values joined."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, tuple(v for part in values for v in part))
+
+
+def _list_option(p, flag, kind, default, help) -> None:
+    p.add_argument(flag, type=_csv(kind), nargs="+", action=_Join, default=default, help=help)
 
 
 def add_arguments(p) -> None:
@@ -87,24 +99,11 @@ def _add_tune(sub, samples) -> None:
     _experiment_arguments(
         t, samples, runs=20, unit="networks per setting", out="tuned.json, records and PNGs"
     )
-    t.add_argument("--lrs", type=_csv(float), default=None, help=f"learning rates (default: {d['lrs']})")
-    t.add_argument(
-        "--optimizers",
-        type=_csv(str),
-        default=None,
-        help=f"default: {d['optimizers']} (sgd: Nesterov momentum 0.95)",
-    )
-    t.add_argument(
-        "--clips",
-        type=_csv(_clip),
-        default=None,
-        help=f"gradient-norm clips, none for none (default: {d['clips']})",
-    )
-    t.add_argument(
-        "--forget-biases",
-        type=_csv(float),
-        default=None,
-        help=f"LSTM forget-gate biases (default: {d['forget_biases']})",
+    _list_option(t, "--lrs", float, None, f"learning rates (default: {d['lrs']})")
+    _list_option(t, "--optimizers", str, None, f"default: {d['optimizers']} (sgd: Nesterov momentum 0.95)")
+    _list_option(t, "--clips", _clip, None, f"gradient-norm clips, none for none (default: {d['clips']})")
+    _list_option(
+        t, "--forget-biases", float, None, f"LSTM forget-gate biases (default: {d['forget_biases']})"
     )
     t.add_argument("--dev-excerpts", type=int, default=5, help="development excerpts (default: %(default)s)")
 
@@ -120,10 +119,11 @@ def _experiment_arguments(p, samples, *, runs: int, unit: str, out: str) -> None
     )
     p.add_argument("--out", required=True, metavar="DIR", help=f"folder for {out}")
     p.add_argument("--runs", type=int, default=runs, help=f"{unit} (default: %(default)s)")
-    p.add_argument(
-        "--sizes", type=_csv(int), default=(100, 250, 500, 1000), help="parameter budgets, e.g. 100,1000"
+    sizes, methods = (100, 250, 500, 1000), ("srn", "lstm", "cwrnn")
+    _list_option(
+        p, "--sizes", int, sizes, "parameter budgets, e.g. 100,1000 or 100 1000 (default: 100,250,500,1000)"
     )
-    p.add_argument("--methods", type=_csv(str), default=("srn", "lstm", "cwrnn"), help="e.g. srn,lstm,cwrnn")
+    _list_option(p, "--methods", str, methods, "e.g. srn,lstm,cwrnn (default: all three)")
     p.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", choices=("numba", "torch"), default="numba")

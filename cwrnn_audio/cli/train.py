@@ -13,30 +13,48 @@ config.json, adapter.json, history.json and loss_curve.png; rerun with
 
 from __future__ import annotations
 
+import argparse
+
 HELP = "train a model on audio or MIDI files"
+
+
+class _Format(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default in --help (not a None or False: a flag, or a default its help
+    describes); the description's layout kept."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+_FORMAT = dict(description=__doc__, formatter_class=_Format)
 
 
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
-    a = sub.add_parser("audio", help="autoregressive audio model", description=__doc__)
+    a = sub.add_parser("audio", help="autoregressive audio model", **_FORMAT)
     a.add_argument("paths", nargs="+", metavar="PATH")
-    a.add_argument("--encoding", choices=("raw", "mulaw", "mel", "harmonic"), default="mulaw")
+    a.add_argument(
+        "--encoding",
+        choices=("raw", "mulaw", "mel", "harmonic"),
+        default="mulaw",
+        help="what the model predicts",
+    )
     a.add_argument("--out", required=True, metavar="MODEL_DIR")
-    a.add_argument("--sample-rate", type=int, default=16000)
     a.add_argument(
-        "--context", type=int, default=1, help="mulaw: the last N samples as input (default: %(default)s)"
+        "--sample-rate", type=int, default=16000, help="the model's rate in Hz; files are resampled"
     )
+    a.add_argument("--context", type=int, default=1, help="mulaw: the last N samples as input")
+    a.add_argument("--hop-length", type=int, default=256, help="mel: samples per frame")
+    a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size")
+    a.add_argument("--n-mels", type=int, default=64, help="mel: bands")
+    a.add_argument("--frame-rate", type=int, default=250, help="harmonic: frames per second")
+    a.add_argument("--n-harmonics", type=int, default=60, help="harmonic: oscillators")
+    a.add_argument("--n-noise", type=int, default=65, help="harmonic: noise bands")
     a.add_argument(
-        "--hop-length", type=int, default=256, help="mel: samples per frame (default: %(default)s)"
+        "--channels", choices=("mix", "keep"), default="mix", help="mix to mono, or a stream per channel"
     )
-    a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size (default: %(default)s)")
-    a.add_argument("--n-mels", type=int, default=64, help="mel: bands (default: %(default)s)")
-    a.add_argument(
-        "--frame-rate", type=int, default=250, help="harmonic: frames per second (default: %(default)s)"
-    )
-    a.add_argument("--n-harmonics", type=int, default=60, help="harmonic: oscillators (default: %(default)s)")
-    a.add_argument("--n-noise", type=int, default=65, help="harmonic: noise bands (default: %(default)s)")
-    a.add_argument("--channels", choices=("mix", "keep"), default="mix")
     _network_arguments(
         a,
         modules=8,
@@ -49,62 +67,81 @@ def add_arguments(p) -> None:
         "--cache-dir", metavar="DIR", help="with --distributed: keep decoded, resampled audio here"
     )
 
-    m = sub.add_parser("midi", help="autoregressive note-stream model", description=__doc__)
+    m = sub.add_parser("midi", help="autoregressive note-stream model", **_FORMAT)
     m.add_argument("paths", nargs="+", metavar="PATH")
-    m.add_argument("--encoding", choices=("roll", "events", "melody"), default="melody")
+    m.add_argument("--encoding", choices=("roll", "events", "melody"), default="melody", help="note stream")
     m.add_argument("--out", required=True, metavar="MODEL_DIR")
-    m.add_argument("--steps-per-beat", type=int, default=4, help="grid encodings: 4 = sixteenths (default)")
-    m.add_argument("--architecture", choices=("cwrnn", "lstm"), default="cwrnn")
+    m.add_argument("--steps-per-beat", type=int, default=4, help="grid encodings: 4 = sixteenths")
+    m.add_argument(
+        "--architecture",
+        choices=("cwrnn", "lstm"),
+        default="cwrnn",
+        help="lstm: the baseline, same parameters",
+    )
     _network_arguments(
         m,
         modules=6,
         periods="--periods-beats",
         periods_help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats",
     )
-    m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop")
+    m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop", help="channel-10 notes")
     _loop_arguments(m, window=64, chunk_windows=4, batch=8)
     _distributed_arguments(m)
 
-    e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", description=__doc__)
+    e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", **_FORMAT)
     e.add_argument("--dry", nargs="+", required=True, metavar="FILE")
     e.add_argument(
         "--wet", nargs="+", required=True, metavar="FILE", help="the processed files, in the same order"
     )
     e.add_argument("--out", required=True, metavar="MODEL_DIR")
-    e.add_argument("--sample-rate", type=int, default=48000)
+    e.add_argument(
+        "--sample-rate", type=int, default=48000, help="the model's rate in Hz; files are resampled"
+    )
     _network_arguments(e, modules=8)
     _loop_arguments(e, window=512, chunk_windows=4, batch=8)
 
 
 def _network_arguments(p, *, modules: int, periods: str | None = None, periods_help: str = "") -> None:
     """The CW-RNN's size, and for the autoregressive kinds its clock-period span in their own unit."""
-    p.add_argument("--modules", type=int, default=modules)
-    p.add_argument("--module-size", type=int, default=16)
+    p.add_argument("--modules", type=int, default=modules, help="CW-RNN modules (clock periods)")
+    p.add_argument("--module-size", type=int, default=16, help="units per module")
     if periods:
         p.add_argument(periods, type=float, nargs=2, metavar=("SHORTEST", "LONGEST"), help=periods_help)
 
 
 def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
     """The truncated-BPTT trainer's options (train.sequence.LoopConfig), shared by every kind."""
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument(
-        "--window", type=int, default=window, help="truncated-BPTT window in steps (default: %(default)s)"
-    )
+    p.add_argument("--epochs", type=int, default=20, help="at most (early stopping); may grow on --resume")
+    p.add_argument("--window", type=int, default=window, help="truncated-BPTT window in steps")
     p.add_argument(
         "--chunk-windows",
         type=int,
         default=chunk_windows,
-        help="windows per chunk, state carried across them (default: %(default)s)",
+        help="windows per chunk, state carried across them",
     )
-    p.add_argument("--batch", type=int, default=batch, help="chunks per batch (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch", type=int, default=batch, help="chunks per batch")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     p.add_argument("--input-noise", type=float, default=0.0, help="noise std on training inputs")
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--patience", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="tail of each file held out for validation (whole files when none is long enough)",
+    )
+    p.add_argument(
+        "--patience", type=int, default=5, help="epochs without a better validation loss before stopping"
+    )
+    p.add_argument("--seed", type=int, default=0, help="initial weights, data order and noise")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch's and Numba's threads, one count for both (default: $CWRNN_AUDIO_THREADS, else 1: "
+        "more threads than free cores make training several times slower)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in MODEL_DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def _distributed_arguments(p) -> None:
@@ -117,7 +154,7 @@ def _distributed_arguments(p) -> None:
         "--workers",
         type=int,
         default=0,
-        help="with --distributed: DataLoader processes per rank (default: 0)",
+        help="with --distributed: DataLoader processes per rank",
     )
 
 
@@ -147,10 +184,23 @@ def _loop_values(args) -> dict:
 
 
 def run(args) -> int:
-    if args.kind == "midi":
-        return run_midi(args)
-    if args.kind == "effect":
-        return run_effect(args)
+    from ..train.distributed import SharedError
+    from ..train.threads import use_threads
+
+    use_threads(args.threads)
+    try:
+        if args.kind == "midi":
+            return run_midi(args)
+        if args.kind == "effect":
+            return run_effect(args)
+        return run_audio(args)
+    except SharedError:
+        if _is_main():
+            raise
+        return 2  # every rank met it; rank 0 says it, once per job
+
+
+def run_audio(args) -> int:
     from ..audio.fit import AudioTrainConfig, train_audio
 
     cfg = AudioTrainConfig(
@@ -181,7 +231,7 @@ def _report(args, res, skipped_verb: str, *, parameters: bool = False) -> int:
         extra = f"{res['parameters']} parameters, " if parameters else ""
         print(
             f"model: {args.out} ({extra}best epoch {res['best_epoch']}, "
-            f"validation loss {min(res['val_loss']):.4f})"
+            f"{res.get('val_loss_is', 'validation loss')} {min(res['val_loss']):.4f})"
         )
         _report_skipped(res["skipped"], skipped_verb)
     return 0
@@ -222,7 +272,8 @@ def run_effect(args) -> int:
         args.dry, args.wet, args.out, cfg, resume=args.resume, progress=not args.quiet, log=print
     )
     print(
-        f"model: {args.out} (best epoch {res['best_epoch']}, validation MSE {min(res['val_loss']):.5f}); "
+        f"model: {args.out} (best epoch {res['best_epoch']}, "
+        f"{res.get('val_loss_is', 'validation')} MSE {min(res['val_loss']):.5f}); "
         f"use it with: cwrnn-audio render effect --model {args.out} -i IN -o OUT"
     )
     return 0

@@ -9,8 +9,9 @@ import numpy as np
 from ..checks import valid_choice
 from ..errors import ParameterError
 from ..models.registry import codec_names, make_codec
-from ..train.sequence import LoopConfig, train_model_dir, train_model_dir_streamed
-from .corpus import load_scores
+from ..train.folder import claim, file_digests
+from ..train.sequence import LoopConfig, run_settings, train_model_dir, train_model_dir_streamed
+from .corpus import find_midi_files, load_scores
 
 
 @dataclass
@@ -97,29 +98,31 @@ def train_midi(
     enc = cfg.encoding_obj()
     make_model = lambda: cfg.model(enc)
     run = dict(resume=resume, progress=progress, log=log)
+    files = find_midi_files(paths)
     if distributed:
-        from .corpus import find_midi_files
         from .loader import MidiLoader
 
         def playback(meta):
             return playback_settings([d["tempo_bpm"] for d in meta], [p for d in meta for p in d["programs"]])
 
-        files, loader = find_midi_files(paths), MidiLoader(enc, drums=cfg.drums)
+        loader = MidiLoader(enc, drums=cfg.drums)
         run.update(playback=playback, workers=workers)
         history, model = train_model_dir_streamed(files, loader, make_model, enc, out_dir, cfg, **run)
         return {**history, "parameters": model.num_parameters}
-    scores, skipped = load_scores(paths, drums=cfg.drums)
-    for _, reason in skipped:
-        log(f"skipped {reason}")
-    streams = []
-    for s in scores:
-        try:
-            streams.extend(enc.streams(s))
-        except ParameterError as exc:  # e.g. a roll past the step limit
-            skipped.append((s.source, str(exc)))
-            log(f"skipped {exc}")
-    tempos = [60e6 / s.tempos[0][1] for s in scores]
-    run.update(playback_settings(tempos, [n.program for s in scores for n in s.notes]))
-    history, model = train_model_dir(streams, make_model, enc, out_dir, cfg, **run)
+    data = file_digests(files)
+    with claim(out_dir, resume=resume, settings=run_settings(cfg, data)):  # before reading the scores
+        scores, skipped = load_scores(files, drums=cfg.drums)
+        for _, reason in skipped:
+            log(f"skipped {reason}")
+        streams = []
+        for s in scores:
+            try:
+                streams.extend(enc.streams(s))
+            except ParameterError as exc:  # e.g. a roll past the step limit
+                skipped.append((s.source, str(exc)))
+                log(f"skipped {exc}")
+        tempos = [60e6 / s.tempos[0][1] for s in scores]
+        run.update(playback_settings(tempos, [n.program for s in scores for n in s.notes]))
+        history, model = train_model_dir(streams, make_model, enc, out_dir, cfg, data=data, **run)
     skipped = [(str(p), r) for p, r in skipped]
     return {**history, "skipped": skipped, "parameters": model.num_parameters}

@@ -5,13 +5,17 @@ moments, step counters, losses so far), ``trainer.json`` (epoch, settings,
 history) and, for single models, the model file users can load. A folder is
 written under a temporary name and renamed when complete; only then does
 ``DIR/latest`` (written atomically) name it, so a run killed at any moment
-resumes from the last complete checkpoint.
+resumes from the last complete checkpoint. A complete folder renamed in just
+before a kill, with no pointer to it yet, is complete all the same: loading
+takes the newest complete folder. ``latest`` must name a checkpoint folder
+of ``DIR`` itself; anything else there is refused, never followed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,15 +56,65 @@ def save_checkpoint(directory, epoch: int, arrays: dict, info: dict, model=None)
     return folder
 
 
+NAME = re.compile(r"ckpt-\d{6}")
+
+
+def pointed(directory) -> Path | None:
+    """The folder ``DIR/latest`` names, or None without a pointer; a name that is not a plain
+    checkpoint name (a path, ``..``, an absolute path) is refused: following it would resume,
+    and report success, from another folder's files."""
+    pointer = Path(directory) / "latest"
+    if not pointer.is_file():
+        return None
+    try:
+        name = pointer.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{pointer}: unreadable checkpoint pointer ({exc})") from None
+    if not NAME.fullmatch(name):
+        raise ParameterError(
+            f"{pointer}: must name a checkpoint folder like 'ckpt-000001' in {directory}; got {name!r}"
+        )
+    return Path(directory) / name
+
+
+def complete_folders(directory) -> list[Path]:
+    """The complete checkpoint folders in ``directory``, oldest first (only a finished folder is
+    ever renamed to its ``ckpt-EEEEEE`` name)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [d for d in directory.iterdir() if NAME.fullmatch(d.name) and not d.is_symlink() and d.is_dir()]
+    return sorted(d for d in found if (d / "state.safetensors").is_file() and (d / "trainer.json").is_file())
+
+
+def has_checkpoint(directory) -> bool:
+    return pointed(directory) is not None or bool(complete_folders(directory))
+
+
+def clean_leftovers(directory) -> None:
+    """Remove what a killed save leaves: half-written ``.ckpt-*`` folders and ``.latest.*.tmp`` files."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return
+    for old in [*directory.glob(".ckpt-*"), *directory.glob(".latest.*.tmp")]:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+
+
 def load_checkpoint(directory):
-    """(arrays, info) of the latest complete checkpoint, or None if there is none."""
+    """(arrays, info) of the newest complete checkpoint, or None if there is none."""
     from safetensors.numpy import load_file
 
     directory = Path(directory)
-    pointer = directory / "latest"
-    if not pointer.is_file():
+    named = pointed(directory)
+    folders = complete_folders(directory)
+    if named is None and not folders:
         return None
-    folder = directory / pointer.read_text().strip()
+    folder = folders[-1] if folders else named
+    if named is not None and folders and named.name > folder.name:
+        folder = named  # reported unreadable below rather than silently passed over
     try:
         arrays = load_file(str(folder / "state.safetensors"))
         info = json.loads((folder / "trainer.json").read_text())

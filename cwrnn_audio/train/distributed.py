@@ -15,6 +15,11 @@ import torch
 
 from ..errors import ParameterError
 
+
+class SharedError(ParameterError):
+    """A user error every rank of a group meets alike: each raises it, rank 0 alone shows it."""
+
+
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 

@@ -22,10 +22,12 @@ import torch
 
 from ..errors import ParameterError
 from ..io.atomic import atomic_path
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import clean_leftovers, has_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import Ranks
+from .folder import refuse_other_settings
 
 SINGLE = Ranks(0, 1, torch.device("cpu"))
+NO_VALIDATION = "training loss (no validation set)"
 
 
 class Task:
@@ -35,6 +37,10 @@ class Task:
     The defaults below suit a task without validation; a ``val_loss`` from ``evaluate()`` turns on
     best-epoch keeping (``save_best(info)``, rank 0) and early stopping.
     """
+
+    # False: ``val_loss`` from ``evaluate()`` is the training loss, for want of a validation set;
+    # the log and the history say so rather than call it validation
+    has_validation = True
 
     def new_history(self) -> dict:
         return {"train_loss": [], "val_loss": [], "best_epoch": 0, "seconds": []}
@@ -64,7 +70,7 @@ class LoopResult:
 @dataclass
 class EpochLoop:
     epochs: int
-    settings: dict  # JSON-able; a checkpoint is resumed only if made with equal settings
+    settings: dict  # JSON-able; a checkpoint is resumed only if made with equal settings (epochs may grow)
     checkpoint_dir: Path | None = None
     resume: bool = False
     every: int = 1  # epochs per round: a checkpoint and a history record after each
@@ -106,7 +112,8 @@ class EpochLoop:
                 self._checkpoint(task, history, best, done)
                 if stop:
                     self.ranks.is_main and self.log(
-                        f"stopping early: no better validation loss for {self.patience} epochs"
+                        f"stopping early: no better "
+                        f"{'validation loss' if task.has_validation else NO_VALIDATION} for {self.patience} epochs"
                     )
                     break
         if self.history_dir is not None and self.ranks.is_main:
@@ -122,6 +129,8 @@ class EpochLoop:
         fresh = task.new_history(), math.inf, 0
         if not self.resume or self.checkpoint_dir is None:
             return fresh
+        if self.ranks.is_main:
+            clean_leftovers(self.checkpoint_dir)
         found = load_checkpoint(self.checkpoint_dir)
         if found is None:
             return fresh
@@ -129,10 +138,8 @@ class EpochLoop:
         if info.get("settings") != self.settings:
             if self.restart_on_mismatch:
                 return fresh
-            raise ParameterError(
-                f"{self.checkpoint_dir}: the checkpoint was made with other settings; train into another "
-                f"folder (checkpoint: {info.get('settings')!r}, now: {self.settings!r})"
-            )
+            old = info.get("settings")
+            refuse_other_settings(self.checkpoint_dir, old if isinstance(old, dict) else {}, self.settings)
         task.load(arrays, info)
         if "torch_rng" in arrays:
             torch.set_rng_state(torch.from_numpy(arrays["torch_rng"].copy()))
@@ -143,9 +150,12 @@ class EpochLoop:
         if "val_loss" not in record:
             return best, False
         val = record["val_loss"]
-        self._say(
-            f"epoch {done}: train {record['train_loss']:.4f}, validation {val:.4f}" + task.describe(record)
-        )
+        if task.has_validation:
+            line = f"epoch {done}: train {record['train_loss']:.4f}, validation {val:.4f}"
+        else:
+            history["val_loss_is"] = NO_VALIDATION
+            line = f"epoch {done}: train {record['train_loss']:.4f} (no validation set)"
+        self._say(line + task.describe(record))
         if val < best:
             best = val
             history["best_epoch"] = done
@@ -166,7 +176,7 @@ class EpochLoop:
 
 def refuse_nonempty(out: Path, resume: bool) -> None:
     """A run writes into an empty (or new) folder, or resumes the checkpoint in ``out/checkpoint``."""
-    if resume and (out / "checkpoint" / "latest").is_file():
+    if resume and has_checkpoint(out / "checkpoint"):
         return
     if out.exists() and any(out.iterdir()):
         raise ParameterError(f"{out} is not empty; use --resume to continue or choose another folder")

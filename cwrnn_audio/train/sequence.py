@@ -2,8 +2,9 @@
 
 Streams come whole from memory (:class:`ChunkBatches`) or window by window from files
 (:class:`StreamBatches`, one process or many under DDP). The tail ``val_fraction`` of each
-stream is held out; the rest is cut into chunks of ``chunk_windows`` windows, trained in order
-with the state (hidden values, and the clock for a CW-RNN) carried from one window to the next
+stream is held out (whole streams, in memory, when none is long enough for a tail; else the
+run says it has no validation set); the rest is cut into chunks of ``chunk_windows`` windows,
+trained in order with the state (hidden values, and the clock for a CW-RNN) carried from one window to the next
 and detached between them. The epochs are :class:`~.loop.EpochLoop`'s: the best epoch by
 validation loss is saved, a checkpoint is written every epoch, and a resumed run ends with the
 same weights. From files, every rank takes the same number of batches per epoch, so DDP's
@@ -13,6 +14,7 @@ all-reduce never waits on a finished rank, and data order and input noise are fu
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import hashlib
@@ -26,7 +28,9 @@ import torch
 from ..checks import valid_choice, valid_device, valid_int
 from ..data.windows import WindowDataset, split_stream
 from ..errors import ParameterError
-from .loop import SINGLE, EpochLoop, Task, refuse_nonempty
+from .distributed import SharedError
+from .folder import array_digests, claim, file_digests, publish
+from .loop import SINGLE, EpochLoop, Task
 
 LOSSES = ("ce", "mse", "bce")
 
@@ -53,17 +57,36 @@ class LoopConfig:
         self.device = valid_device(self.device)
 
 
-def _chunks(encoded, cfg):
-    """Split each (inputs, targets) stream into train chunks and validation tails."""
+def _chunks(encoded, cfg, log=print):
+    """Split each (inputs, targets) stream into train chunks and validation tails.
+
+    When no stream is long enough for a tail of a window, whole streams (the last
+    ``val_fraction`` of them, at least one) are held out instead, if there are several; with
+    one, there is no validation set, and the log says so (the loop then judges by training loss).
+    """
     train, val = [], []
     for x, y in encoded:
         chunks, tail = split_stream(
             x, y, window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction
         )
-        train.extend(chunks)
+        train.append(chunks)
         if tail is not None:
             val.append(tail)
-    return train, val
+    if not val and cfg.val_fraction > 0 and sum(1 for c in train if c) >= 2:
+        keep = [i for i, c in enumerate(train) if c]
+        held = keep[len(keep) - max(1, round(len(keep) * cfg.val_fraction)) :]
+        val = [encoded[i] for i in held]
+        train = [c if i not in held else [] for i, c in enumerate(train)]
+        log(
+            f"validation: {len(held)} of {len(keep)} streams held out whole (none is long enough for a "
+            f"validation tail of {cfg.window} steps)"
+        )
+    elif not val:
+        log(
+            "no validation set (no stream is long enough for a validation tail of "
+            f"{cfg.window} steps): the best epoch and early stopping go by the training loss"
+        )
+    return [c for chunks in train for c in chunks], val
 
 
 def sequence_loss(kind, out, target, inputs):
@@ -166,6 +189,8 @@ class SequenceTask(Task):
             [sum(self.losses), len(self.losses), sum(a for a, _ in v), sum(b for _, b in v)]
         )
         record = {"train_loss": tl / tn, "val_loss": vl / vn if vn else tl / tn}
+        if not vn:  # judged by the training loss: say so wherever the loss is shown
+            self.has_validation = False
         if self.streaming:
             record.update(self._throughput())
         return record
@@ -175,7 +200,7 @@ class SequenceTask(Task):
         if len(set(digests)) != 1:
             raise RuntimeError(f"epoch {self.epoch + 1}: the ranks' weights differ ({digests})")
         seconds = time.perf_counter() - self.t0
-        samples = self.batches.total * self.cfg.batch * self.cfg.window * self.cfg.chunk_windows
+        samples = self.batches.total * self.batches.batch * self.cfg.window * self.batches.ds.chunk_windows
         return {
             "samples_per_s": round(samples * self.ranks.world_size / seconds, 1),
             "weights_digests": digests,
@@ -191,7 +216,11 @@ class SequenceTask(Task):
 
 
 class ChunkBatches:
-    """Chunks of streams held in memory, shuffled each epoch by a generator seeded once."""
+    """Chunks of streams held in memory, shuffled each epoch by a generator seeded once.
+
+    A batch holds chunks of one length (a stream's last chunk may be shorter), so every step of
+    every chunk trains each epoch; batches of different lengths come in shuffled order.
+    """
 
     unit, streaming = "chunk", False
 
@@ -200,18 +229,29 @@ class ChunkBatches:
         self.rng = np.random.default_rng(cfg.seed)
         self.total = len(chunks)
 
+    def _plan(self) -> list[list[int]]:
+        """This epoch's batches, as chunk indices (draws from the generator)."""
+        order = self.rng.permutation(len(self.chunks))
+        by_length: dict[int, list[int]] = {}
+        for i in order:
+            by_length.setdefault(len(self.chunks[i][0]), []).append(int(i))
+        groups = [
+            g[b : b + self.cfg.batch] for g in by_length.values() for b in range(0, len(g), self.cfg.batch)
+        ]
+        if len(by_length) > 1:
+            groups = [groups[i] for i in self.rng.permutation(len(groups))]
+        return groups
+
     def skip(self, epochs: int) -> None:
         """Draw the shuffles already used, so a resumed run continues the same sequence."""
         for _ in range(epochs):
-            self.rng.permutation(len(self.chunks))
+            self._plan()
 
     def epoch(self, epoch: int):
-        order = self.rng.permutation(len(self.chunks))
-        for b in range(0, len(order), self.cfg.batch):
-            group = [self.chunks[i] for i in order[b : b + self.cfg.batch]]
-            L = min(len(x) for x, _ in group)  # equal lengths within a batch
-            xs = to_device(np.stack([x[:L] for x, _ in group]), self.device)
-            ys = to_device(np.stack([y[:L] for _, y in group]), self.device)
+        for idx in self._plan():
+            group = [self.chunks[i] for i in idx]
+            xs = to_device(np.stack([x for x, _ in group]), self.device)
+            ys = to_device(np.stack([y for _, y in group]), self.device)
             if self.cfg.input_noise > 0:
                 xs = xs + self.cfg.input_noise * torch.randn_like(xs)
             yield xs, ys, len(group)
@@ -222,9 +262,10 @@ class StreamBatches:
 
     unit, streaming = "batch", True
 
-    def __init__(self, ds, cfg, ranks, steps, workers):
+    def __init__(self, ds, cfg, ranks, steps, workers, batch=None):
         self.ds, self.cfg, self.ranks, self.total = ds, cfg, ranks, steps
-        self.loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch, num_workers=workers)
+        self.batch = batch or cfg.batch
+        self.loader = torch.utils.data.DataLoader(ds, batch_size=self.batch, num_workers=workers)
 
     def skip(self, epochs: int) -> None:
         pass  # the order is a function of the epoch
@@ -242,24 +283,46 @@ class StreamBatches:
         del it
 
 
-def _index(files, loader, cfg, ranks, shuffle_buffer):
-    """(dataset, this rank's validation tails, skipped, meta, batches per epoch), agreed by all ranks."""
-    kw = dict(window=cfg.window, chunk_windows=cfg.chunk_windows, val_fraction=cfg.val_fraction)
-    kw.update(seed=cfg.seed, rank=ranks.rank, world_size=ranks.world_size, shuffle_buffer=shuffle_buffer)
-    ds = WindowDataset(files, loader, **kw)
-    index = ds.index()
+def _index(files, loader, cfg, ranks, shuffle_buffer, log=print):
+    """(dataset, this rank's validation tails, skipped, meta, batches per epoch, chunks per batch),
+    agreed by all ranks.
+
+    Only whole chunks stream, so a small corpus adapts rather than fails (said once): files
+    shorter than a chunk of ``cfg.chunk_windows`` windows train in chunks of fewer windows, and
+    fewer chunks than one ``cfg.batch`` per process train in smaller batches."""
+    kw = dict(window=cfg.window, val_fraction=cfg.val_fraction, seed=cfg.seed, shuffle_buffer=shuffle_buffer)
+    kw.update(rank=ranks.rank, world_size=ranks.world_size)
+    for windows in range(cfg.chunk_windows, 0, -1):
+        try:
+            ds = WindowDataset(files, loader, chunk_windows=windows, **kw)
+        except ParameterError as exc:  # the same on every rank
+            raise SharedError(str(exc)) from None
+        index = ds.index()
+        counts = ranks.gather(index["chunks"])
+        if min(counts) > 0:
+            break
+    else:
+        raise SharedError(
+            f"files too short for one window of {cfg.window} steps per process (chunks per process: "
+            f"{counts}); use a shorter --window, more or longer files, or fewer processes"
+        )
     skipped = [s for part in ranks.gather(index["skipped"]) for s in part]
     meta = [m for part in ranks.gather(index["meta"]) for m in part]
-    counts = ranks.gather(index["chunks"])
-    steps = sum(counts) // (cfg.batch * ranks.world_size)
-    if min(counts) == 0 or steps == 0:
-        raise ParameterError(
-            f"chunks of {cfg.window * cfg.chunk_windows} steps per process: {counts}; need at least one per "
-            f"process and {cfg.batch} per batch "
-            "(use shorter --window / --chunk-windows, a smaller --batch or fewer processes)"
+    say = log if ranks.is_main else (lambda _: None)
+    if windows < cfg.chunk_windows:
+        say(
+            f"note: the files are shorter than a chunk of {cfg.chunk_windows} windows of {cfg.window} steps "
+            f"(after the validation tail); training in chunks of {windows} window(s)"
         )
+    batch = min(cfg.batch, sum(counts) // ranks.world_size)
+    if batch < cfg.batch:
+        say(
+            f"note: {sum(counts)} chunks on {ranks.world_size} process(es) make fewer than --batch "
+            f"{cfg.batch} per process; training with batches of {batch}"
+        )
+    steps = sum(counts) // (batch * ranks.world_size)
     val = [(to_device(a[None], ranks.device), to_device(b[None], ranks.device)) for a, b in index["val"]]
-    return ds, val, skipped, meta, steps
+    return ds, val, skipped, meta, steps, batch
 
 
 def weights_digest(model) -> str:
@@ -291,7 +354,7 @@ def load_training_arrays(model, opt, arrays) -> None:
     opt.load_state_dict(sd)
 
 
-def _run(model, codec, cfg, batches, val, out, *, ranks, save, resume, progress, log) -> dict:
+def _run(model, codec, cfg, batches, val, out, *, ranks, save, resume, progress, log, data) -> dict:
     """The epochs, on :class:`~.loop.EpochLoop`: a checkpoint per epoch in ``out/checkpoint``, the history in ``out``."""
     kind = codec.loss_function()
     if not callable(kind):
@@ -299,7 +362,8 @@ def _run(model, codec, cfg, batches, val, out, *, ranks, save, resume, progress,
     task = SequenceTask(model, kind, cfg, batches, val, save=save, ranks=ranks, progress=progress, log=log)
     desc = f"train ({ranks.world_size} process(es))"
     kw = dict(patience=cfg.patience, history_dir=out, progress=progress, ranks=ranks, log=log, desc=desc)
-    history = EpochLoop(cfg.epochs, asdict(cfg), out / "checkpoint", resume, **kw).run(task).history
+    settings = run_settings(cfg, data)
+    history = EpochLoop(cfg.epochs, settings, out / "checkpoint", resume, **kw).run(task).history
     # DDP sits in reference cycles: left to the garbage collector it could be torn down after
     # the process group and abort the process ("terminate called without an active exception")
     del task
@@ -307,35 +371,58 @@ def _run(model, codec, cfg, batches, val, out, *, ranks, save, resume, progress,
     return history
 
 
+def run_settings(cfg, data) -> dict:
+    """What a checkpoint must match to be resumed: the config and the data (``[[name, sha256]]``)."""
+    return {**asdict(cfg), "data": data}
+
+
+def _saver(out, codec, extra, playback):
+    """Write the model folder whole (see :func:`~.folder.publish`)."""
+    from ..models.folder import save_model_dir
+
+    return lambda m, i: publish(out, lambda d: save_model_dir(d, m, codec, {**i, **extra}, **playback))
+
+
 def train_model_dir(
-    streams, make_model, codec, out_dir, cfg, *, resume=False, progress=True, log=print, info=None, **playback
+    streams,
+    make_model,
+    codec,
+    out_dir,
+    cfg,
+    *,
+    resume=False,
+    progress=True,
+    log=print,
+    info=None,
+    data=None,
+    **playback,
 ):
     """Train ``make_model()`` on ``streams`` ``[(inputs (T, I), targets (T,) or (T, O))]`` held in memory.
 
     What audio, MIDI and effect training share: the model folder in ``out_dir`` (written by
     :func:`~cwrnn_audio.models.folder.save_model_dir` with ``codec``, ``info`` and the ``playback``
     settings) at each new best epoch, a checkpoint in ``out_dir/checkpoint`` that a run with the
-    same ``cfg`` resumes. Returns ``(history, model)``; the history holds ``train_loss`` and
-    ``val_loss`` per epoch, ``best_epoch`` and ``seconds``.
+    same ``cfg`` and ``data`` resumes (``data``: ``[[file name, sha256]]`` of the training files;
+    default: digests of the streams). Returns ``(history, model)``; the history holds
+    ``train_loss`` and ``val_loss`` per epoch, ``best_epoch`` and ``seconds``.
     """
-    from ..models.folder import save_model_dir
-
     out = Path(out_dir)
-    torch.manual_seed(cfg.seed)  # the initial weights are part of the run
-    model = make_model()
-    train, val = _chunks(streams, cfg)
-    if not train:
-        raise ParameterError(
-            f"not enough data for one window of {cfg.window} steps after the validation split"
-        )
-    refuse_nonempty(out, resume)
-    torch.manual_seed(cfg.seed)
-    dev = torch.device(cfg.device)
-    model = model.to(dev)
-    val = [(to_device(x[None], dev), to_device(y[None], dev)) for x, y in val]
-    save = lambda m, i: save_model_dir(out, m, codec, {**i, **(info or {})}, **playback)
-    run = dict(ranks=SINGLE, save=save, resume=resume, progress=progress, log=log)
-    history = _run(model, codec, cfg, ChunkBatches(train, cfg, dev), val, out, **run)
+    data = array_digests(streams) if data is None else data
+    with claim(out, resume=resume, settings=run_settings(cfg, data)):
+        torch.manual_seed(cfg.seed)  # the initial weights are part of the run
+        model = make_model()
+        train, val = _chunks(streams, cfg, log)
+        if not train:
+            raise ParameterError(
+                f"not enough data for one window of {cfg.window} steps after the validation split"
+            )
+        torch.manual_seed(cfg.seed)
+        dev = torch.device(cfg.device)
+        model = model.to(dev)
+        val = [(to_device(x[None], dev), to_device(y[None], dev)) for x, y in val]
+        save = _saver(out, codec, info or {}, playback)
+        run = dict(ranks=SINGLE, save=save, resume=resume, progress=progress, log=log, data=data)
+        history = _run(model, codec, cfg, ChunkBatches(train, cfg, dev), val, out, **run)
     return history, model
 
 
@@ -358,23 +445,32 @@ def train_model_dir_streamed(
     on every process torchrun started (DDP; gloo on CPUs, NCCL on GPUs) or alone.
 
     ``playback(meta)``: the model folder's playback settings from every file's loader meta.
-    Rank 0 writes; every rank returns ``(history, model)``, the history with ``samples_per_s``
-    per epoch and the ``skipped`` files.
+    Rank 0 checks and holds the folder and writes; every rank returns ``(history, model)``, the
+    history with ``samples_per_s`` per epoch and the ``skipped`` files. An error every rank
+    shares is raised on every rank as :class:`~.distributed.SharedError` (shown by rank 0 alone).
     """
-    from ..models.folder import save_model_dir
     from .distributed import process_group
 
     workers = valid_int(workers, name="workers")
     out = Path(out_dir)
-    with process_group(cfg.device) as ranks:
+    with process_group(cfg.device) as ranks, contextlib.ExitStack() as held:
+        data = ranks.gather(file_digests(files) if ranks.is_main else None)[0]
+        error = None
+        if ranks.is_main:
+            try:
+                held.enter_context(claim(out, resume=resume, settings=run_settings(cfg, data)))
+            except ParameterError as exc:
+                error = str(exc)
+        error = ranks.gather(error)[0]  # every rank has looked before rank 0 writes anything
+        if error:
+            raise SharedError(error)
         torch.manual_seed(cfg.seed)
         model = make_model()
-        refuse_nonempty(out, resume)
-        ranks.barrier()  # every rank has looked before rank 0 writes anything
-        ds, val, skipped, meta, steps = _index(files, loader, cfg, ranks, shuffle_buffer)
+        ds, val, skipped, meta, steps, batch = _index(files, loader, cfg, ranks, shuffle_buffer, log)
         model = model.to(ranks.device)
-        save = lambda m, info: save_model_dir(out, m, codec, info, **playback(meta))
-        run = dict(ranks=ranks, save=save, resume=resume, progress=progress, log=log)
-        history = _run(model, codec, cfg, StreamBatches(ds, cfg, ranks, steps, workers), val, out, **run)
+        save = _saver(out, codec, {}, playback(meta))
+        run = dict(ranks=ranks, save=save, resume=resume, progress=progress, log=log, data=data)
+        batches = StreamBatches(ds, cfg, ranks, steps, workers, batch)
+        history = _run(model, codec, cfg, batches, val, out, **run)
         ranks.barrier()
     return {**history, "skipped": skipped}, model

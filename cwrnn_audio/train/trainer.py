@@ -11,6 +11,7 @@ import torch
 
 from ..checks import valid_choice, valid_sequence, valid_steps
 from ..errors import ParameterError, ParameterTypeError
+from .folder import array_digest
 from .loop import EpochLoop, Task
 from .losses import loss_scale
 from .networks import flatten, load_flat, param_names
@@ -154,9 +155,17 @@ def fit(
     if resume and checkpoint_dir is None:
         raise ParameterError("resume=True needs checkpoint_dir")
     task = _model_task(model, targets, inputs, loss, seed, opt, engine, checkpoint_dir is not None)
+    # the data too: resuming on other targets would return the old model as if trained on them
+    data = [["targets", array_digest(task.target)], ["inputs", array_digest(task.x)]]
     loop = EpochLoop(
         epochs,
-        {"optimizer": opt.to_dict(), "loss": loss, "epochs": epochs, "config": model.config.to_dict()},
+        {
+            "optimizer": opt.to_dict(),
+            "loss": loss,
+            "epochs": epochs,
+            "config": model.config.to_dict(),
+            "data": data,
+        },
         checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
         resume=resume,
         every=checkpoint_every if checkpoint_dir is not None else max(1, min(50, epochs // 100 or 1)),

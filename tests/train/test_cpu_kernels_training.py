@@ -251,7 +251,7 @@ def test_killed_mid_epoch_and_resumed_with_the_kernels_is_bit_identical(monkeypa
     monkeypatch.setattr(numba_function, "MIN_BLOCK_WORK", 0)
     split, blocks = [], numba_function._blocks
     monkeypatch.setattr(numba_function, "_blocks", lambda *a: split.append(len(blocks(*a))) or blocks(*a))
-    args = [*AUDIO[:-4], "--batch", "32", "--epochs", "4", "--input-noise", "0.01", "-q"]
+    args = [*AUDIO[:-4], "--batch", "32", "--epochs", "4", "--input-noise", "0.01", "--threads", "2", "-q"]
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
