@@ -95,12 +95,16 @@ def train_audio(
     data = file_digests(files)
     # the folder's checks come before decoding and pitch analysis, which can take minutes
     with claim(out_dir, resume=resume, settings=run_settings(cfg, data)):
-        clips, skipped = load_corpus(files, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2)
+        clips, skipped = load_corpus(
+            files, cfg.sample_rate, channels=cfg.channels, min_frames=cfg.window * 2, codec=adapter
+        )
         for _path, reason in skipped:
             log(f"skipped {reason}")
         streams = [s for _, audio in clips for s in adapter.streams(audio)]
         if hasattr(adapter, "report"):
             log(adapter.report())
+        if hasattr(adapter, "check_quiet"):  # an instrument that never heard silence: say so
+            adapter.check_quiet(streams, cfg.val_fraction)
         history, _ = train_model_dir(
             streams, make_model, adapter, out_dir, cfg, data=data, **adapter.playback_settings(streams), **run
         )

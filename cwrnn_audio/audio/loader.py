@@ -35,11 +35,11 @@ class AudioLoader:
     def audio(self, path) -> np.ndarray:
         path = Path(os.fspath(path))
         if self.cache_dir is None:
-            return load_clip(path, self.adapter.sample_rate, channels=self.channels)
+            return load_clip(path, self.adapter.sample_rate, channels=self.channels, codec=self.adapter)
         cached = self._cache_file(path)
         if cached.is_file():
             return np.load(cached, allow_pickle=False)
-        audio = load_clip(path, self.adapter.sample_rate, channels=self.channels)
+        audio = load_clip(path, self.adapter.sample_rate, channels=self.channels, codec=self.adapter)
         with atomic_path(cached) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, audio, allow_pickle=False)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..core.kinds import KINDS
+
 HELP = "reproduce the paper's experiments (generation, tune)"
 DEFAULT_MUSIC = "bach_prelude_fluidr3.flac"  # in cwrnn_audio_samples
 
@@ -119,11 +121,11 @@ def _experiment_arguments(p, samples, *, runs: int, unit: str, out: str) -> None
     )
     p.add_argument("--out", required=True, metavar="DIR", help=f"folder for {out}")
     p.add_argument("--runs", type=int, default=runs, help=f"{unit} (default: %(default)s)")
-    sizes, methods = (100, 250, 500, 1000), ("srn", "lstm", "cwrnn")
+    sizes, methods = (100, 250, 500, 1000), tuple(KINDS)
     _list_option(
         p, "--sizes", int, sizes, "parameter budgets, e.g. 100,1000 or 100 1000 (default: 100,250,500,1000)"
     )
-    _list_option(p, "--methods", str, methods, "e.g. srn,lstm,cwrnn (default: all three)")
+    _list_option(p, "--methods", str, methods, f"e.g. {','.join(KINDS)} (default: all {len(KINDS)})")
     p.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", choices=("numba", "torch"), default="numba")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..core.kinds import SEQUENCE_KINDS
+
 HELP = "train a model on audio or MIDI files"
 
 
@@ -74,7 +76,7 @@ def add_arguments(p) -> None:
     m.add_argument("--steps-per-beat", type=int, default=4, help="grid encodings: 4 = sixteenths")
     m.add_argument(
         "--architecture",
-        choices=("cwrnn", "lstm"),
+        choices=SEQUENCE_KINDS,
         default="cwrnn",
         help="lstm: the baseline, same parameters",
     )

@@ -68,6 +68,8 @@ KINDS: dict[str, NetworkKind] = {  # in the paper's order (its tables and figure
     ),
     "cwrnn": NetworkKind(name="cwrnn", label="CW-RNN", **_CWRNN),
 }
+#: the kinds the sequence trainers build (``--architecture``): the model and its baseline
+SEQUENCE_KINDS = ("cwrnn", "lstm")
 #: one kind per class name written in ``config.json`` (the SRN is saved as the CW-RNN it is)
 BY_FILE_KIND = {k.file_kind: k for k in KINDS.values() if k.name != "srn"}
 

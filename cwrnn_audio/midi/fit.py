@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..checks import valid_choice
+from ..core.kinds import SEQUENCE_KINDS
 from ..errors import ParameterError
 from ..models.registry import codec_names, make_codec
 from ..train.folder import claim, file_digests
@@ -32,7 +33,7 @@ class MidiTrainConfig(LoopConfig):
     def __post_init__(self):
         super().__post_init__()
         valid_choice(self.encoding, codec_names("midi"), name="encoding")
-        valid_choice(self.architecture, ("cwrnn", "lstm"), name="architecture")
+        valid_choice(self.architecture, SEQUENCE_KINDS, name="architecture")
 
     def encoding_obj(self):
         return make_codec(self.encoding, **asdict(self))

@@ -23,11 +23,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import ParameterError, ParameterTypeError
+from ..core.kinds import kind_of
+from ..errors import ParameterError
 from ..io.atomic import atomic_path
-from ..io.lstm_file import save_lstm
-from ..nn.lstm import LSTMNet
-from ..nn.module import CWRNN
+from ..lazy import resolve
 
 
 def save_checkpoint(directory, epoch: int, arrays: dict, info: dict, model=None) -> Path:
@@ -123,23 +122,20 @@ def load_checkpoint(directory):
     return arrays, info
 
 
-NETWORK_SAVERS: dict[type, Callable] = {}
+NETWORK_SAVERS: dict[type, Callable] = {}  # networks of other packages (the project's: core/kinds.py)
 
 
 def register_network(cls: type, save: Callable) -> None:
-    """Teach :func:`save_network` a network kind: ``save(model, path)`` writes safetensors + JSON."""
+    """Teach :func:`save_network` a network class of another package: ``save(model, path)``."""
     NETWORK_SAVERS[cls] = save
 
 
 def save_network(model, path) -> Path:
-    """Write ``model`` with the saver registered for its class (or the nearest base class)."""
+    """Write ``model`` with the saver of its kind (:mod:`cwrnn_audio.core.kinds`), or the one
+    registered for its class (or the nearest base class)."""
     for cls in type(model).__mro__:
         if cls in NETWORK_SAVERS:
             NETWORK_SAVERS[cls](model, path)
             return Path(os.fspath(path))
-    known = ", ".join(c.__name__ for c in NETWORK_SAVERS)
-    raise ParameterTypeError(f"model must be one of {known}; got {type(model).__name__}")
-
-
-register_network(CWRNN, lambda model, path: model.save(path))  # the core format
-register_network(LSTMNet, save_lstm)
+    resolve(kind_of(model).save)(model, path)  # a network of no kind: ParameterTypeError naming it
+    return Path(os.fspath(path))

@@ -5,18 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.kinds import kind_of
 from ..errors import ParameterError
-from ..nn.lstm import LSTMNet
-from ..nn.module import CWRNN
-
-PARAM_NAMES = {CWRNN: ("W_H", "W_I", "b_H", "W_O", "b_O"), LSTMNet: ("W_x", "W_h", "b", "W_O", "b_O")}
 
 
 def param_names(model) -> tuple:
-    try:
-        return PARAM_NAMES[type(model)]
-    except KeyError:
-        raise ParameterError(f"model must be a CWRNN or an LSTMNet; got {type(model).__name__}") from None
+    """The flat layout of ``model``'s kind (ParameterTypeError for a network of no known kind)."""
+    return kind_of(model).layout
 
 
 def shapes(model) -> list[tuple[str, tuple]]:
