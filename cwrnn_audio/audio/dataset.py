@@ -25,6 +25,8 @@ def _silent(path) -> bool:
 
     try:
         with sf.SoundFile(str(path)) as f:
+            if f.frames == 0:
+                return False  # empty, not silent: read_audio says so
             for block in f.blocks(SCAN_BLOCK, dtype="float32"):
                 if not np.all(np.abs(block) < SILENCE_PEAK):  # NaN counts as not silent: refused later
                     return False
