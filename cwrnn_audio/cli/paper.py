@@ -87,27 +87,37 @@ def _clip(text):
 
 # the search's defaults (cwrnn_audio.experiments.tune), spelled out here so that building the
 # parser imports nothing heavy; a test checks they agree
-TUNE_DEFAULTS = {
-    "lrs": "1e-05,3e-05,0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3",
-    "optimizers": "sgd,adam",
-    "clips": "none,1,10",
-    "forget_biases": "1,5",
-}
+GRID = ("lrs", "optimizers", "clips", "forget_biases")  # options whose None means the grid's default
+
+
+def _shown(values) -> str:
+    return ",".join("none" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def _add_tune(sub, samples) -> None:
-    d = TUNE_DEFAULTS
+    from ..experiments import grid
+
     t = sub.add_parser("tune", help="hyper-parameter search on development excerpts", description=TUNE_DOC)
     _experiment_arguments(
         t, samples, runs=20, unit="networks per setting", out="tuned.json, records and PNGs"
     )
-    _list_option(t, "--lrs", float, None, f"learning rates (default: {d['lrs']})")
-    _list_option(t, "--optimizers", str, None, f"default: {d['optimizers']} (sgd: Nesterov momentum 0.95)")
-    _list_option(t, "--clips", _clip, None, f"gradient-norm clips, none for none (default: {d['clips']})")
+    _list_option(t, "--lrs", float, None, f"learning rates (default: {_shown(grid.LRS)})")
     _list_option(
-        t, "--forget-biases", float, None, f"LSTM forget-gate biases (default: {d['forget_biases']})"
+        t,
+        "--optimizers",
+        str,
+        None,
+        f"optimizers, sgd with Nesterov momentum 0.95 (default: {_shown(grid.OPTIMIZERS)})",
     )
-    t.add_argument("--dev-excerpts", type=int, default=5, help="development excerpts (default: %(default)s)")
+    _list_option(
+        t, "--clips", _clip, None, f"gradient-norm clips, none for none (default: {_shown(grid.CLIPS)})"
+    )
+    _list_option(
+        t, "--forget-biases", float, None, f"LSTM forget-gate biases (default: {_shown(grid.FORGET_BIASES)})"
+    )
+    t.add_argument(
+        "--dev-excerpts", type=int, default=grid.DEV_COUNT, help="development excerpts (default: %(default)s)"
+    )
 
 
 def _experiment_arguments(p, samples, *, runs: int, unit: str, out: str) -> None:
@@ -154,7 +164,7 @@ def _run_tune(args) -> int:
 
     from ..experiments.tune import TuneConfig, format_chosen, run_tune
 
-    grid = {k: getattr(args, k) for k in TUNE_DEFAULTS if getattr(args, k) is not None}
+    grid = {k: getattr(args, k) for k in GRID if getattr(args, k) is not None}
     cfg = TuneConfig(**_population_values(args), **grid, dev_excerpts=args.dev_excerpts)
     out = Path(args.out)
     quiet = (lambda s: None) if args.quiet else print

@@ -38,13 +38,8 @@ from ..train.losses import loss_scale
 from ..train.optimizer import NetworkOptimizers, OptimizerConfig
 from .excerpts import PAPER_LENGTH, PAPER_SR, cut_excerpts, load_music
 from .generation import HIDDEN, METHODS, GenerationConfig, make_population, train_one
+from .grid import CLIPS, DEV_COUNT, FORGET_BIASES, LRS, OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "adam")  # sgd: Nesterov momentum 0.95, the paper's
-LRS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # holds the paper's 3e-5 and 3e-4;
-# up to 3e-1 because Adam put the small CW-RNNs' and LSTMs' optimum at 3e-2, the old top edge
-CLIPS = (None, 1.0, 10.0)  # gradient-norm clip per network; None: none
-FORGET_BIASES = (1.0, 5.0)  # LSTM only
-DEV_COUNT = 5  # development excerpts
 FORMAT = "cwrnn-audio tuned settings"
 VERSION = 1
 

@@ -241,14 +241,23 @@ def test_cli_usage_errors_exit_2_without_a_traceback(whole, tmp_path, capsys):
 
 
 def test_cli_defaults_are_the_search_space_and_the_parser_stays_light():
-    from cwrnn_audio.cli.paper import TUNE_DEFAULTS, _clip
+    from cwrnn_audio.cli.paper import _clip
 
-    args = build_parser().parse_args(["paper", "tune", "x.wav", "--out", "d"])
+    parser = build_parser()
+    args = parser.parse_args(["paper", "tune", "x.wav", "--out", "d"])
     assert args.lrs is None and args.runs == 20 and args.epochs == 2000  # None: TuneConfig's defaults
-    assert tuple(float(v) for v in TUNE_DEFAULTS["lrs"].split(",")) == LRS
-    assert tuple(TUNE_DEFAULTS["optimizers"].split(",")) == OPTIMIZERS
-    assert tuple(_clip(v) for v in TUNE_DEFAULTS["clips"].split(",")) == CLIPS
-    assert tuple(float(v) for v in TUNE_DEFAULTS["forget_biases"].split(",")) == FORGET_BIASES
+    assert TuneConfig(methods=("cwrnn",), sizes=(100,)).lrs == LRS  # the grid TuneConfig searches
+    # the help's defaults parse back to that grid (what a user copies from --help means the same)
+    tune = parser._subparsers._group_actions[0].choices["paper"]._subparsers._group_actions[0].choices["tune"]
+    shown = {
+        a.dest: a.help.split("default: ")[1].split(")")[0]
+        for a in tune._actions
+        if a.dest in ("lrs", "optimizers", "clips", "forget_biases")
+    }
+    assert tuple(float(v) for v in shown["lrs"].split(",")) == LRS
+    assert tuple(shown["optimizers"].split(",")) == OPTIMIZERS
+    assert tuple(_clip(v) for v in shown["clips"].split(",")) == CLIPS
+    assert tuple(float(v) for v in shown["forget_biases"].split(",")) == FORGET_BIASES
     code = "import sys; from cwrnn_audio.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
