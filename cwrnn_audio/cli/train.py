@@ -14,6 +14,7 @@ config.json, adapter.json, history.json and loss_curve.png; rerun with
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 from ..core.kinds import SEQUENCE_KINDS
 
@@ -33,108 +34,136 @@ class _Format(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHel
 _FORMAT = dict(description=__doc__, formatter_class=_Format)
 
 
+def _defaults(config_class) -> dict:
+    """A training configuration's defaults: the options below read them, never restate them."""
+    return {f.name: f.default for f in fields(config_class)}
+
+
 def add_arguments(p) -> None:
+    # the configurations live with their trainers (torch loads with them: main builds these options
+    # only for `train`)
+    from ..audio.effect import EffectTrainConfig
+    from ..audio.fit import AudioTrainConfig
+    from ..midi.fit import MidiTrainConfig
+    from ..models.registry import codec_names
+
     sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     a = sub.add_parser("audio", help="autoregressive audio model", **_FORMAT)
+    d = _defaults(AudioTrainConfig)
     a.add_argument("paths", nargs="+", metavar="PATH")
     a.add_argument(
-        "--encoding",
-        choices=("raw", "mulaw", "mel", "harmonic"),
-        default="mulaw",
-        help="what the model predicts",
+        "--encoding", choices=codec_names("audio"), default=d["encoding"], help="what the model predicts"
     )
     a.add_argument("--out", required=True, metavar="MODEL_DIR")
     a.add_argument(
-        "--sample-rate", type=int, default=16000, help="the model's rate in Hz; files are resampled"
+        "--sample-rate",
+        type=int,
+        default=d["sample_rate"],
+        help="the model's rate in Hz; files are resampled",
     )
-    a.add_argument("--context", type=int, default=1, help="mulaw: the last N samples as input")
-    a.add_argument("--hop-length", type=int, default=256, help="mel: samples per frame")
-    a.add_argument("--n-fft", type=int, default=1024, help="mel: FFT size")
-    a.add_argument("--n-mels", type=int, default=64, help="mel: bands")
-    a.add_argument("--frame-rate", type=int, default=250, help="harmonic: frames per second")
-    a.add_argument("--n-harmonics", type=int, default=60, help="harmonic: oscillators")
-    a.add_argument("--n-noise", type=int, default=65, help="harmonic: noise bands")
+    a.add_argument("--context", type=int, default=d["context"], help="mulaw: the last N samples as input")
+    a.add_argument("--hop-length", type=int, default=d["hop_length"], help="mel: samples per frame")
+    a.add_argument("--n-fft", type=int, default=d["n_fft"], help="mel: FFT size")
+    a.add_argument("--n-mels", type=int, default=d["n_mels"], help="mel: bands")
+    a.add_argument("--frame-rate", type=int, default=d["frame_rate"], help="harmonic: frames per second")
+    a.add_argument("--n-harmonics", type=int, default=d["n_harmonics"], help="harmonic: oscillators")
+    a.add_argument("--n-noise", type=int, default=d["n_noise"], help="harmonic: noise bands")
     a.add_argument(
-        "--channels", choices=("mix", "keep"), default="mix", help="mix to mono, or a stream per channel"
+        "--channels",
+        choices=("mix", "keep"),
+        default=d["channels"],
+        help="mix to mono, or a stream per channel",
     )
     _network_arguments(
         a,
-        modules=8,
+        d,
         periods="--periods-seconds",
         periods_help="spread the clock periods geometrically over this span (default: 1, 2, 4, ... steps)",
     )
-    _loop_arguments(a, window=256, chunk_windows=8, batch=16)
+    _loop_arguments(a, d)
     _distributed_arguments(a)
     a.add_argument(
         "--cache-dir", metavar="DIR", help="with --distributed: keep decoded, resampled audio here"
     )
 
     m = sub.add_parser("midi", help="autoregressive note-stream model", **_FORMAT)
+    d = _defaults(MidiTrainConfig)
     m.add_argument("paths", nargs="+", metavar="PATH")
-    m.add_argument("--encoding", choices=("roll", "events", "melody"), default="melody", help="note stream")
+    m.add_argument("--encoding", choices=codec_names("midi"), default=d["encoding"], help="note stream")
     m.add_argument("--out", required=True, metavar="MODEL_DIR")
-    m.add_argument("--steps-per-beat", type=int, default=4, help="grid encodings: 4 = sixteenths")
+    m.add_argument(
+        "--steps-per-beat", type=int, default=d["steps_per_beat"], help="grid encodings: 4 = sixteenths"
+    )
     m.add_argument(
         "--architecture",
         choices=SEQUENCE_KINDS,
-        default="cwrnn",
+        default=d["architecture"],
         help="lstm: the baseline, same parameters",
     )
     _network_arguments(
         m,
-        modules=6,
+        d,
         periods="--periods-beats",
         periods_help="grid encodings: spread the clock periods from SHORTEST to LONGEST beats",
     )
-    m.add_argument("--drums", choices=("keep", "drop", "only"), default="drop", help="channel-10 notes")
-    _loop_arguments(m, window=64, chunk_windows=4, batch=8)
+    m.add_argument("--drums", choices=("keep", "drop", "only"), default=d["drums"], help="channel-10 notes")
+    _loop_arguments(m, d)
     _distributed_arguments(m)
 
     e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", **_FORMAT)
+    d = _defaults(EffectTrainConfig)
     e.add_argument("--dry", nargs="+", required=True, metavar="FILE")
     e.add_argument(
         "--wet", nargs="+", required=True, metavar="FILE", help="the processed files, in the same order"
     )
     e.add_argument("--out", required=True, metavar="MODEL_DIR")
     e.add_argument(
-        "--sample-rate", type=int, default=48000, help="the model's rate in Hz; files are resampled"
+        "--sample-rate",
+        type=int,
+        default=d["sample_rate"],
+        help="the model's rate in Hz; files are resampled",
     )
-    _network_arguments(e, modules=8)
-    _loop_arguments(e, window=512, chunk_windows=4, batch=8)
+    _network_arguments(e, d)
+    _loop_arguments(e, d)
 
 
-def _network_arguments(p, *, modules: int, periods: str | None = None, periods_help: str = "") -> None:
+def _network_arguments(p, d: dict, *, periods: str | None = None, periods_help: str = "") -> None:
     """The CW-RNN's size, and for the autoregressive kinds its clock-period span in their own unit."""
-    p.add_argument("--modules", type=int, default=modules, help="CW-RNN modules (clock periods)")
-    p.add_argument("--module-size", type=int, default=16, help="units per module")
+    p.add_argument("--modules", type=int, default=d["num_modules"], help="CW-RNN modules (clock periods)")
+    p.add_argument("--module-size", type=int, default=d["module_size"], help="units per module")
     if periods:
         p.add_argument(periods, type=float, nargs=2, metavar=("SHORTEST", "LONGEST"), help=periods_help)
 
 
-def _loop_arguments(p, *, window: int, chunk_windows: int, batch: int) -> None:
+def _loop_arguments(p, d: dict) -> None:
     """The truncated-BPTT trainer's options (train.sequence.LoopConfig), shared by every kind."""
-    p.add_argument("--epochs", type=int, default=20, help="at most (early stopping); may grow on --resume")
-    p.add_argument("--window", type=int, default=window, help="truncated-BPTT window in steps")
+    p.add_argument(
+        "--epochs", type=int, default=d["epochs"], help="at most (early stopping); may grow on --resume"
+    )
+    p.add_argument("--window", type=int, default=d["window"], help="truncated-BPTT window in steps")
     p.add_argument(
         "--chunk-windows",
         type=int,
-        default=chunk_windows,
+        default=d["chunk_windows"],
         help="windows per chunk, state carried across them",
     )
-    p.add_argument("--batch", type=int, default=batch, help="chunks per batch")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--input-noise", type=float, default=0.0, help="noise std on training inputs")
+    p.add_argument("--batch", type=int, default=d["batch"], help="chunks per batch")
+    p.add_argument("--lr", type=float, default=d["lr"], help="Adam learning rate")
+    p.add_argument("--input-noise", type=float, default=d["input_noise"], help="noise std on training inputs")
     p.add_argument(
         "--val-fraction",
         type=float,
-        default=0.1,
+        default=d["val_fraction"],
         help="tail of each file held out for validation (whole files when none is long enough)",
     )
     p.add_argument(
-        "--patience", type=int, default=5, help="epochs without a better validation loss before stopping"
+        "--patience",
+        type=int,
+        default=d["patience"],
+        help="epochs without a better validation loss before stopping",
     )
-    p.add_argument("--seed", type=int, default=0, help="initial weights, data order and noise")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--seed", type=int, default=d["seed"], help="initial weights, data order and noise")
+    p.add_argument("--device", default=d["device"], help="cpu or cuda")
     p.add_argument(
         "--threads",
         type=int,

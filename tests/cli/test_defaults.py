@@ -36,3 +36,27 @@ def test_envelope_defaults(generate_args):
 def test_demo_temperature():
     args = vars(build_parser().parse_args(["demo"]))
     assert args["temperature"] == default(generate_midi, "temperature")
+
+
+@pytest.mark.parametrize(
+    "argv, config",
+    [
+        (["train", "audio", "x.wav", "--out", "d"], "cwrnn_audio.audio.fit:AudioTrainConfig"),
+        (["train", "midi", "x.mid", "--out", "d"], "cwrnn_audio.midi.fit:MidiTrainConfig"),
+        (
+            ["train", "effect", "--dry", "a", "--wet", "b", "--out", "d"],
+            "cwrnn_audio.audio.effect:EffectTrainConfig",
+        ),
+    ],
+)
+def test_train_defaults_are_the_configurations(argv, config):
+    from dataclasses import fields
+
+    from cwrnn_audio.lazy import resolve
+
+    args = vars(build_parser(argv).parse_args(argv))
+    cli_name = {"num_modules": "modules"}
+    shared = [f for f in fields(resolve(config)) if cli_name.get(f.name, f.name) in args]
+    assert len(shared) >= 13  # the loop, the network, the rate (and each codec's own)
+    for f in shared:
+        assert args[cli_name.get(f.name, f.name)] == f.default, f.name
