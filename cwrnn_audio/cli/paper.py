@@ -15,8 +15,10 @@ from its checkpoint to the same result.
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 from ..core.kinds import KINDS
+from ..core.sampling import BACKENDS
 
 HELP = "reproduce the paper's experiments (generation, tune)"
 DEFAULT_MUSIC = "bach_prelude_fluidr3.flac"  # in cwrnn_audio_samples
@@ -45,21 +47,25 @@ def _list_option(p, flag, kind, default, help) -> None:
 
 
 def add_arguments(p) -> None:
+    # the experiments' configurations hold every default (main builds these options only for `paper`)
+    import cwrnn_audio_samples
+
+    from ..experiments.generation import GenerationConfig
+
     sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
     g = sub.add_parser("generation", help="sequence generation (Sec. 4.1)", description=__doc__)
-    import cwrnn_audio_samples  # importlib.resources only: cheap enough for every parser build
-
+    d = _defaults(GenerationConfig)
     _experiment_arguments(
         g,
         cwrnn_audio_samples,
-        runs=100,
+        d,
         unit="networks per method and size",
         out="results.json, outputs and PNGs",
     )
     g.add_argument(
         "--clip",
         type=float,
-        default=10.0,
+        default=d["clip"],
         help="gradient-norm clip per network; 0 disables (default: %(default)s)",
     )
     g.add_argument(
@@ -85,8 +91,6 @@ def _clip(text):
     return None if text.lower() in ("none", "0") else float(text)
 
 
-# the search's defaults (cwrnn_audio.experiments.tune), spelled out here so that building the
-# parser imports nothing heavy; a test checks they agree
 GRID = ("lrs", "optimizers", "clips", "forget_biases")  # options whose None means the grid's default
 
 
@@ -94,34 +98,42 @@ def _shown(values) -> str:
     return ",".join("none" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
+def _defaults(config_class) -> dict:
+    return {f.name: f.default for f in fields(config_class)}
+
+
 def _add_tune(sub, samples) -> None:
-    from ..experiments import grid
+    from ..experiments.tune import TuneConfig
 
     t = sub.add_parser("tune", help="hyper-parameter search on development excerpts", description=TUNE_DOC)
-    _experiment_arguments(
-        t, samples, runs=20, unit="networks per setting", out="tuned.json, records and PNGs"
-    )
-    _list_option(t, "--lrs", float, None, f"learning rates (default: {_shown(grid.LRS)})")
+    d = _defaults(TuneConfig)
+    _experiment_arguments(t, samples, d, unit="networks per setting", out="tuned.json, records and PNGs")
+    _list_option(t, "--lrs", float, None, f"learning rates (default: {_shown(d['lrs'])})")
     _list_option(
         t,
         "--optimizers",
         str,
         None,
-        f"optimizers, sgd with Nesterov momentum 0.95 (default: {_shown(grid.OPTIMIZERS)})",
+        f"optimizers, sgd with Nesterov momentum 0.95 (default: {_shown(d['optimizers'])})",
     )
     _list_option(
-        t, "--clips", _clip, None, f"gradient-norm clips, none for none (default: {_shown(grid.CLIPS)})"
+        t, "--clips", _clip, None, f"gradient-norm clips, none for none (default: {_shown(d['clips'])})"
     )
     _list_option(
-        t, "--forget-biases", float, None, f"LSTM forget-gate biases (default: {_shown(grid.FORGET_BIASES)})"
+        t, "--forget-biases", float, None, f"LSTM forget-gate biases (default: {_shown(d['forget_biases'])})"
     )
     t.add_argument(
-        "--dev-excerpts", type=int, default=grid.DEV_COUNT, help="development excerpts (default: %(default)s)"
+        "--dev-excerpts",
+        type=int,
+        default=d["dev_excerpts"],
+        help="development excerpts (default: %(default)s)",
     )
 
 
-def _experiment_arguments(p, samples, *, runs: int, unit: str, out: str) -> None:
+def _experiment_arguments(p, samples, d: dict, *, unit: str, out: str) -> None:
     """The options ``generation`` and ``tune`` share: the music, the folder, the populations."""
+    from ..train.losses import REDUCTIONS
+
     p.add_argument(
         "audio",
         metavar="AUDIO_FILE",
@@ -130,19 +142,22 @@ def _experiment_arguments(p, samples, *, runs: int, unit: str, out: str) -> None
         help=f"music file (any format soundfile/librosa reads; default: the bundled {DEFAULT_MUSIC})",
     )
     p.add_argument("--out", required=True, metavar="DIR", help=f"folder for {out}")
-    p.add_argument("--runs", type=int, default=runs, help=f"{unit} (default: %(default)s)")
-    sizes, methods = (100, 250, 500, 1000), tuple(KINDS)
+    p.add_argument("--runs", type=int, default=d["runs"], help=f"{unit} (default: %(default)s)")
     _list_option(
-        p, "--sizes", int, sizes, "parameter budgets, e.g. 100,1000 or 100 1000 (default: 100,250,500,1000)"
+        p,
+        "--sizes",
+        int,
+        d["sizes"],
+        f"parameter budgets, e.g. 100,1000 or 100 1000 (default: {_shown(d['sizes'])})",
     )
-    _list_option(p, "--methods", str, methods, f"e.g. {','.join(KINDS)} (default: all {len(KINDS)})")
-    p.add_argument("--epochs", type=int, default=2000, help="default: %(default)s (the paper's)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", choices=("numba", "torch"), default="numba")
-    p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: %(default)s)")
-    p.add_argument(
-        "--loss", choices=("sum", "half", "mean"), default="sum", help="default: %(default)s (see README)"
+    _list_option(
+        p, "--methods", str, d["methods"], f"e.g. {','.join(KINDS)} (default: {_shown(d['methods'])})"
     )
+    p.add_argument("--epochs", type=int, default=d["epochs"], help="default: %(default)s (the paper's)")
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--backend", choices=BACKENDS, default=d["backend"])
+    p.add_argument("--device", default=d["device"], help="torch backend: cpu or cuda (default: %(default)s)")
+    p.add_argument("--loss", choices=REDUCTIONS, default=d["loss"], help="default: %(default)s (see README)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 

@@ -260,7 +260,7 @@ def test_cli_defaults_are_the_search_space_and_the_parser_stays_light():
     assert tuple(float(v) for v in shown["forget_biases"].split(",")) == FORGET_BIASES
     code = (
         "import sys; from cwrnn_audio.cli.main import build_parser; build_parser([]); "
-        "build_parser(['paper', 'tune', '--help']); print('torch' in sys.modules)"
+        "build_parser(['generate', '--help']); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
