@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..adapters import RawAdapter
 from ..errors import ParameterError
-from ..train.sequence import LoopConfig, train_model_dir
+from ..train.folder import claim, file_digests
+from ..train.sequence import LoopConfig, run_settings, train_model_dir
 from .dataset import load_clip
 
 
@@ -34,9 +37,17 @@ class EffectTrainConfig(LoopConfig):
 
 
 def train_effect_arrays(
-    pairs, out_dir, config: EffectTrainConfig | None = None, *, resume=False, progress=True, log=print
+    pairs,
+    out_dir,
+    config: EffectTrainConfig | None = None,
+    *,
+    resume=False,
+    progress=True,
+    log=print,
+    data=None,
 ):
-    """Train on ``[(dry (frames,), processed (frames,))]`` float arrays at ``config.sample_rate``."""
+    """Train on ``[(dry (frames,), processed (frames,))]`` float arrays at ``config.sample_rate``.
+    ``data``: what the pairs came from (``[[file, sha256]]``), for resume to recognise them."""
     cfg = config or EffectTrainConfig()
     streams = []
     for i, (dry, wet) in enumerate(pairs):
@@ -49,7 +60,7 @@ def train_effect_arrays(
             raise ParameterError(f"pair {i}: NaN or infinite samples")
         streams.append((dry[:, None], np.clip(wet, -1, 1)[:, None]))
     adapter = RawAdapter(sample_rate=cfg.sample_rate)
-    run = dict(resume=resume, progress=progress, log=log, info={"kind": "effect"})
+    run = dict(resume=resume, progress=progress, log=log, info={"kind": "effect"}, data=data)
     return train_model_dir(streams, cfg.model, adapter, out_dir, cfg, **run)[0]
 
 
@@ -60,10 +71,17 @@ def train_effect(dry_files, wet_files, out_dir, config: EffectTrainConfig | None
         raise ParameterError(
             f"need as many processed files as dry ones; got {len(dry_files)} and {len(wet_files)}"
         )
-    pairs = []
-    for d, w in zip(dry_files, wet_files):
-        a, b = load_clip(d, cfg.sample_rate)[0], load_clip(w, cfg.sample_rate)[0]
-        if a.size != b.size:
-            raise ParameterError(f"{w}: {b.size} frames, but {d} has {a.size}; the pair must be aligned")
-        pairs.append((a, b))
-    return train_effect_arrays(pairs, out_dir, cfg, **kw)
+    files = [f for pair in zip(dry_files, wet_files) for f in pair]
+    for f in files:
+        if not Path(os.fspath(f)).is_file():
+            raise ParameterError(f"{f}: no such audio file")
+    data = file_digests(files)
+    # the folder's checks (busy, not writable, other settings or files) come before the decoding
+    with claim(out_dir, resume=kw.get("resume", False), settings=run_settings(cfg, data)):
+        pairs = []
+        for d, w in zip(dry_files, wet_files):
+            a, b = load_clip(d, cfg.sample_rate)[0], load_clip(w, cfg.sample_rate)[0]
+            if a.size != b.size:
+                raise ParameterError(f"{w}: {b.size} frames, but {d} has {a.size}; the pair must be aligned")
+            pairs.append((a, b))
+        return train_effect_arrays(pairs, out_dir, cfg, data=data, **kw)
