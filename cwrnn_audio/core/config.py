@@ -131,16 +131,18 @@ class CWRNNConfig:
         set_(self, "periods", _resolve_periods(self.periods, g))
         set_(self, "output_activation", valid_activation(self.output_activation))
         std = self.init_std
-        if isinstance(std, bool) or not isinstance(std, (int, float)) or not (math.isfinite(std) and std > 0):
+        if isinstance(std, bool) or not isinstance(std, (int, float)):
+            raise ParameterTypeError(f"init_std must be a positive finite number; got {std!r}")
+        if not (math.isfinite(std) and std > 0):
             raise ParameterError(f"init_std must be a positive finite number; got {std!r}")
         set_(self, "init_std", float(std))
         if not isinstance(self.extra, dict):
-            raise ParameterError(f"extra must be a dict; got {self.extra!r}")
+            raise ParameterTypeError(f"extra must be a dict; got {self.extra!r}")
 
     def _resolve_sizes(self) -> tuple[int, ...]:
         if self.module_sizes is not None:
             if isinstance(self.module_sizes, (str, bytes)):
-                raise ParameterError(
+                raise ParameterTypeError(
                     f"module_sizes must be a list of positive integers; got {self.module_sizes!r}"
                 )
             try:
@@ -217,7 +219,7 @@ class CWRNNConfig:
     def from_dict(cls, data: Any, *, source: str = "config") -> "CWRNNConfig":
         """Build from :meth:`to_dict` output; unknown or missing keys are refused."""
         if not isinstance(data, dict):
-            raise ParameterError(f"{source}: expected a JSON object; got {type(data).__name__}")
+            raise ParameterTypeError(f"{source}: expected a JSON object; got {type(data).__name__}")
         required = ("input_size", "output_size", "module_sizes", "periods", "output_activation")
         missing = [k for k in required if k not in data]
         if missing:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from .atomic import atomic_path, check_writable
 
 
@@ -21,7 +21,7 @@ def valid_audio(audio, *, name: str = "audio") -> np.ndarray:
     """Check float audio ``(channels, frames)`` in [-1, 1]; returns float32."""
     a = np.asarray(audio)
     if a.dtype.kind != "f":
-        raise ParameterError(f"{name} must be floating point; got dtype {a.dtype}")
+        raise ParameterTypeError(f"{name} must be floating point; got dtype {a.dtype}")
     if a.ndim != 2:
         raise ParameterError(f"{name} must have shape (channels, frames); got {a.shape}")
     a = np.ascontiguousarray(a, dtype=np.float32)

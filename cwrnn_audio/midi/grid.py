@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from .notes import Score
 
 MAX_STEPS = 2_000_000  # ~9 h at 60 fps: a longer encoding means a broken or hostile file
@@ -18,9 +18,15 @@ class Grid:
             raise ParameterError(
                 f"give exactly one of fps or steps_per_beat; got fps={fps!r}, steps_per_beat={steps_per_beat!r}"
             )
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))):
+            raise ParameterTypeError(f"fps must be a number in (0, 1000]; got {fps!r}")
         if fps is not None and not (0 < fps <= 1000):
             raise ParameterError(f"fps must be in (0, 1000]; got {fps!r}")
-        if steps_per_beat is not None and not (isinstance(steps_per_beat, int) and 1 <= steps_per_beat <= 96):
+        if steps_per_beat is not None and (
+            isinstance(steps_per_beat, bool) or not isinstance(steps_per_beat, int)
+        ):
+            raise ParameterTypeError(f"steps_per_beat must be an integer in 1..96; got {steps_per_beat!r}")
+        if steps_per_beat is not None and not 1 <= steps_per_beat <= 96:
             raise ParameterError(f"steps_per_beat must be an integer in 1..96; got {steps_per_beat!r}")
         self.fps, self.steps_per_beat = fps, steps_per_beat
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 from .base import Plugin
 
 
@@ -28,7 +28,7 @@ class Chain(Plugin):
         plugins = list(plugins)
         for p in plugins:
             if not (isinstance(p, Plugin) or _is_pedalboard(p)):
-                raise ParameterError(
+                raise ParameterTypeError(
                     f"a chain holds project plugins or pedalboard plugins; got {type(p).__name__}"
                 )
         self.plugins = plugins

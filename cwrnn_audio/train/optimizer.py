@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class OptimizerConfig:
             raise ParameterError(f"optimizer must be 'sgd' or 'adam'; got {self.name!r}")
         for key in ("lr", "eps"):
             v = getattr(self, key)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ParameterTypeError(f"{key} must be a positive number; got {v!r}")
+            if not (math.isfinite(v) and v > 0):
                 raise ParameterError(f"{key} must be a positive number; got {v!r}")
         if not (0 <= self.momentum < 1):
             raise ParameterError(f"momentum must be in [0, 1); got {self.momentum!r}")
@@ -74,7 +76,11 @@ class NetworkOptimizers:
 
     def __post_init__(self):
         settings = tuple(self.settings)
-        if not settings or not all(isinstance(s, OptimizerConfig) for s in settings):
+        if not all(isinstance(s, OptimizerConfig) for s in settings):
+            raise ParameterTypeError(
+                f"settings must be a non-empty list of OptimizerConfig; got {self.settings!r}"
+            )
+        if not settings:
             raise ParameterError(
                 f"settings must be a non-empty list of OptimizerConfig; got {self.settings!r}"
             )
