@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from cwrnn_audio import CWRNNConfig, ParameterError, ParameterTypeError
+from cwrnn_audio.ddsp.envelope import Envelope
 from cwrnn_audio.io.audio_file import valid_audio
 from cwrnn_audio.midi.grid import Grid
 from cwrnn_audio.plugin import Chain
@@ -24,6 +25,7 @@ from cwrnn_audio.train.optimizer import NetworkOptimizers, OptimizerConfig
         lambda: Chain([object()]),
         lambda: OptimizerConfig(lr="0.1"),
         lambda: NetworkOptimizers(settings=[3]),
+        lambda: Envelope(attack="fast"),
     ],
 )
 def test_a_wrong_type_is_a_type_error(call):
@@ -39,6 +41,7 @@ def test_a_wrong_type_is_a_type_error(call):
         lambda: Grid(steps_per_beat=200),
         lambda: OptimizerConfig(lr=-1.0),
         lambda: NetworkOptimizers(settings=[]),
+        lambda: Envelope(release=-1.0),
     ],
 )
 def test_a_wrong_value_is_a_value_error_only(call):

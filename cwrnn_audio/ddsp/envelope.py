@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import ParameterError
+from ..errors import ParameterError, ParameterTypeError
 
 
 @dataclass
@@ -21,7 +21,9 @@ class Envelope:
     def __post_init__(self):
         for key in ("attack", "release", "range_db"):
             v = getattr(self, key)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ParameterTypeError(f"{key} must be a finite number >= 0; got {v!r}")
+            if not (math.isfinite(v) and v >= 0):
                 raise ParameterError(f"{key} must be a finite number >= 0; got {v!r}")
 
     def level_db(self, velocity: int) -> float:
