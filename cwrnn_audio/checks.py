@@ -29,12 +29,9 @@ def _shape_str(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def valid_sequence(x, *, features: int, name: str = "inputs", ndims=(2, 3)) -> np.ndarray:
-    """Check a float sequence ``(time, features)`` or ``(batch, time, features)``.
-
-    Returns it as a C-contiguous float32 array (a copy only when needed).
-    Kept lean: streams call it on every block.
-    """
+def float_array(x, *, name: str) -> np.ndarray:
+    """``x`` as a NumPy array of a floating-point dtype (converted from a list; not copied
+    otherwise): ParameterTypeError naming ``name`` for anything else."""
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
@@ -42,6 +39,16 @@ def valid_sequence(x, *, features: int, name: str = "inputs", ndims=(2, 3)) -> n
             raise ParameterTypeError(f"{name} must be an array; could not convert ({exc})") from None
     if x.dtype.kind != "f":
         raise ParameterTypeError(f"{name} must have a floating-point dtype; got dtype {x.dtype}")
+    return x
+
+
+def valid_sequence(x, *, features: int, name: str = "inputs", ndims=(2, 3)) -> np.ndarray:
+    """Check a float sequence ``(time, features)`` or ``(batch, time, features)``.
+
+    Returns it as a C-contiguous float32 array (a copy only when needed).
+    Kept lean: streams call it on every block.
+    """
+    x = float_array(x, name=name)
     if x.ndim not in ndims or x.shape[-1] != features:
         want = " or ".join({2: f"(time, {features})", 3: f"(batch, time, {features})"}[d] for d in ndims)
         raise ParameterError(f"{name} must have shape {want}; got {_shape_str(x.shape)}")

@@ -14,3 +14,11 @@ def resolve(target):
     for part in attr.split("."):
         value = getattr(value, part)
     return value
+
+
+def entry_point_targets(group: str) -> dict:
+    """``{name: "module:attr"}`` of the entry points installed packages declare in ``group``
+    (nothing is imported)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=group)}

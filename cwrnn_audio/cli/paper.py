@@ -15,10 +15,10 @@ from its checkpoint to the same result.
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
 from ..core.kinds import KINDS
 from ..core.sampling import BACKENDS
+from .options import config_defaults
 
 HELP = "reproduce the paper's experiments (generation, tune)"
 DEFAULT_MUSIC = "bach_prelude_fluidr3.flac"  # in cwrnn_audio_samples
@@ -54,7 +54,7 @@ def add_arguments(p) -> None:
 
     sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
     g = sub.add_parser("generation", help="sequence generation (Sec. 4.1)", description=__doc__)
-    d = _defaults(GenerationConfig)
+    d = config_defaults(GenerationConfig)
     _experiment_arguments(
         g,
         cwrnn_audio_samples,
@@ -98,15 +98,11 @@ def _shown(values) -> str:
     return ",".join("none" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
-def _defaults(config_class) -> dict:
-    return {f.name: f.default for f in fields(config_class)}
-
-
 def _add_tune(sub, samples) -> None:
     from ..experiments.tune import TuneConfig
 
     t = sub.add_parser("tune", help="hyper-parameter search on development excerpts", description=TUNE_DOC)
-    d = _defaults(TuneConfig)
+    d = config_defaults(TuneConfig)
     _experiment_arguments(t, samples, d, unit="networks per setting", out="tuned.json, records and PNGs")
     _list_option(t, "--lrs", float, None, f"learning rates (default: {_shown(d['lrs'])})")
     _list_option(

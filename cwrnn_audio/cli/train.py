@@ -14,9 +14,9 @@ config.json, adapter.json, history.json and loss_curve.png; rerun with
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
 from ..core.kinds import SEQUENCE_KINDS
+from .options import config_defaults
 
 HELP = "train a model on audio or MIDI files"
 
@@ -34,11 +34,6 @@ class _Format(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHel
 _FORMAT = dict(description=__doc__, formatter_class=_Format)
 
 
-def _defaults(config_class) -> dict:
-    """A training configuration's defaults: the options below read them, never restate them."""
-    return {f.name: f.default for f in fields(config_class)}
-
-
 def add_arguments(p) -> None:
     # the configurations live with their trainers (torch loads with them: main builds these options
     # only for `train`)
@@ -49,7 +44,7 @@ def add_arguments(p) -> None:
 
     sub = p.add_subparsers(dest="kind", metavar="KIND", required=True)
     a = sub.add_parser("audio", help="autoregressive audio model", **_FORMAT)
-    d = _defaults(AudioTrainConfig)
+    d = config_defaults(AudioTrainConfig)
     a.add_argument("paths", nargs="+", metavar="PATH")
     a.add_argument(
         "--encoding", choices=codec_names("audio"), default=d["encoding"], help="what the model predicts"
@@ -87,7 +82,7 @@ def add_arguments(p) -> None:
     )
 
     m = sub.add_parser("midi", help="autoregressive note-stream model", **_FORMAT)
-    d = _defaults(MidiTrainConfig)
+    d = config_defaults(MidiTrainConfig)
     m.add_argument("paths", nargs="+", metavar="PATH")
     m.add_argument("--encoding", choices=codec_names("midi"), default=d["encoding"], help="note stream")
     m.add_argument("--out", required=True, metavar="MODEL_DIR")
@@ -111,7 +106,7 @@ def add_arguments(p) -> None:
     _distributed_arguments(m)
 
     e = sub.add_parser("effect", help="an effect from (dry, processed) recording pairs", **_FORMAT)
-    d = _defaults(EffectTrainConfig)
+    d = config_defaults(EffectTrainConfig)
     e.add_argument("--dry", nargs="+", required=True, metavar="FILE")
     e.add_argument(
         "--wet", nargs="+", required=True, metavar="FILE", help="the processed files, in the same order"

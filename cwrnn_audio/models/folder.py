@@ -34,7 +34,7 @@ class ModelFolder(NamedTuple):
 def save_model_dir(directory, model, codec, training: dict | None = None, **playback) -> Path:
     d = Path(os.fspath(directory))
     d.mkdir(parents=True, exist_ok=True)
-    kind = "CWRNN" if type(model).__name__ == "RuntimeModel" else type(model).__name__
+    kind = getattr(model, "file_kind", type(model).__name__)  # a RuntimeModel names the kind it plays
     resolve(file_kind(kind, source=f"{d}: model").save)(model, d / WEIGHTS)
     write_json(d / CONFIG, {"model": model.config.to_dict(), "kind": kind, "training": training or {}})
     write_json(d / codec.folder_file, {**codec.to_dict(), **playback})

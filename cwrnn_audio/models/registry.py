@@ -11,7 +11,7 @@ A built-in name cannot be taken over by an entry point.
 from __future__ import annotations
 
 from ..errors import ParameterError, ParameterTypeError
-from ..lazy import resolve
+from ..lazy import entry_point_targets, resolve
 
 GROUP = "cwrnn_audio.codecs"
 _CODECS: dict = {
@@ -31,12 +31,10 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=GROUP):
-        if ep.name not in _CODECS:
-            _CODECS[ep.name] = ep.value
-            _FROM_ENTRY_POINTS.add(ep.name)
+    for name, target in entry_point_targets(GROUP).items():
+        if name not in _CODECS:
+            _CODECS[name] = target
+            _FROM_ENTRY_POINTS.add(name)
     _discovered = True
 
 

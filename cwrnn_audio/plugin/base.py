@@ -197,12 +197,10 @@ class Plugin(abc.ABC):
         try:
             self._check_prepared()
             _, max_block, channels = self.prepared
-            got = f"{getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
-            want = f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); got {got}"
             if not isinstance(audio, np.ndarray) or audio.dtype != np.float32:
-                raise ParameterTypeError(want)
+                raise ParameterTypeError(self._block_message(audio))
             if audio.ndim != 2 or audio.shape[0] != channels or audio.shape[1] > max_block:
-                raise ParameterError(want)
+                raise ParameterError(self._block_message(audio))
             if not all_finite(audio):  # the contract: silence, never an exception in the callback
                 clean = self._clean[:, : audio.shape[1]]
                 np.copyto(clean, audio)
@@ -211,6 +209,12 @@ class Plugin(abc.ABC):
             return self._process(np.ascontiguousarray(audio))  # a strided view would recompile the kernels
         finally:
             self._leave()
+
+    def _block_message(self, audio) -> str:
+        # formatted only for a refused block: process runs in the audio callback
+        _, max_block, channels = self.prepared
+        got = f"{getattr(audio, 'dtype', type(audio).__name__)} {getattr(audio, 'shape', '')}"
+        return f"{self.name}: process takes float32 ({channels}, frames <= {max_block}); got {got}"
 
     def process_midi(self, events, num_frames: int):
         """Render a block of ``num_frames`` with ``(offset, type, note, velocity)`` events in it.

@@ -6,9 +6,8 @@ Third-party packages register plugins under the entry-point group ``cwrnn_audio.
 
 from __future__ import annotations
 
-import importlib
-
 from ..errors import ParameterError, ParameterTypeError
+from ..lazy import entry_point_targets, resolve
 
 GROUP = "cwrnn_audio.plugins"
 _registry: dict[str, str] = {}
@@ -19,10 +18,8 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=GROUP):
-        _registry.setdefault(ep.name, ep.value)
+    for name, target in entry_point_targets(GROUP).items():
+        _registry.setdefault(name, target)
     _discovered = True
 
 
@@ -56,9 +53,8 @@ def get_plugin(name: str):
         )
     target = _registry[name]
     if isinstance(target, str):
-        module, _, attr = target.partition(":")
         try:
-            target = getattr(importlib.import_module(module), attr)
+            target = resolve(target)
         except (ImportError, AttributeError) as exc:
             raise ParameterError(
                 f"plugin {name!r} points at {_registry[name]!r}, which cannot be loaded ({exc})"

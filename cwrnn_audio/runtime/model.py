@@ -23,6 +23,8 @@ class RuntimeModel:
     :meth:`stream`, :meth:`kernel_weights`, :meth:`numpy_weights`, :meth:`save`.
     """
 
+    file_kind = "CWRNN"  # what its files say it is (core/kinds.py): the torch module's files
+
     def __init__(self, config: CWRNNConfig, weights: dict, *, source: str = "weights"):
         if not isinstance(config, CWRNNConfig):
             raise ParameterTypeError(f"config must be a CWRNNConfig; got {type(config).__name__}")

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ..checks import all_finite, valid_int, valid_out, valid_sequence, valid_steps
+from ..checks import all_finite, float_array, valid_int, valid_out, valid_sequence, valid_steps
 from ..core.state import CWRNNState
 from ..errors import ParameterError, ParameterTypeError
 from ..kernels.state import KernelState
@@ -46,13 +46,7 @@ def _in_place(x, *, name: str, shape: tuple) -> np.ndarray:
 
 def _floats(x, *, name: str, dtype, want: str, ndim: int) -> np.ndarray:
     """A read-only float input as a C-contiguous ``dtype`` array (a copy only when needed)."""
-    if not isinstance(x, np.ndarray):
-        try:
-            x = np.asarray(x)
-        except Exception as exc:  # ragged lists and the like
-            raise ParameterTypeError(f"{name} must be an array; could not convert ({exc})") from None
-    if x.dtype.kind != "f":
-        raise ParameterTypeError(f"{name} must have a floating-point dtype; got dtype {x.dtype}")
+    x = float_array(x, name=name)
     if x.ndim != ndim:
         raise ParameterError(f"{name} must have shape {want}; got {x.shape}")
     return np.ascontiguousarray(x, dtype=dtype)

@@ -59,6 +59,21 @@ def cli(*args: str, cwd=None, timeout: float = 300, env=None) -> subprocess.Comp
     )
 
 
+#: appended to a subprocess's code that defines ``CALLS = [(label, call), ...]``: prints every call
+#: that does not raise ParameterTypeError (the case then fails on what was printed)
+REPORT_NOT_TYPE_ERRORS = """
+from cwrnn_audio.errors import ParameterTypeError
+for label, call in CALLS:
+    try:
+        call()
+        print(label, "accepted")
+    except ParameterTypeError:
+        pass
+    except Exception as exc:
+        print(label, type(exc).__name__, exc)
+"""
+
+
 def no_traceback(r: subprocess.CompletedProcess, *, code: int) -> None:
     """The CLI failed as a user mistake should: exit ``code``, a message, no traceback."""
     assert "Traceback" not in r.stderr, r.stderr[-2000:]
