@@ -1,7 +1,7 @@
 """Render a file through a plugin, block by block, in constant memory.
 
-  cwrnn-audio render EFFECT [--model M] -i in.wav -o out.wav [--block 512] [--param NAME=VALUE ...]
-  cwrnn-audio render INSTRUMENT [--model M] --midi song.mid -o out.wav [--sample-rate 48000]
+  cwrnn-audio render EFFECT [--model M] -i in.wav -o out.wav [--block N] [--param NAME=VALUE ...]
+  cwrnn-audio render INSTRUMENT [--model M] --midi song.mid -o out.wav [--sample-rate HZ]
   cwrnn-audio render MIDI_EFFECT [--model M] --midi song.mid -o answer.mid
 
 The plugin says what it is (``plugin.kind``): an effect takes audio (-i), an instrument plays the
@@ -26,13 +26,15 @@ MIDI_EFFECT_TAIL_S = 10.0
 
 
 def add_arguments(p) -> None:
+    from ..plugin.base import HOST_BLOCK, HOST_RATE
+
     p.add_argument("plugin", metavar="PLUGIN")
     p.add_argument("--model", metavar="MODEL_DIR", help="the plugin's model (default: its bundled example)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("-i", "--input", help="audio for an effect to process")
     source.add_argument("--midi", metavar="FILE.mid", help="notes for an instrument or a MIDI effect")
     p.add_argument(
-        "--sample-rate", type=int, default=48000, help="--midi: the host rate (default: %(default)s)"
+        "--sample-rate", type=int, default=HOST_RATE, help="--midi: the host rate (default: %(default)s)"
     )
     p.add_argument(
         "--tail",
@@ -41,7 +43,7 @@ def add_arguments(p) -> None:
         help=f"--midi: seconds rendered after the last note (default: 1; a MIDI effect {MIDI_EFFECT_TAIL_S:g})",
     )
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--block", type=int, default=512)
+    p.add_argument("--block", type=int, default=HOST_BLOCK, help="frames per block (default: %(default)s)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("-q", "--quiet", action="store_true")
 

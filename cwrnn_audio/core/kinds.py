@@ -26,8 +26,15 @@ class NetworkKind:
     layout: tuple  # the flat parameter order the Numba population kernels expect
     save: str  # save(model, path): safetensors + JSON
     load: str  # load(path) -> the torch module
+    population_kernels: tuple = ()  # Numba trainers of populations: (one network a thread, SIMD lanes)
     runtime_load: str | None = None  # load(path) -> a NumPy model that streams without torch
-    streams: bool = False  # has a Numba stream (``model.stream()``)
+    # runs on module clocks: its kernels take offsets and periods, it streams through the Numba
+    # stream (``model.run``/``stream``), and the fused GPU kernels serve it
+    clocked: bool = False
+
+    def population_kernel(self, *, lanes: bool):
+        """The Numba trainer of populations of this kind: in SIMD lanes or one network a thread."""
+        return resolve(self.population_kernels[1 if lanes else 0])
 
     def module_class(self):
         return resolve(self.cls)
@@ -52,8 +59,12 @@ _CWRNN = dict(
     layout=("W_H", "W_I", "b_H", "W_O", "b_O"),
     save="cwrnn_audio.io.model_file:save_model",
     load="cwrnn_audio.nn.module:load",
+    population_kernels=(
+        "cwrnn_audio.kernels.population:train_cwrnn_population",
+        "cwrnn_audio.kernels.lanes:train_cwrnn_lanes",
+    ),
     runtime_load="cwrnn_audio.runtime.model:RuntimeModel.load",
-    streams=True,
+    clocked=True,
 )
 KINDS: dict[str, NetworkKind] = {  # in the paper's order (its tables and figures)
     "srn": NetworkKind(name="srn", label="SRN", **_CWRNN),
@@ -65,6 +76,10 @@ KINDS: dict[str, NetworkKind] = {  # in the paper's order (its tables and figure
         layout=("W_x", "W_h", "b", "W_O", "b_O"),
         save="cwrnn_audio.io.lstm_file:save_lstm",
         load="cwrnn_audio.io.lstm_file:load_lstm",
+        population_kernels=(
+            "cwrnn_audio.kernels.population:train_lstm_population",
+            "cwrnn_audio.kernels.lanes:train_lstm_lanes",
+        ),
     ),
     "cwrnn": NetworkKind(name="cwrnn", label="CW-RNN", **_CWRNN),
 }

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..checks import valid_choice, valid_device, valid_int
-from ..core.kinds import KINDS
+from ..core.kinds import KINDS, kind_of
 from ..errors import ParameterError
 from ..io.atomic import atomic_path, write_json
 from ..train.loop import EpochLoop
@@ -97,10 +97,9 @@ def make_population(method: str, size: int, cfg: GenerationConfig):
 
 def network_outputs(template, theta: np.ndarray, steps: int) -> np.ndarray:
     """Free-running outputs ``(P, steps)`` of each network in ``theta``."""
-    from ..nn.module import CWRNN
     from ..nn.placement import like, to_numpy, zeros_like_params
 
-    if not isinstance(template, CWRNN):  # LSTMs: all at once, the step loop vmapped over networks
+    if not kind_of(template).clocked:  # LSTMs: all at once, the step loop vmapped over networks
         from torch.func import functional_call, vmap
 
         from ..train.networks import unflatten

@@ -20,6 +20,10 @@ from .state import _metadata, checked_state, dump_state  # noqa: F401 - _metadat
 #: the plugin kinds: ``effect`` (audio -> audio), ``instrument`` (notes -> audio),
 #: ``midi_effect`` (notes -> notes, audio passes through)
 KINDS = ("effect", "instrument", "midi_effect")
+#: a host's block and rate where the caller names none: pedalboard's ``buffer_size`` default, and
+#: the rate of video and most DAW sessions (instruments render at it; effects at their input's)
+HOST_BLOCK = 512
+HOST_RATE = 48000
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,7 @@ class Plugin(abc.ABC):
 
     # -- pedalboard-style whole-buffer call -----------------------------------------
     def __call__(
-        self, audio, sample_rate: float, *, buffer_size: int = 512, reset: bool = True
+        self, audio, sample_rate: float, *, buffer_size: int = HOST_BLOCK, reset: bool = True
     ) -> np.ndarray:
         """Process a whole buffer ``(channels, frames)`` or ``(frames,)`` in blocks, as a pedalboard
         plugin is called: float32 or float64 (converted), as pedalboard takes.

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, vmap
 
+from ..core.kinds import kind_of
 from ..gpu import refusal, use_fused
-from ..nn.module import CWRNN
 from ..nn.placement import as_params, like
 from .networks import param_names, unflatten
 
@@ -100,7 +100,7 @@ def run_epochs(template, theta, m1, m2, steps, x, target, epochs: int, scale: fl
 def _fused_population(template, params: dict, xs):
     """``forward(params, xs) -> y (P, S, T, O)`` through the fused population kernels, or None where
     they are not wanted or refuse (the caller then vmaps the module)."""
-    if not isinstance(template, CWRNN) or not use_fused(params["W_H"]):
+    if not kind_of(template).clocked or not use_fused(params["W_H"]):
         return None
     c = template.config
     if refusal(c.periods, c.offsets, xs, *params.values()) is not None:

@@ -114,7 +114,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _serialized(out: Path):
+    """Hold an advisory lock on the folder itself while a run reads, takes over and writes ``.lock``:
+    without it, two runs that both found a dead run's lock both took the folder (8 rounds in 20,
+    six runs starting together), and a run could read another's lock before its PID was written."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the lock file alone
+        yield
+        return
+    try:
+        fd = os.open(out, os.O_RDONLY)
+    except OSError:
+        yield  # the lock file's own errors name the problem
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held for microseconds: the check and the write below
+        yield
+    finally:
+        os.close(fd)
+
+
 def _lock(out: Path) -> Path:
+    with _serialized(out):
+        return _take_lock(out)
+
+
+def _take_lock(out: Path) -> Path:
     lock = out / LOCK
     for _ in range(3):
         try:

@@ -60,3 +60,15 @@ def test_train_defaults_are_the_configurations(argv, config):
     assert len(shared) >= 13  # the loop, the network, the rate (and each codec's own)
     for f in shared:
         assert args[cli_name.get(f.name, f.name)] == f.default, f.name
+
+
+def test_render_host_defaults_are_the_plugins_whole_buffer_call():
+    from cwrnn_audio.plugin.base import HOST_RATE, Plugin
+
+    args = vars(
+        build_parser(["render", "x", "-i", "a.wav", "-o", "b.wav"]).parse_args(
+            ["render", "x", "-i", "a.wav", "-o", "b.wav"]
+        )
+    )
+    assert args["block"] == default(Plugin.__call__, "buffer_size")
+    assert args["sample_rate"] == HOST_RATE

@@ -47,3 +47,16 @@ def test_the_description_loads_no_torch():
     code = "import sys, cwrnn_audio.core.kinds as k; k.file_kind('CWRNN'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+@pytest.mark.parametrize("lanes", [False, True])
+def test_the_population_trainer_named_by_a_kind_takes_its_clocks(name, lanes):
+    import inspect
+
+    k = kind(name)
+    fn = k.population_kernel(lanes=lanes)
+    params = list(inspect.signature(getattr(fn, "py_func", fn)).parameters)
+    assert params[:7] == ["theta", "m1", "m2", "steps", "x", "target", "epochs"]
+    assert ("offsets" in params and "periods" in params) == k.clocked
+    assert name in fn.__name__ or (name == "srn" and "cwrnn" in fn.__name__)

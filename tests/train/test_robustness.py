@@ -4,6 +4,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -420,3 +422,34 @@ def test_train_help_shows_the_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for shown in ("(default: 20)", "(default: 0.003)", "(default: melody)", "(default: 0.1)", "(default: 5)"):
         assert shown in text
+
+
+def _race_for(out, barrier, wins):
+    barrier.wait()
+    try:
+        folder_mod._lock(Path(out))
+        wins.put(1)
+        time.sleep(0.2)  # hold it while the others try
+    except ParameterError:
+        wins.put(0)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork")
+def test_runs_starting_together_on_a_dead_runs_lock_leave_one_owner(tmp_path):
+    """Before the folder was serialised, 8 rounds in 20 gave the folder to two or more runs."""
+    import multiprocessing as mp
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ctx = mp.get_context("fork")
+    for r in range(10):
+        out = tmp_path / f"r{r}"
+        out.mkdir()
+        (out / LOCK).write_text(f"{dead.pid}\n")
+        barrier, wins = ctx.Barrier(6), ctx.Queue()
+        runs = [ctx.Process(target=_race_for, args=(str(out), barrier, wins)) for _ in range(6)]
+        for p in runs:
+            p.start()
+        for p in runs:
+            p.join()
+        assert sum(wins.get() for _ in runs) == 1, f"round {r}"
