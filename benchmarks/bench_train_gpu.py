@@ -4,11 +4,14 @@ Usage: python benchmarks/bench_train_gpu.py [--sizes 16,32,64] [--batches 64,256
        [--skip-paper] [--paper-timeout S] [--skip-train] [--train-epochs N]
 
 1. Forward + backward (MSE through a linear read-out) in M samples/s (batch x steps per second),
-   for CW-RNN 8 x K through ``CWRNN.forward`` on its default CUDA path (the fused kernels, where
-   they take the configuration), the same with CWRNN_AUDIO_FUSED=0 (the step loop), and cuDNN
-   ``torch.nn.LSTM`` and ``torch.nn.RNN(nonlinearity='tanh')`` whose hidden sizes give the nearest
-   parameter count; then the ratios. Targets: default >= 1.0x LSTM at batch 64 (8 x 16, 8 x 32),
-   >= 2x at batch 256, >= 100x the step loop.
+   for CW-RNN 8 x K through ``CWRNN.forward`` on its default CUDA path (``gpu.gpu_path``: the module
+   schedule unless the measured table says otherwise), the schedule with cuDNN's and with the
+   project's Triton chains, the fused kernels and the step loop (``CWRNN_AUDIO_CUDA_PATH``,
+   ``CWRNN_AUDIO_CHAIN``), and cuDNN ``torch.nn.LSTM`` and ``torch.nn.RNN(nonlinearity='tanh')``
+   whose hidden sizes give the nearest parameter count; then the ratios, and one chain's time per
+   tick (forward + backward) by chain kernel. Targets (issue 26): schedule >= 3x the fused kernels at
+   8 x 32 and 8 x 64, batch 64; with the Triton chain >= 1x LSTM at batch 64 (8 x 16, 8 x 32), >= 2x at
+   batch 256.
 2. The paper's full protocol, ``cwrnn-audio paper generation --backend torch --device cuda``, wall
    time end to end (target: under 60 s).
 3. ``train audio`` samples/s on CUDA and on the CPU of the same machine (target: >= 20x).
@@ -35,7 +38,16 @@ import torch
 import cwrnn_audio_samples
 from cwrnn_audio import CWRNN
 
-SWITCH = "CWRNN_AUDIO_FUSED"  # read on every call by cwrnn_audio.gpu.use_fused
+# read on every call by cwrnn_audio.gpu.gpu_path and gpu.chain.chosen_chain
+SWITCHES = ("CWRNN_AUDIO_FUSED", "CWRNN_AUDIO_CUDA_PATH", "CWRNN_AUDIO_CHAIN")
+# the rows of section 1: the switches each sets (none: the default path)
+PATHS = {
+    "default": {},
+    "schedule, cuDNN chains": {"CWRNN_AUDIO_CUDA_PATH": "schedule", "CWRNN_AUDIO_CHAIN": "cudnn"},
+    "schedule, Triton chains": {"CWRNN_AUDIO_CUDA_PATH": "schedule", "CWRNN_AUDIO_CHAIN": "triton"},
+    "fused kernels": {"CWRNN_AUDIO_CUDA_PATH": "fused"},
+    "step loop": {"CWRNN_AUDIO_CUDA_PATH": "loop"},
+}
 
 
 def csv(kind):
@@ -43,17 +55,17 @@ def csv(kind):
 
 
 @contextlib.contextmanager
-def fused(value: str | None):
-    """CWRNN_AUDIO_FUSED set to ``value`` (None: unset, the default path) for one measurement."""
-    old = os.environ.pop(SWITCH, None)
-    if value is not None:
-        os.environ[SWITCH] = value
+def switched(values: dict):
+    """The path switches set to ``values`` (the others unset) for one measurement."""
+    old = {k: os.environ.pop(k, None) for k in SWITCHES}
+    os.environ.update(values)
     try:
         yield
     finally:
-        os.environ.pop(SWITCH, None)
-        if old is not None:
-            os.environ[SWITCH] = old
+        for k in SWITCHES:
+            os.environ.pop(k, None)
+            if old[k] is not None:
+                os.environ[k] = old[k]
 
 
 def nearest_hidden(count, target: int) -> int:
@@ -108,19 +120,46 @@ def samples_per_s(model, batch: int, steps: int, min_seconds: float) -> float:
     return n * batch * steps / (time.perf_counter() - start)
 
 
-def default_path(model, steps: int) -> str:
-    """What CWRNN.forward runs by default: 'fused', or why it fell back to the step loop."""
-    with fused(None), warnings.catch_warnings(record=True) as caught:
+def default_path(model, batch: int) -> str:
+    """What CWRNN.forward runs by default at ``batch`` (gpu.gpu_path), and any fallback's reason."""
+    from cwrnn_audio.gpu import gpu_path
+
+    with switched({}), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model(torch.zeros(1, min(steps, 8), 1, device=model.W_H.device))
-    try:
-        from cwrnn_audio.gpu import use_fused
-    except ImportError:
-        return "step loop (no fused kernels in this checkout)"
-    fell_back = [str(w.message) for w in caught if "fused" in str(w.message)]
-    if fell_back:
-        return f"step loop ({fell_back[0]})"
-    return "fused" if use_fused(model.W_H) else "step loop (fused kernels not wanted here)"
+        model(torch.zeros(1, 8, 1, device=model.W_H.device))
+        path = gpu_path(model.W_H, model.config.module_sizes, batch) or "the CPU's own"
+    said = [str(w.message) for w in caught if "not used" in str(w.message)]
+    return f"{path} ({said[0]})" if said else path
+
+
+def chain_ticks(k: int, batch: int, ticks: int, device, min_seconds: float) -> dict:
+    """Forward + backward time per tick of one chain of ``k`` units, by chain kernel (us)."""
+    from cwrnn_audio.gpu.chain import chain_for
+
+    U = torch.randn(batch, ticks, k, device=device, requires_grad=True)
+    W = (torch.randn(k, k, device=device) / k**0.5).requires_grad_()
+    h0 = torch.zeros(batch, k, device=device)
+    out = {}
+    for name in ("cudnn", "triton"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            chain = chain_for(name, [k], U, W, h0)
+        if caught:
+            out[name] = None
+            continue
+
+        def step(chain=chain):
+            chain(U, W, h0).sum().backward()
+
+        step()
+        sync(device)
+        n, start = 0, time.perf_counter()
+        while n < 2 or time.perf_counter() - start < min_seconds:
+            step()
+            n += 1
+            sync(device)
+        out[name] = (time.perf_counter() - start) / n / ticks * 1e6
+    return out
 
 
 def kernels(args) -> None:
@@ -128,22 +167,29 @@ def kernels(args) -> None:
     for k in args.sizes:
         torch.manual_seed(0)
         cw = CWRNN(input_size=1, output_size=1, num_modules=8, module_size=k).to(args.device)
-        print(f"CW-RNN 8 x {k}: {cw.num_parameters} parameters; default path: {default_path(cw, args.steps)}")
+        paths = ", ".join(f"B {b}: {default_path(cw, b)}" for b in args.batches)
+        print(f"CW-RNN 8 x {k}: {cw.num_parameters} parameters; default path {paths}")
         rows = {}
         for batch in args.batches:
-            with fused(None):
-                rows["default", batch] = samples_per_s(cw, batch, args.steps, args.min_seconds)
-            with fused("0"):
-                rows["step loop", batch] = samples_per_s(cw, batch, args.steps, args.min_seconds)
+            for name, values in PATHS.items():
+                with switched(values), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a refusal is reported once, by default_path
+                    rows[name, batch] = samples_per_s(cw, batch, args.steps, args.min_seconds)
             for name, net in baselines(cw.num_parameters, args.device).items():
                 rows[name, batch] = samples_per_s(net, batch, args.steps, args.min_seconds)
         names = dict.fromkeys(name for name, _ in rows)
         for name in names:
             cells = "  ".join(f"B {b}: {rows[name, b] / 1e6:9.3f}" for b in args.batches)
-            print(f"  {name:<32}{cells}")
+            print(f"  {name:<36}{cells}")
         for name in list(names)[1:]:
             ratios = "  ".join(f"B {b}: {rows['default', b] / rows[name, b]:8.2f}x" for b in args.batches)
-            print(f"  {'default / ' + name:<32}{ratios}")
+            print(f"  {'default / ' + name:<36}{ratios}")
+        for batch in args.batches:
+            per_tick = chain_ticks(k, batch, args.steps, args.device, args.min_seconds)
+            cells = "  ".join(
+                f"{name}: {'refused' if us is None else f'{us:.3f} us'}" for name, us in per_tick.items()
+            )
+            print(f"  chain of {k} units only, B {batch}, forward + backward per tick: {cells}")
 
 
 def paper(args) -> None:

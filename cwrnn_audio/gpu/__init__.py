@@ -20,6 +20,17 @@ import os
 from typing import Sequence
 
 ENV_SWITCH = "CWRNN_AUDIO_FUSED"
+PATH_SWITCH = "CWRNN_AUDIO_CUDA_PATH"
+#: what the torch path can run the recurrence with on a GPU
+CUDA_PATHS = ("schedule", "fused", "loop")
+# The fastest path per (modules, module size, batch), forward + backward, from H100 runs
+# (benchmarks/gpu_notes.md; ../shared/GPU.md): M samples/s schedule vs fused kernels vs step loop.
+MEASURED_FASTEST = {
+    (8, 32, 64): "schedule",  # 5.7 vs 1.57 vs 0.105
+    (8, 32, 256): "schedule",  # 20.7 vs 5.98 vs 0.46
+    (8, 64, 64): "schedule",  # 9.0 vs 0.69 vs 0.112
+}
+UNMEASURED = "schedule"  # it led the fused kernels 3.6-13x wherever both ran
 # A module's rows and each W_H block it reads are one padded (BLOCK_B x K) and (K x K) tile held in
 # registers; past 128 rows a tile of float32 spills and tl.dot's operands outgrow shared memory.
 MAX_MODULE_SIZE = 128
@@ -41,15 +52,52 @@ def use_fused(tensor) -> bool:
     return bool(tensor.is_cuda) and triton_available()
 
 
+def gpu_path(tensor, sizes: Sequence[int] = (), batch: int = 0) -> str | None:
+    """Which of :data:`CUDA_PATHS` runs a recurrence on parameters like ``tensor``, or None for
+    the CPU's own (the Numba kernels, else the step loop).
+
+    On CUDA: :data:`MEASURED_FASTEST` for ``sizes`` and ``batch``, else :data:`UNMEASURED`.
+    Switches, read on every call (and valid on CPU tensors, for tests and comparisons):
+    ``CWRNN_AUDIO_FUSED=1`` the fused kernels, ``CWRNN_AUDIO_CUDA_PATH=schedule|fused|loop``.
+    """
+    if os.environ.get(ENV_SWITCH, "") == "1":
+        return "fused"  # where triton cannot run, the fused call's refusal warns and runs the loop
+    forced = os.environ.get(PATH_SWITCH, "")
+    if forced:
+        if forced not in CUDA_PATHS:
+            from ..errors import ParameterError
+
+            raise ParameterError(f"{PATH_SWITCH} must be one of {list(CUDA_PATHS)}; got {forced!r}")
+        return forced
+    if not tensor.is_cuda:
+        return None
+    if os.environ.get(ENV_SWITCH, "") == "0":
+        return MEASURED_FASTEST.get(_key(sizes, batch), UNMEASURED).replace("fused", UNMEASURED)
+    return MEASURED_FASTEST.get(_key(sizes, batch), UNMEASURED)
+
+
+def _key(sizes: Sequence[int], batch: int):
+    equal = len(set(sizes)) == 1
+    return (len(sizes), sizes[0] if equal else None, batch) if sizes else None
+
+
 def refusal(periods: Sequence[int], offsets: Sequence[int], *tensors) -> str | None:
     """Why the fused kernels cannot run this structure on ``tensors``, or None."""
-    if not triton_available():
-        return "triton is not installed"
     sizes = [b - a for a, b in zip(offsets, offsets[1:])]
-    if max(sizes) > MAX_MODULE_SIZE:
-        return f"a module of {max(sizes)} neurons exceeds the kernels' limit of {MAX_MODULE_SIZE}"
+    reason = refusal_of_chain(sizes, *tensors)
+    if reason is not None:
+        return reason
     if offsets[-1] > MAX_HIDDEN_SIZE:
         return f"hidden size {offsets[-1]} exceeds the kernels' limit of {MAX_HIDDEN_SIZE}"
+    return None
+
+
+def refusal_of_chain(sizes: Sequence[int], *tensors) -> str | None:
+    """Why the Triton kernels cannot take modules of ``sizes`` on ``tensors``, or None."""
+    if not triton_available():
+        return "triton is not installed"
+    if max(sizes) > MAX_MODULE_SIZE:
+        return f"a module of {max(sizes)} neurons exceeds the kernels' limit of {MAX_MODULE_SIZE}"
     for tensor in tensors:
         if str(tensor.dtype) != "torch.float32":
             return f"the kernels run float32 only; got {tensor.dtype}"

@@ -4,9 +4,9 @@ Each step computes only the rows of the active modules, as prefix/run slices
 of the block rows (``W[lo:hi, lo:] @ h[lo:]``), never a masked dense product.
 This is the reference, and the path for what no kernel takes. On CPU tensors (float32 or float64)
 :func:`cwrnn_forward` runs the Numba kernels instead (``numba_function.py``; the environment variable
-``CWRNN_AUDIO_CPU_KERNELS=0`` forces this loop). Where :func:`cwrnn_audio.gpu.use_fused` says so
-(parameters on CUDA with triton installed), :func:`cwrnn_forward` runs each group of voices through
-the fused Triton kernels instead, and falls back here, with a warning, where they refuse.
+``CWRNN_AUDIO_CPU_KERNELS=0`` forces this loop). On CUDA it runs each group of voices on the path
+:func:`cwrnn_audio.gpu.gpu_path` picks: the module schedule (``gpu/schedule.py``, the default), the
+fused Triton kernels, or this loop; a path that refuses a call falls back here with a warning.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Sequence
 import torch
 
 from ..core.clock import active_runs
-from ..gpu import refusal, use_fused
+from ..gpu import gpu_path, refusal
+from ..gpu.schedule import schedule_forward
 from . import numba_function
 
 
@@ -84,19 +85,32 @@ def cwrnn_readout(x, h, t, W, W_I, b_H, W_O, b_O, periods, offsets):
 
 
 def _numba_serves(*tensors) -> bool:
-    """Whether the CPU kernels run these tensors' recurrence (where the fused GPU kernels are not
-    wanted: ``CWRNN_AUDIO_FUSED=1`` on CPU tensors is the interpreter tests' switch)."""
-    return not use_fused(tensors[2]) and numba_function.wanted() and numba_function.refusal(*tensors) is None
+    """Whether the CPU kernels run these tensors' recurrence (where no GPU path is chosen:
+    ``CWRNN_AUDIO_FUSED=1`` or ``CWRNN_AUDIO_CUDA_PATH`` on CPU tensors are the tests' switches)."""
+    return (
+        gpu_path(tensors[2]) is None and numba_function.wanted() and numba_function.refusal(*tensors) is None
+    )
 
 
 def _runner(x, h, W, W_I, b_H, periods, offsets):
-    """The fused kernels where wanted and able; on the CPU the Numba kernels where able; else the
-    step loop (after a warning where fused kernels were wanted)."""
-    if not use_fused(W):
+    """On the CPU the Numba kernels where able; on CUDA the path :func:`~cwrnn_audio.gpu.gpu_path`
+    picks (the module schedule, the fused kernels or the step loop); else the step loop (after a
+    warning where a GPU path was wanted and cannot take the call)."""
+    path = gpu_path(W, [b - a for a, b in zip(offsets, offsets[1:])], x.shape[0])
+    if path is None:
         return numba_function.numba_forward if _numba_serves(x, h, W, W_I, b_H) else _step_loop
-    if torch._C._functorch.is_batchedtensor(W):
-        # a population under torch.func.vmap: the fused Function has no batching rule (yet), and
-        # falling back silently keeps fit and the paper's populations working on CUDA
+    if path == "loop" or torch._C._functorch.is_batchedtensor(W):
+        # a population under torch.func.vmap: neither the schedule's chains nor the fused Function
+        # has a batching rule, and falling back silently keeps the paper's populations working
+        return _step_loop
+    if path == "schedule":
+        if W.dtype in (torch.float32, torch.float64):
+            return schedule_forward
+        warnings.warn(
+            f"cwrnn_audio: module schedule not used: it runs float32 and float64; got {W.dtype}; "
+            "running the step loop",
+            stacklevel=3,
+        )
         return _step_loop
     reason = refusal(periods, offsets, x, h, W, W_I, b_H)
     if reason is not None:

@@ -160,12 +160,16 @@ def test_the_engine_trains_large_populations_in_lanes_and_small_ones_per_thread(
     opt = OptimizerConfig(name="sgd", lr=1e-3, momentum=0.9, nesterov=True, clip=10.0)
     called = []
 
-    def counted(name):
-        inner = getattr(engine, name)
+    import cwrnn_audio.kernels.lanes as lanes_mod
+    import cwrnn_audio.kernels.population as population_mod
+
+    def counted(module, name):
+        inner = getattr(module, name)
         return lambda *a: called.append(name) or inner(*a)
 
-    for name in ("train_cwrnn_lanes", "train_cwrnn_population"):
-        monkeypatch.setattr(engine, name, counted(name))
+    # the engine finds them through the network kind (core/kinds.py), by module and name
+    for module, name in ((lanes_mod, "train_cwrnn_lanes"), (population_mod, "train_cwrnn_population")):
+        monkeypatch.setattr(module, name, counted(module, name))
     runs = {}
     for lanes_from in (P, P + 1):  # P networks: lanes, then (threshold above P) one per thread
         monkeypatch.setattr(engine, "LANES_FROM", lanes_from)
