@@ -70,3 +70,20 @@ def run_interpreted(script, **env) -> dict:
     done = subprocess.run([sys.executable, *script], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def cpp_host():
+    """Path of the ``cwrnn-host`` executable built from host/ (cached between sessions); skipped
+    where cmake or a C++ compiler is missing. ``$CWRNN_HOST`` names a ready one instead."""
+    from pathlib import Path
+
+    if os.environ.get("CWRNN_HOST"):
+        return Path(os.environ["CWRNN_HOST"])
+    pytest.importorskip("torch")
+    from cwrnn_audio.export.host import build_host, missing_tools
+
+    why = missing_tools()
+    if why is not None:
+        pytest.skip(f"cwrnn-host cannot be built here: {why}")
+    return build_host(Path(__file__).resolve().parents[1] / "host")

