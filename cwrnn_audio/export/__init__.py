@@ -14,10 +14,31 @@ from pathlib import Path
 from ..errors import ParameterError, ParameterTypeError
 
 #: plugin name -> how its model becomes a TorchScript module ("module:attr")
-EXPORTERS = {"effect": "cwrnn_audio.export.build:effect_module"}
+EXPORTERS = {
+    "effect": "cwrnn_audio.export.build:effect_module",
+    "generator": "cwrnn_audio.export.build:instrument_module",
+}
+#: the plugin that plays a model folder of each encoding, where ``plugin`` is not given
+BY_ENCODING = {"raw": "effect", "harmonic": "generator"}
 
 
-def export_model(model_dir, path, *, plugin: str = "effect") -> Path:
+def plugin_for(model_dir) -> str:
+    """The exporting plugin that plays ``model_dir``, from its encoding (:data:`BY_ENCODING`)."""
+    from ..models.folder import load_model_dir
+    from ..plugin.base import model_folder
+
+    folder = model_folder(model_dir, "effect_drive", name="export")
+    codec = load_model_dir(folder, torch=False).codec
+    encoding = getattr(codec, "name", type(codec).__name__)
+    if encoding not in BY_ENCODING:
+        raise ParameterError(
+            f"{folder}: a {encoding!r} model does not export; these do: "
+            + ", ".join(f"{e} (the {p} plugin)" for e, p in BY_ENCODING.items())
+        )
+    return BY_ENCODING[encoding]
+
+
+def export_model(model_dir, path, *, plugin: str | None = None) -> Path:
     """Write ``model_dir`` played by ``plugin`` as a TorchScript file at ``path`` (atomically).
 
     Parameters
@@ -27,13 +48,16 @@ def export_model(model_dir, path, *, plugin: str = "effect") -> Path:
     path : str or os.PathLike
         The ``.ts`` file to write; its folder is created.
     plugin : str, keyword-only
-        One of :data:`EXPORTERS`.
+        One of :data:`EXPORTERS`; default: the one that plays the folder's encoding (a raw-audio
+        model: the effect; a harmonic model: the generator, as an instrument).
 
     Returns the path written. Raises :class:`ParameterError` for a plugin that does not export, a
     model folder the plugin refuses, or a path that cannot be written.
     """
     from ..lazy import resolve
 
+    if plugin is None:
+        plugin = plugin_for(model_dir)
     if not isinstance(plugin, str):
         raise ParameterTypeError(f"plugin must be one of {sorted(EXPORTERS)}; got {plugin!r}")
     if plugin not in EXPORTERS:

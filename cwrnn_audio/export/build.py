@@ -25,3 +25,33 @@ def effect_module(model_dir):
         int(effect.adapter.sample_rate),
         effect.parameters,
     )
+
+
+def instrument_module(model_dir):
+    """The :class:`~.instrument.ExportedInstrument` of the generator plugin playing the harmonic
+    model ``model_dir`` (one voice per batch entry, the plugin's seed 0)."""
+    from ..adapters.harmonic import GATE_OPEN_DB, NOISE_OFFSET, HarmonicAdapter
+    from ..ddsp.features import LOUDNESS_FLOOR_DB
+    from ..ddsp.render import Envelope
+    from ..errors import ParameterError
+    from ..plugin import get_plugin
+    from .effect import HOST_RATES
+    from .instrument import ExportedInstrument
+
+    generator = get_plugin("generator")(model_dir, polyphony=1)
+    if not isinstance(generator.adapter, HarmonicAdapter):
+        raise ParameterError(
+            f"{model_dir}: the generator exports with a harmonic model (it plays the notes' pitches); "
+            f"got a {generator.adapter.name!r} model"
+        )
+    return ExportedInstrument(
+        generator.model,
+        generator.adapter,
+        generator.parameters,
+        Envelope(),
+        LOUDNESS_FLOOR_DB,
+        GATE_OPEN_DB,
+        NOISE_OFFSET,
+        generator.seed,
+        HOST_RATES,
+    )

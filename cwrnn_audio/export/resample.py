@@ -17,7 +17,11 @@ def design(in_rate: int, out_rate: int, advance: int) -> Dict[str, torch.Tensor]
     """The tables of a resampler from ``in_rate`` to ``out_rate``, from the Python class."""
     from ..runtime.resample import StreamResampler
 
-    r = StreamResampler(in_rate, out_rate, 1, 1, advance=advance)
+    return tables(StreamResampler(in_rate, out_rate, 1, 1, advance=advance))
+
+
+def tables(r) -> Dict[str, torch.Tensor]:
+    """The taps and grid (``L, M, advance, hist``) of a :class:`StreamResampler` ``r``."""
     return {"taps": torch.from_numpy(r.taps.copy()), "grid": torch.tensor([r.L, r.M, r.advance, r.hist])}
 
 
@@ -42,3 +46,9 @@ def push(
     seg = full.index_select(1, idx).reshape(x.shape[0], n_out, K)
     out = (seg * taps.index_select(0, u - j * L).unsqueeze(0)).sum(2)
     return out, full[:, full.shape[1] - hist :]
+
+
+def needs(grid: List[int], n_out_total: int) -> int:
+    """Inputs the first ``n_out_total`` outputs read (``StreamResampler.needs``)."""
+    L, M, advance = grid[0], grid[1], grid[2]
+    return 0 if n_out_total <= 0 else ((n_out_total - 1) * M + advance) // L + 1

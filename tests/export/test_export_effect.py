@@ -138,10 +138,12 @@ def test_the_scripted_block_equals_the_float64_step_loop(sizes, periods, t0, L):
 
 
 def test_what_cannot_export_is_refused_and_nothing_is_written(tmp_path):
-    with pytest.raises(ParameterError, match="'generator' does not export.*effect"):
-        export_model("effect_drive", tmp_path / "g.ts", plugin="generator")
-    with pytest.raises(ParameterError, match="1 input to 1 output"):
+    with pytest.raises(ParameterError, match="'continuator' does not export.*effect"):
+        export_model("effect_drive", tmp_path / "g.ts", plugin="continuator")
+    with pytest.raises(ParameterError, match="'mulaw' model does not export.*raw.*harmonic"):
         export_model("bach_mulaw", tmp_path / "m.ts")
+    with pytest.raises(ParameterError, match="1 input to 1 output"):  # the effect plugin's own check
+        export_model("bach_mulaw", tmp_path / "m.ts", plugin="effect")
     with pytest.raises(ParameterError, match="is a folder"):
         export_model("effect_drive", tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -156,10 +158,18 @@ def test_the_cli_exports_and_exits_2_on_bad_input(tmp_path):
     r = cli("effect_drive", "-o", str(tmp_path / "e.ts"), "-q")
     assert r.returncode == 0 and (tmp_path / "e.ts").is_file(), r.stderr
     assert torch.jit.load(str(tmp_path / "e.ts")).get_methods() == ["forward"]
-    for args in (["nothere", "-o", str(tmp_path / "x.ts")], ["effect_drive", "-o", "/proc/no/x.ts"]):
+    r = cli("flute_harmonic", "-o", str(tmp_path / "i.ts"))  # a harmonic model: the instrument
+    assert r.returncode == 0 and "generator plugin" in r.stdout, r.stderr
+    assert torch.jit.load(str(tmp_path / "i.ts")).forward_params.tolist() == [2, 1, 1, 1]
+    for args in (
+        ["nothere", "-o", str(tmp_path / "x.ts")],
+        ["effect_drive", "-o", "/proc/no/x.ts"],
+        ["melody", "-o", str(tmp_path / "x.ts")],  # a MIDI model: "does not export; these do: ..."
+    ):
         r = cli(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "error:" in r.stderr, r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.ts"]
+    assert "does not export" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.ts", "i.ts"]
 
 
 @pytest.mark.slow

@@ -1,0 +1,301 @@
+"""The generator plugin playing a harmonic model (``plugins/harmonic_voices.py``) as TorchScript.
+
+nn~ passes signals, not MIDI, so the notes come as two audio-rate inputs per batch entry: the pitch
+(a MIDI note number, fractional for bends; in Hz with ``pitch_in_hz``) and the velocity (0: no
+note; (0, 1] is MIDI velocity / 127). A rise of the velocity from 0, or a new pitch while it is
+above 0, is a note-on at that frame; a fall to 0 a note-off. Each batch entry is one voice, played
+as the plugin plays a voice: the note's loudness curve (attack, release, the previous note's release
+under a new one), a model step and a synthesizer frame per model frame, events acting at the first
+frame boundary at or after their host frame, the synthesizer gated by the loudness, and the mix
+resampled to the host's rate by the plugins' resampler. The white noise is the plugin's stream (its
+``seed``) for the first :data:`NOISE_SAMPLES` model samples, then that stretch again.
+"""
+
+import math
+from typing import Dict, List
+
+import torch
+
+from .recurrence import lstm_weights, stream_block
+from .resample import needs, push
+from .synth import TorchSynth
+
+NOISE_SAMPLES = 2**18  # 16.4 s at 16 kHz: 1 MB of the file
+
+
+def note_db(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, level: torch.Tensor, attack: float,
+            release: float, floor: float) -> torch.Tensor:  # fmt: skip
+    """``ddsp.render.note_db`` for each voice ``(B,)`` at times ``t`` ``(B, n)`` (s, float64)."""
+    start, end, level = start.unsqueeze(1), end.unsqueeze(1), level.unsqueeze(1)
+    shape = ((t - start) / max(attack, 1e-9)).clamp(0.0, 1.0)
+    fading = (1.0 - (t - end) / max(release, 1e-9)).clamp(0.0, 1.0)
+    shape = torch.where(t >= end, torch.minimum(shape, fading), shape)
+    out = floor + (level - floor) * shape
+    silent = (level <= floor) | (t < start) | (t >= end + release)
+    return torch.where(silent, torch.full_like(out, floor), out)
+
+
+class ExportedInstrument(torch.nn.Module):
+    rates: List[int]
+    taps_back: Dict[int, torch.Tensor]
+    grids: Dict[int, List[int]]
+    latencies: Dict[int, int]
+    periods: List[int]
+    offsets: List[int]
+    lstms: List[List[torch.Tensor]]
+    attributes: List[str]
+    ranges: Dict[str, List[float]]
+
+    def __init__(self, model, codec, parameters, envelope, floor_db: float, gate_open_db: float, noise_offset: float,
+                 seed: int, host_rates):  # fmt: skip
+        super().__init__()
+        import numpy as np
+
+        from ..core.clock import block_upper_mask
+        from ..runtime.resample import model_to_host
+        from .resample import tables
+
+        c = model.config
+        w = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.numpy_weights().items()}
+        w["W_H"] = w["W_H"] * torch.from_numpy(np.asarray(block_upper_mask(c.module_sizes)))
+        for name in ("W_H", "W_I", "b_H", "W_O", "b_O"):
+            self.register_buffer(name, w[name].float().contiguous())
+        self.periods, self.offsets = list(c.periods), list(c.offsets)
+        self.tanh = c.output_activation == "tanh"
+        W = self.W_H
+        self.lstms = [lstm_weights(W[a:b, a:b]) for a, b in zip(c.offsets, c.offsets[1:])]
+        # nn~: (pitch, velocity) in, audio out, every ratio 1
+        self.register_buffer("forward_params", torch.tensor([2, 1, 1, 1]))
+        self.sr, self.fr, self.hop = int(codec.sample_rate), int(codec.frame_rate), int(codec.hop)
+        self.n_harmonics = int(codec.n_harmonics)
+        self.synth = TorchSynth(self.sr, self.hop, int(codec.n_harmonics), int(codec.n_noise))
+        rng = np.random.default_rng(seed)  # voice 0's stream in the plugin
+        self.register_buffer("noise", torch.from_numpy(rng.standard_normal(NOISE_SAMPLES).astype(np.float32)))
+        self.rates = sorted(set(host_rates) | {self.sr})
+        self.taps_back, self.grids, self.latencies = {}, {}, {}
+        for rate in self.rates:
+            back, latency = model_to_host(self.sr, rate, 1, 1)
+            t = tables(back)
+            self.taps_back[rate], self.grids[rate], self.latencies[rate] = (
+                t["taps"],
+                t["grid"].tolist(),
+                latency,
+            )
+        self.floor, self.gate_open, self.noise_offset = (
+            float(floor_db),
+            float(gate_open_db),
+            float(noise_offset),
+        )
+        self.top_db, self.range_db = float(envelope.top_db), float(envelope.range_db)
+        self.attributes = [p.name for p in parameters] + ["pitch_in_hz"]
+        self.ranges = {p.name: [float(p.minimum), float(p.maximum)] for p in parameters}
+        self.attack_ms, self.release_ms, self.gain_db = 0.0, 0.0, 0.0
+        for p in parameters:
+            setattr(self, p.name, float(p.default))
+        self.pitch_in_hz = False
+        self.sample_rate = 48000 if 48000 in self.rates else self.sr
+        self._clear(1)  # one voice until a call brings another batch size
+
+    # -- state -------------------------------------------------------------------------------
+    def _clear(self, B: int) -> None:
+        """``B`` fresh voices at the current rate: no note yet, silence, clocks at 0."""
+        n = self.offsets[-1]
+        self.h = torch.zeros(B, n)
+        self.t = 0
+        self.synth.reset_voices(B)
+        self.f0 = torch.full((B,), 440.0, dtype=torch.float64)
+        # each voice's note and the note before it (still releasing): rows level (dB), on, off (frames,
+        # off -1 while held), then the same of the previous note. One tensor made by one stack: the
+        # script compiler merges identical zeros(...) calls into one tensor, which in-place writes
+        # then shared (a previous note that was the current one, found by the export's tests)
+        floor, zero, held = torch.full((B,), self.floor), torch.zeros(B), torch.full((B,), -1.0)
+        self.notes = torch.stack([floor, zero, held, floor, zero, held]).double()
+        self.used = torch.zeros(B, dtype=torch.bool)
+        self.last_pitch = torch.zeros(B)
+        self.last_velocity = torch.zeros(B)
+        self.frames, self.host_frames = 0, 0
+        grid = self.grids[self.sample_rate]
+        self.mono = torch.zeros(B, 0)
+        self.buf_back = torch.zeros(B, grid[3])
+        self.counts = [0, 0]  # the resampler's inputs and outputs
+
+    # -- the voices --------------------------------------------------------------------------
+    def _loudness(self, first: int, n: int) -> torch.Tensor:
+        """dB ``(B, n)`` of frames ``first ..``: the louder of each voice's note and previous note."""
+        t = (torch.arange(n, dtype=torch.float64) + first + 1).unsqueeze(0) / self.fr
+        v = self.notes
+        ends = torch.where(v[[2, 5]] < 0, torch.full_like(v[[2, 5]], math.inf), v[[2, 5]] / self.fr)
+        a, r = self.attack_ms / 1000.0, self.release_ms / 1000.0
+        now = note_db(t, v[1] / self.fr, ends[0], v[0], a, r, self.floor)
+        before = note_db(t, v[4] / self.fr, ends[1], v[3], a, r, self.floor)
+        return torch.maximum(now, before)
+
+    def _render(self, n: int) -> None:
+        """``n`` more frames of every voice, appended to ``mono``."""
+        if n <= 0:
+            return
+        B = self.h.shape[0]
+        db = self._loudness(self.frames, n)
+        f0 = self.f0.unsqueeze(1).expand(B, n)
+        x = torch.stack([torch.log2(f0.clamp(min=1.0) / 440.0) / 4.0, db / 80.0 + 1.0], 2).float()
+        H = stream_block(
+            x, self.h, self.t, self.W_H, self.W_I, self.b_H, self.periods, self.offsets, self.lstms
+        )
+        self.h, self.t = H[:, -1], self.t + n
+        y = H @ self.W_O.t() + self.b_O
+        if self.tanh:
+            y = torch.tanh(y)
+        N = self.n_harmonics
+        g = ((db - self.floor) / (self.gate_open - self.floor)).clamp(0.0, 1.0)
+        gain = (g * g * (3.0 - 2.0 * g)).float()
+        amplitude = self._scale(y[:, :, 0]) * gain
+        harmonics = self._scale(y[:, :, 1 : 1 + N])
+        noise = self._scale(y[:, :, 1 + N :] + self.noise_offset) * gain.unsqueeze(2)
+        start = self.frames * self.hop
+        idx = torch.remainder(torch.arange(start, start + n * self.hop), self.noise.shape[0])
+        u = self.noise.index_select(0, idx).unsqueeze(0).expand(B, n * self.hop)
+        audio = self.synth.process(f0.float(), amplitude, harmonics, noise, u.contiguous())
+        audio = torch.where(self.used.unsqueeze(1), audio, torch.zeros_like(audio))
+        self.mono = torch.cat([self.mono, audio], 1)
+        self.frames += n
+
+    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * torch.sigmoid(x) ** math.log(10.0) + 1e-7  # adapters.harmonic.scale
+
+    def _note_on(self, b: int, pitch: float, velocity: float) -> None:
+        v = self.notes
+        now = float(self.frames)
+        if bool(self.used[b]):  # its note's release goes on under the new one (a held note ends now)
+            v[3, b], v[4, b] = v[0, b].clone(), v[1, b].clone()
+            v[5, b] = self._f64(now) if bool(v[2, b] < 0) else v[2, b].clone()
+        hz = pitch if self.pitch_in_hz else 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+        self.f0[b] = self._f64(hz)
+        level = self.top_db + self.range_db * math.log(max(1.0, velocity * 127.0) / 127.0) / math.log(127.0)
+        v[0, b], v[1, b], v[2, b] = self._f64(level), self._f64(now), self._f64(-1.0)
+        self.used[b] = True
+
+    def _note_off(self, b: int) -> None:
+        if bool(self.notes[2, b] < 0):
+            self.notes[2, b] = self._f64(float(self.frames))
+
+    def _f64(self, x: float) -> torch.Tensor:
+        # a float written into a float64 tensor element goes through float32 in a script otherwise
+        return torch.tensor(x, dtype=torch.float64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, 2, frames)``: pitch and velocity in; ``(batch, 1, frames)`` audio out."""
+        B, n = x.shape[0], x.shape[2]
+        if B != self.h.shape[0]:
+            self._clear(B)
+        pitch, velocity = x[:, 0].float(), x[:, 1].float()
+        before_p = torch.cat([self.last_pitch.unsqueeze(1), pitch[:, :-1]], 1)
+        before_v = torch.cat([self.last_velocity.unsqueeze(1), velocity[:, :-1]], 1)
+        sounding = velocity > 0
+        starts = sounding & ((before_v <= 0) | (pitch != before_p))
+        ends = ~sounding & (before_v > 0)
+        changes = starts | ends
+        if bool(changes.any()):  # most blocks hold no event (nonzero alone cost 174 us a block)
+            frames = changes.nonzero()  # (events, 2): batch entry, frame
+            order = torch.argsort(frames[:, 1] * B + frames[:, 0])
+            den = self.sample_rate * self.hop
+            frames = frames.index_select(0, order)
+            for k in range(frames.shape[0]):
+                b, j = int(frames[k, 0]), int(frames[k, 1])
+                self._render(-(-(self.host_frames + j) * self.sr // den) - self.frames)
+                if bool(starts[b, j]):
+                    self._note_on(b, float(pitch[b, j]), float(velocity[b, j]))
+                else:
+                    self._note_off(b)
+        self.last_pitch, self.last_velocity = pitch[:, -1], velocity[:, -1]
+        self.host_frames += n
+        grid = self.grids[self.sample_rate]
+        need = max(needs(grid, self.host_frames) - self.counts[0], 0)
+        if need > self.mono.shape[1]:
+            self._render(-(-(need - self.mono.shape[1]) // self.hop))
+        out, self.buf_back = push(self.taps_back[self.sample_rate], grid, self.buf_back, self.mono[:, :need],
+                                  self.counts[0], self.counts[1], n)  # fmt: skip
+        self.counts = [self.counts[0] + need, self.counts[1] + n]
+        self.mono = self.mono[:, need:]
+        return (out * 10.0 ** (self.gain_db / 20.0)).unsqueeze(1)
+
+    # -- the nn~ protocol --------------------------------------------------------------------
+    @torch.jit.export
+    def get_methods(self) -> List[str]:
+        return ["forward"]
+
+    @torch.jit.export
+    def get_attributes(self) -> List[str]:
+        return self.attributes
+
+    def _in_range(self, name: str, value: float) -> bool:
+        return self.ranges[name][0] <= value <= self.ranges[name][1]
+
+    @torch.jit.export
+    def get_attack_ms(self) -> float:
+        return self.attack_ms
+
+    @torch.jit.export
+    def set_attack_ms(self, value: float) -> int:
+        if not self._in_range("attack_ms", value):
+            return -1
+        self.attack_ms = value
+        return 0
+
+    @torch.jit.export
+    def get_release_ms(self) -> float:
+        return self.release_ms
+
+    @torch.jit.export
+    def set_release_ms(self, value: float) -> int:
+        if not self._in_range("release_ms", value):
+            return -1
+        self.release_ms = value
+        return 0
+
+    @torch.jit.export
+    def get_gain_db(self) -> float:
+        return self.gain_db
+
+    @torch.jit.export
+    def set_gain_db(self, value: float) -> int:
+        if not self._in_range("gain_db", value):
+            return -1
+        self.gain_db = value
+        return 0
+
+    @torch.jit.export
+    def get_pitch_in_hz(self) -> bool:
+        return self.pitch_in_hz
+
+    @torch.jit.export
+    def set_pitch_in_hz(self, value: bool) -> int:
+        self.pitch_in_hz = value
+        return 0
+
+    @torch.jit.export
+    def get_sample_rate(self) -> int:
+        return self.sample_rate
+
+    @torch.jit.export
+    def get_sample_rates(self) -> List[int]:
+        """The host rates this file runs at; :meth:`set_sample_rate` refuses any other."""
+        return self.rates
+
+    @torch.jit.export
+    def set_sample_rate(self, rate: int) -> int:
+        """0, and fresh voices at ``rate``; -1 (nothing changed) for a rate not in :meth:`get_sample_rates`."""
+        if rate not in self.rates:
+            return -1
+        self.sample_rate = rate
+        self._clear(self.h.shape[0])
+        return 0
+
+    @torch.jit.export
+    def get_latency(self) -> int:
+        """Host frames the sound lags its notes at the current rate (the resampler's delay)."""
+        return self.latencies[self.sample_rate]
+
+    @torch.jit.export
+    def reset(self) -> int:
+        self._clear(self.h.shape[0])
+        return 0
