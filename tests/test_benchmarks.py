@@ -121,3 +121,14 @@ def test_cpu_training_benchmark_prints_kernels_end_to_end_and_profile():
     # the Numba Function's backward: the recurrence alone, or with the one-output read-out fused in
     backward = ("CWRNNRecurrenceBackward", "CWRNNReadoutBackward")
     assert start and any(name in s for s in lines[start[0] :] for name in backward)
+
+
+def test_export_benchmark_prints_the_host_the_file_in_python_and_the_plugin(cpp_host):
+    out = run_script("bench_export.py", "--seconds", "0.2", "--host", str(cpp_host))
+    for row in (
+        "exported, C++ host",
+        "exported, torch.jit (Py)",
+        "Numba plugin (Python)",
+        "C++ host / Numba plugin",
+    ):
+        assert out.count(row) == 2, out  # the effect and the instrument

@@ -196,3 +196,20 @@ def test_the_cpp_host_plays_the_file_as_the_plugin_plays(cpp_host, exported, aud
         np.testing.assert_allclose(
             got, plugin_output(mono, rate, block, mix=0.5), atol=1e-4, err_msg=f"{rate} Hz"
         )
+
+
+def test_a_corrupt_model_folder_is_bad_input_naming_the_file(tmp_path):
+    import shutil
+
+    import cwrnn_audio_samples
+
+    folder = tmp_path / "broken"
+    shutil.copytree(str(cwrnn_audio_samples.path("models")) + "/effect_drive", folder)
+    (folder / "config.json").write_text("{not json")
+    r = subprocess.run(
+        [sys.executable, "-m", "cwrnn_audio", "export", str(folder), "-o", str(tmp_path / "x.ts")],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "config.json" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "x.ts").exists()
