@@ -110,6 +110,11 @@ def samples_per_s(model, batch: int, steps: int, min_seconds: float) -> float:
         model.zero_grad(set_to_none=True)
         torch.nn.functional.mse_loss(model(x)[0], y).backward()
 
+    return batch * steps / seconds_per_call(step, device, min_seconds)
+
+
+def seconds_per_call(step, device, min_seconds: float) -> float:
+    """Seconds one ``step()`` takes, after one warm-up call (compilation, cuDNN plans), at least twice."""
     step()
     sync(device)
     n, start = 0, time.perf_counter()
@@ -117,7 +122,7 @@ def samples_per_s(model, batch: int, steps: int, min_seconds: float) -> float:
         step()
         n += 1
         sync(device)
-    return n * batch * steps / (time.perf_counter() - start)
+    return (time.perf_counter() - start) / n
 
 
 def default_path(model, batch: int) -> str:
@@ -151,14 +156,7 @@ def chain_ticks(k: int, batch: int, ticks: int, device, min_seconds: float) -> d
         def step(chain=chain):
             chain(U, W, h0).sum().backward()
 
-        step()
-        sync(device)
-        n, start = 0, time.perf_counter()
-        while n < 2 or time.perf_counter() - start < min_seconds:
-            step()
-            n += 1
-            sync(device)
-        out[name] = (time.perf_counter() - start) / n / ticks * 1e6
+        out[name] = seconds_per_call(step, device, min_seconds) / ticks * 1e6
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Dict, List
 
 import torch
 
+from .protocol import NnTilde
 from .recurrence import lstm_weights, stream_block
 from .resample import push, ready
 
@@ -18,7 +19,7 @@ from .resample import push, ready
 HOST_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
 
 
-class ExportedEffect(torch.nn.Module):
+class ExportedEffect(NnTilde):
     rates: List[int]
     taps_in: Dict[int, torch.Tensor]
     taps_back: Dict[int, torch.Tensor]
@@ -63,9 +64,9 @@ class ExportedEffect(torch.nn.Module):
         self.counts = [0, 0, 0, 0]  # inputs and outputs of the way in, then of the way back
         n = offsets[-1]
         self.h, self.buf_in, self.buf_back, self.dry = (torch.zeros(0, n),) + (torch.zeros(0, 0),) * 3
-        self._voices(0)
+        self._fresh(0)
 
-    def _voices(self, B: int) -> None:
+    def _fresh(self, B: int) -> None:
         """Fresh state for ``B`` voices at the current rate."""
         grid = self.grids[self.sample_rate]
         self.h = torch.zeros(B, self.offsets[-1])
@@ -98,7 +99,7 @@ class ExportedEffect(torch.nn.Module):
         """``(batch, 1, frames)`` float32 in -> ``(batch, 1, frames)`` out, state kept per batch entry."""
         B, n = x.shape[0], x.shape[2]
         if B != self.h.shape[0]:
-            self._voices(B)
+            self._fresh(B)
         audio = x[:, 0].float()
         rate = self.sample_rate
         if rate == self.model_rate:
@@ -121,23 +122,14 @@ class ExportedEffect(torch.nn.Module):
             return wet.unsqueeze(1)
         return (dry * ((1.0 - self.mix) * gain) + wet * (self.mix * gain)).unsqueeze(1)
 
-    # -- the nn~ protocol -------------------------------------------------------------
-    @torch.jit.export
-    def get_methods(self) -> List[str]:
-        return ["forward"]
-
-    @torch.jit.export
-    def get_attributes(self) -> List[str]:
-        return self.attributes
-
+    # -- the nn~ protocol (the rest: .protocol.NnTilde) ---------------------------------
     @torch.jit.export
     def get_mix(self) -> float:
         return self.mix
 
     @torch.jit.export
     def set_mix(self, value: float) -> int:
-        lo, hi = self.ranges["mix"][0], self.ranges["mix"][1]
-        if not lo <= value <= hi:
+        if not self._in_range("mix", value):
             return -1
         self.mix = value
         return 0
@@ -148,36 +140,10 @@ class ExportedEffect(torch.nn.Module):
 
     @torch.jit.export
     def set_output_gain_db(self, value: float) -> int:
-        lo, hi = self.ranges["output_gain_db"][0], self.ranges["output_gain_db"][1]
-        if not lo <= value <= hi:
+        if not self._in_range("output_gain_db", value):
             return -1
         self.output_gain_db = value
         return 0
 
-    @torch.jit.export
-    def get_sample_rate(self) -> int:
-        return self.sample_rate
-
-    @torch.jit.export
-    def get_sample_rates(self) -> List[int]:
-        """The host rates this file runs at; :meth:`set_sample_rate` refuses any other."""
-        return self.rates
-
-    @torch.jit.export
-    def set_sample_rate(self, rate: int) -> int:
-        """0, and fresh voices at ``rate``; -1 (nothing changed) for a rate not in :meth:`get_sample_rates`."""
-        if rate not in self.rates:
-            return -1
-        self.sample_rate = rate
-        self._voices(self.h.shape[0])
-        return 0
-
-    @torch.jit.export
-    def get_latency(self) -> int:
-        """Host frames the output lags the input at the current rate (the resamplers' round trip)."""
-        return self.latencies[self.sample_rate]
-
-    @torch.jit.export
-    def reset(self) -> int:
-        self._voices(self.h.shape[0])
-        return 0
+    def _batch(self) -> int:
+        return self.h.shape[0]

@@ -16,6 +16,7 @@ from typing import Dict, List
 
 import torch
 
+from .protocol import NnTilde
 from .recurrence import lstm_weights, stream_block
 from .resample import needs, push
 from .synth import TorchSynth
@@ -35,7 +36,7 @@ def note_db(t: torch.Tensor, start: torch.Tensor, end: torch.Tensor, level: torc
     return torch.where(silent, torch.full_like(out, floor), out)
 
 
-class ExportedInstrument(torch.nn.Module):
+class ExportedInstrument(NnTilde):
     rates: List[int]
     taps_back: Dict[int, torch.Tensor]
     grids: Dict[int, List[int]]
@@ -94,10 +95,10 @@ class ExportedInstrument(torch.nn.Module):
             setattr(self, p.name, float(p.default))
         self.pitch_in_hz = False
         self.sample_rate = 48000 if 48000 in self.rates else self.sr
-        self._clear(1)  # one voice until a call brings another batch size
+        self._fresh(1)  # one voice until a call brings another batch size
 
     # -- state -------------------------------------------------------------------------------
-    def _clear(self, B: int) -> None:
+    def _fresh(self, B: int) -> None:
         """``B`` fresh voices at the current rate: no note yet, silence, clocks at 0."""
         n = self.offsets[-1]
         self.h = torch.zeros(B, n)
@@ -186,7 +187,7 @@ class ExportedInstrument(torch.nn.Module):
         """``(batch, 2, frames)``: pitch and velocity in; ``(batch, 1, frames)`` audio out."""
         B, n = x.shape[0], x.shape[2]
         if B != self.h.shape[0]:
-            self._clear(B)
+            self._fresh(B)
         pitch, velocity = x[:, 0].float(), x[:, 1].float()
         before_p = torch.cat([self.last_pitch.unsqueeze(1), pitch[:, :-1]], 1)
         before_v = torch.cat([self.last_velocity.unsqueeze(1), velocity[:, :-1]], 1)
@@ -218,18 +219,7 @@ class ExportedInstrument(torch.nn.Module):
         self.mono = self.mono[:, need:]
         return (out * 10.0 ** (self.gain_db / 20.0)).unsqueeze(1)
 
-    # -- the nn~ protocol --------------------------------------------------------------------
-    @torch.jit.export
-    def get_methods(self) -> List[str]:
-        return ["forward"]
-
-    @torch.jit.export
-    def get_attributes(self) -> List[str]:
-        return self.attributes
-
-    def _in_range(self, name: str, value: float) -> bool:
-        return self.ranges[name][0] <= value <= self.ranges[name][1]
-
+    # -- the nn~ protocol (the rest: .protocol.NnTilde) --------------------------------------
     @torch.jit.export
     def get_attack_ms(self) -> float:
         return self.attack_ms
@@ -272,30 +262,5 @@ class ExportedInstrument(torch.nn.Module):
         self.pitch_in_hz = value
         return 0
 
-    @torch.jit.export
-    def get_sample_rate(self) -> int:
-        return self.sample_rate
-
-    @torch.jit.export
-    def get_sample_rates(self) -> List[int]:
-        """The host rates this file runs at; :meth:`set_sample_rate` refuses any other."""
-        return self.rates
-
-    @torch.jit.export
-    def set_sample_rate(self, rate: int) -> int:
-        """0, and fresh voices at ``rate``; -1 (nothing changed) for a rate not in :meth:`get_sample_rates`."""
-        if rate not in self.rates:
-            return -1
-        self.sample_rate = rate
-        self._clear(self.h.shape[0])
-        return 0
-
-    @torch.jit.export
-    def get_latency(self) -> int:
-        """Host frames the sound lags its notes at the current rate (the resampler's delay)."""
-        return self.latencies[self.sample_rate]
-
-    @torch.jit.export
-    def reset(self) -> int:
-        self._clear(self.h.shape[0])
-        return 0
+    def _batch(self) -> int:
+        return self.h.shape[0]
