@@ -84,6 +84,8 @@ def stream_block(
     """x ``(B, L, I)``, h ``(B, n)`` at clock ``t0``, ``W`` block-upper-triangular -> H ``(B, L, n)``.
     ``lstms[i]``: :func:`lstm_weights` of module ``i``'s block of ``W``."""
     L, n = x.shape[1], h.shape[1]
+    if L <= steps_from():
+        return step_block(x, h, t0, W, W_I, b_H, periods, offsets)
     # every step's addend for every row, the slower modules' held states added in as each is known:
     # one gather per module instead of one per pair (28 pairs for 8 modules: the gathers' small ops
     # were most of a 512-sample block's time)
@@ -100,4 +102,36 @@ def stream_block(
         out[:, :, lo:hi] = held.index_select(1, _held(steps + 1, t0, periods[i]))
         if lo > 0:  # what it sends the faster modules at each step: its state after the step before
             addend[:, :, :lo] += (held @ W[:lo, lo:hi].t()).index_select(1, _held(steps, t0, periods[i]))
+    return out
+
+
+def steps_from() -> int:
+    """Steps up to which a block runs step by step, only the firing modules' rows: the schedule's
+    fixed ops per module (about 20) outweigh a step's (about 8 per firing module) in the short blocks
+    of frame-rate models (an instrument renders 2-3 frames per 512-sample host block)."""
+    return 4
+
+
+def step_block(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    t0: int,
+    W: torch.Tensor,
+    W_I: torch.Tensor,
+    b_H: torch.Tensor,
+    periods: List[int],
+    offsets: List[int],
+) -> torch.Tensor:
+    """:func:`stream_block` one step at a time: module ``i``'s rows where ``(t0 + s) % T_i == 0``."""
+    addend = x @ W_I.t() + b_H
+    out = torch.empty(x.shape[0], x.shape[1], h.shape[1], dtype=x.dtype, device=x.device)
+    for s in range(x.shape[1]):
+        new = h.clone()
+        for i in range(len(periods)):
+            if (t0 + s) % periods[i] == 0:
+                lo = offsets[i]
+                hi = offsets[i + 1]
+                new[:, lo:hi] = torch.tanh(torch.addmm(addend[:, s, lo:hi], h[:, lo:], W[lo:hi, lo:].t()))
+        out[:, s] = new
+        h = new
     return out

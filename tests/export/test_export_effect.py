@@ -110,11 +110,17 @@ def test_a_rate_without_tables_is_refused_and_nothing_changes(exported):
 
 @pytest.mark.parametrize(
     "sizes, periods, t0, L",
-    [([4] * 8, [2**i for i in range(8)], 0, 512), ([3, 2, 4], [1, 3, 5], 7, 100), ([2, 2], [2, 9], 1, 5)],
+    [
+        ([4] * 8, [2**i for i in range(8)], 0, 512),
+        ([3, 2, 4], [1, 3, 5], 7, 100),
+        ([2, 2], [2, 9], 1, 5),
+        ([3, 2, 4], [1, 3, 5], 14, 3),  # a short block: step by step (recurrence.step_block)
+        ([16] * 8, [2**i for i in range(8)], 126, 4),
+    ],
 )
 def test_the_scripted_block_equals_the_float64_step_loop(sizes, periods, t0, L):
-    """Chains of 32 ticks or more run as the LSTM that computes them, shorter ones as a loop: both
-    against the step loop of the equations in float64."""
+    """Chains of 32 ticks or more run as the LSTM that computes them, shorter ones as a loop, and the
+    shortest blocks step by step: each against the step loop of the equations in float64."""
     g = torch.Generator().manual_seed(0)
     n = sum(sizes)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
