@@ -35,8 +35,8 @@ def instrument_module(model_dir):
     from ..ddsp.render import Envelope
     from ..errors import ParameterError
     from ..plugin import get_plugin
-    from .effect import HOST_RATES
     from .instrument import ExportedInstrument
+    from .protocol import HOST_RATES
 
     generator = get_plugin("generator")(model_dir, polyphony=1)
     if not isinstance(generator.adapter, HarmonicAdapter):

@@ -11,12 +11,9 @@ from typing import Dict, List
 
 import torch
 
-from .protocol import NnTilde
+from .protocol import HOST_RATES, NnTilde
 from .recurrence import lstm_weights, stream_block
 from .resample import push, ready
-
-#: host rates an exported effect runs at (nn~ passes the host's); tables for each are made at export
-HOST_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
 
 
 class ExportedEffect(NnTilde):
@@ -37,7 +34,7 @@ class ExportedEffect(NnTilde):
     ):
         super().__init__()
         from ..runtime.resample import clock_start, host_to_model
-        from .resample import design
+        from .resample import tables
 
         for name in ("W_H", "W_I", "b_H", "W_O", "b_O"):
             self.register_buffer(name, weights[name].float().contiguous())
@@ -50,7 +47,7 @@ class ExportedEffect(NnTilde):
         self.taps_in, self.taps_back, self.grids, self.latencies, self.clock_starts = {}, {}, {}, {}, {}
         for rate in self.rates:
             into, back, latency = host_to_model(rate, model_rate, 1, 1)
-            a, b = design(rate, model_rate, into.advance), design(model_rate, rate, back.advance)
+            a, b = tables(into), tables(back)
             self.taps_in[rate], self.taps_back[rate] = a["taps"], b["taps"]
             self.grids[rate] = a["grid"].tolist() + b["grid"].tolist()
             self.latencies[rate], self.clock_starts[rate] = latency, clock_start(into, periods)

@@ -94,7 +94,7 @@ class ExportedInstrument(NnTilde):
         for p in parameters:
             setattr(self, p.name, float(p.default))
         self.pitch_in_hz = False
-        self.sample_rate = 48000 if 48000 in self.rates else self.sr
+        self.sample_rate = 48000  # until the host says (one of HOST_RATES)
         self._fresh(1)  # one voice until a call brings another batch size
 
     # -- state -------------------------------------------------------------------------------

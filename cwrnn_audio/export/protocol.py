@@ -11,6 +11,9 @@ from typing import Dict, List
 
 import torch
 
+#: host rates every exported file runs at (nn~ passes the host's); their tables are made at export
+HOST_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+
 
 class NnTilde(torch.nn.Module):
     rates: List[int]

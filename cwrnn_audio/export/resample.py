@@ -13,13 +13,6 @@ from typing import Dict, List
 import torch
 
 
-def design(in_rate: int, out_rate: int, advance: int) -> Dict[str, torch.Tensor]:
-    """The tables of a resampler from ``in_rate`` to ``out_rate``, from the Python class."""
-    from ..runtime.resample import StreamResampler
-
-    return tables(StreamResampler(in_rate, out_rate, 1, 1, advance=advance))
-
-
 def tables(r) -> Dict[str, torch.Tensor]:
     """The taps and grid (``L, M, advance, hist``) of a :class:`StreamResampler` ``r``."""
     return {"taps": torch.from_numpy(r.taps.copy()), "grid": torch.tensor([r.L, r.M, r.advance, r.hist])}
