@@ -1,0 +1,62 @@
+"""align() on recordings whose timing is known: a score played late, slower and with rubato, its f0 made
+from the played notes (with pYIN-like noise, octave slips and unvoiced gaps)."""
+
+import numpy as np
+import pytest
+
+from cwrnn_audio import ParameterError
+from cwrnn_audio.expression.align import MIN_QUALITY, align
+from cwrnn_audio.midi.notes import Note
+
+RATE = 250
+SCORE = [Note(p, 90, 0.5 * i, 0.5 * i + 0.45) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62, 60, 67])]
+
+
+def played(score, warp):
+    return [n._replace(start=warp(n.start), end=warp(n.end)) for n in score]
+
+
+def f0_of(notes, seconds, seed=0):
+    rng = np.random.default_rng(seed)
+    t = (np.arange(int(seconds * RATE)) + 0.5) / RATE
+    f0, voiced = np.zeros(t.size), np.zeros(t.size, bool)
+    for n in notes:
+        on = (t >= n.start) & (t < n.end)
+        f0[on] = 440.0 * 2.0 ** ((n.pitch - 69 + 0.1 * rng.standard_normal(on.sum())) / 12)
+        voiced[on] = True
+    slips = rng.random(t.size) < 0.03  # pYIN's octave errors
+    f0[slips & voiced] *= 2.0
+    gaps = rng.random(t.size) < 0.05  # frames it could not pitch
+    voiced[gaps] = False
+    return f0, voiced
+
+
+@pytest.mark.parametrize(
+    "warp",
+    [lambda s: 0.8 + s, lambda s: 0.3 + 1.25 * s, lambda s: 0.2 + s + 0.15 * np.sin(s)],
+    ids=["late", "slower", "rubato"],
+)
+def test_the_notes_land_where_they_were_played(warp):
+    truth = played(SCORE, warp)
+    f0, voiced = f0_of(truth, truth[-1].end + 0.5)
+    got = align(SCORE, f0, voiced, frame_rate=RATE)
+    assert got.quality > 0.9
+    starts = np.array([n.start for n in got.notes]) - [n.start for n in truth]
+    ends = np.array([n.end for n in got.notes]) - [n.end for n in truth]
+    assert np.abs(starts).max() < 0.05 and np.abs(ends).max() < 0.05  # within 2.5 DTW frames (20 ms each)
+    assert [n.pitch for n in got.notes] == [n.pitch for n in SCORE]
+
+
+def test_a_score_of_another_piece_is_refused_naming_both_files():
+    f0, voiced = f0_of(played(SCORE, lambda s: s), 5.5)
+    other = [n._replace(pitch=n.pitch + 5 if i % 2 else n.pitch - 4) for i, n in enumerate(SCORE)]
+    with pytest.raises(ParameterError, match=r"other\.mid does not match take\.flac: .*% .*at least 60%"):
+        align(other, f0, voiced, frame_rate=RATE, score="other.mid", recording="take.flac")
+    assert MIN_QUALITY == 0.6
+
+
+def test_a_recording_without_pitch_or_a_score_without_notes_is_refused():
+    with pytest.raises(ParameterError, match="take.flac: no frame has a pitch"):
+        align(SCORE, np.zeros(100), np.zeros(100, bool), frame_rate=RATE, recording="take.flac")
+    with pytest.raises(ParameterError, match="s.mid: the score has no notes"):
+        align([], np.ones(100) * 440, np.ones(100, bool), frame_rate=RATE, score="s.mid")
