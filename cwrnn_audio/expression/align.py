@@ -55,7 +55,14 @@ def _cost(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def align(
-    notes, f0_hz, voiced, *, frame_rate: int, score: str = "score", recording: str = "recording"
+    notes,
+    f0_hz,
+    voiced,
+    *,
+    frame_rate: int,
+    transpose=None,
+    score: str = "score",
+    recording: str = "recording",
 ) -> Alignment:
     """Retime ``notes`` onto a recording whose f0 (Hz) and voicing are given per frame.
 
@@ -65,6 +72,10 @@ def align(
     f0_hz, voiced : np.ndarray, shape (frames,)
         The recording's analysis at ``frame_rate`` (:func:`~cwrnn_audio.ddsp.features.frame_features`).
     frame_rate : int, Hz, keyword-only
+    transpose : int or None, semitones, keyword-only
+        How far the recording sounds from the score (a flute plays a written part an octave up);
+        None: the whole number of octaves between the two lines' median pitches. The notes returned
+        keep the score's pitches.
     score, recording : str, keyword-only
         Names for the messages (the files).
 
@@ -80,6 +91,10 @@ def align(
         raise ParameterError(
             f"{recording}: no frame has a pitch; the expression model needs a pitched recording"
         )
+    if transpose is None:
+        written = np.median([n.pitch for n in notes])
+        transpose = 12 * int(np.round((np.nanmedian(rec) - written) / 12.0))
+    rec = rec - transpose  # the recording at written pitch
     step = max(1, round(frame_rate / DTW_RATE))
     rate = frame_rate / step
     rec_coarse = rec[: len(rec) // step * step].reshape(-1, step)

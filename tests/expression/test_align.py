@@ -60,3 +60,22 @@ def test_a_recording_without_pitch_or_a_score_without_notes_is_refused():
         align(SCORE, np.zeros(100), np.zeros(100, bool), frame_rate=RATE, recording="take.flac")
     with pytest.raises(ParameterError, match="s.mid: the score has no notes"):
         align([], np.ones(100) * 440, np.ones(100, bool), frame_rate=RATE, score="s.mid")
+
+
+def test_a_bundled_recording_meets_its_score_an_octave_up():
+    """A real pair: the held-out flute recording (FluidR3's flute, played from heldout.mid at +12 semitones)."""
+    import cwrnn_audio_samples
+    from cwrnn_audio.audio.dataset import load_clip
+    from cwrnn_audio.ddsp.features import frame_features
+    from cwrnn_audio.midi import read_midi
+
+    score = read_midi(str(cwrnn_audio_samples.path("instruments/heldout.mid")))
+    audio = load_clip(str(cwrnn_audio_samples.path("instruments/flute_heldout.flac")), 16000)[0]
+    f = frame_features(audio, sample_rate=16000, frame_rate=RATE)
+    got = align(score.notes, f.f0_hz, f.voiced, frame_rate=RATE)
+    assert got.quality > 0.9
+    # rendered from the score itself: the notes stay where they were written, to a DTW frame or two
+    starts = np.array([n.start for n in got.notes]) - [n.start for n in score.notes]
+    assert np.median(np.abs(starts)) < 0.04
+    with pytest.raises(ParameterError, match="does not match"):  # the octave said wrongly: refused
+        align(score.notes, f.f0_hz, f.voiced, frame_rate=RATE, transpose=5)
