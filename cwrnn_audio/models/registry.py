@@ -22,6 +22,7 @@ _CODECS: dict = {
     "roll": "cwrnn_audio.midi.roll:RollEncoding",
     "events": "cwrnn_audio.midi.events:EventEncoding",
     "melody": "cwrnn_audio.midi.melody:MelodyEncoding",
+    "expression": "cwrnn_audio.expression.codec:ExpressionCodec",
 }
 _FROM_ENTRY_POINTS: set = set()
 _discovered = False

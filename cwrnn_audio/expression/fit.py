@@ -1,0 +1,94 @@
+"""Training the expression model: (recording, score) pairs -> a model folder (issue 28, in progress).
+
+Each recording is analysed as the harmonic codec analyses it (pYIN f0 and A-weighted loudness at
+``frame_rate``), its score put on its timeline (:func:`~.align.align`, refused below the stated
+quality), and the CW-RNN learns the frames' loudness and pitch deviation from the score's frames
+through the one sequence trainer. The modules' periods span 1 frame (4 ms at 250 Hz) to 2^9 frames
+(2 s): a note's attack, its decay and a phrase's dynamics.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ParameterError
+from ..train.sequence import LoopConfig, train_model_dir
+from .codec import ExpressionCodec, score_input
+from .score import score_frames
+
+
+@dataclass
+class ExpressionTrainConfig(LoopConfig):
+    frame_rate: int = 250
+    num_modules: int = 10
+    module_size: int = 8
+    window: int = 250
+    chunk_windows: int = 4
+    batch: int = 8
+    epochs: int = 30
+    patience: int = 8
+
+    def model(self):
+        from ..nn.module import CWRNN
+
+        return CWRNN(
+            input_size=ExpressionCodec().input_size,
+            output_size=2,
+            num_modules=self.num_modules,
+            module_size=self.module_size,
+        )
+
+
+def train_expression_arrays(items, out_dir, config: ExpressionTrainConfig | None = None, *, data=None, **run):
+    """Train on ``[(score_frames (T, 6), Targets)]`` (:func:`~.score.score_frames`,
+    :func:`~.targets.expression_targets`) into the model folder ``out_dir``; returns the history."""
+    cfg = config or ExpressionTrainConfig()
+    codec = ExpressionCodec(frame_rate=cfg.frame_rate)
+    streams = []
+    for i, (frames, targets) in enumerate(items):
+        if len(frames) != len(targets.loudness_db):
+            raise ParameterError(
+                f"item {i}: {len(frames)} score frames but {len(targets.loudness_db)} target frames"
+            )
+        streams.append(codec.encode((frames, targets)))
+    run.setdefault("info", {"kind": "expression"})
+    return train_model_dir(streams, cfg.model, codec, out_dir, cfg, data=data, **run)[0]
+
+
+def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None, **run):
+    """Train on ``[(recording file, score .mid)]``: analysed, aligned, trained (see the module)."""
+    from ..audio.dataset import load_clip
+    from ..ddsp.features import frame_features
+    from ..midi import read_midi
+    from ..train.folder import file_digests
+    from .align import align
+    from .targets import expression_targets
+
+    cfg = config or ExpressionTrainConfig()
+    if not pairs:
+        raise ParameterError("pairs: no (recording, score) pair given")
+    items = []
+    for recording, score_file in pairs:
+        for f in (recording, score_file):
+            if not Path(os.fspath(f)).is_file():
+                raise ParameterError(f"{f}: no such file")
+        sr = 16000
+        audio = load_clip(recording, sr)[0]
+        features = frame_features(audio, sample_rate=sr, frame_rate=cfg.frame_rate)
+        notes = read_midi(score_file).notes
+        placed = align(notes, features.f0_hz, features.voiced, frame_rate=cfg.frame_rate,
+                       score=str(score_file), recording=str(recording))  # fmt: skip
+        frames = score_frames(placed.notes, frames=features.f0_hz.size, frame_rate=cfg.frame_rate)
+        items.append((frames, expression_targets(features, placed.notes, frame_rate=cfg.frame_rate)))
+    data = file_digests([f for pair in pairs for f in pair])
+    return train_expression_arrays(items, out_dir, cfg, data=data, **run)
+
+
+def predict_expression(model, notes, *, frames: int, frame_rate: int):
+    """The loudness (dB) and pitch deviation (cents) a trained ``model`` (CW-RNN or RuntimeModel)
+    gives ``notes`` over ``frames`` frames: two ``(frames,)`` float64 arrays."""
+    x = score_input(score_frames(notes, frames=frames, frame_rate=frame_rate))
+    out = model.stream().process(x)
+    return ExpressionCodec(frame_rate=frame_rate).decode(out)
