@@ -56,6 +56,13 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--release", type=float, default=Envelope.release, help="--midi: seconds of fade after note-off"
     )
+    p.add_argument(
+        "--expression",
+        choices=("on", "off"),
+        default="on",
+        help="--midi: the instrument's expression model performs the notes where its folder has one "
+        "(MODEL_DIR/expression); off: the envelopes (default: %(default)s)",
+    )
     p.add_argument("--plot", action="store_true", help="--midi: a spectrogram PNG beside OUT")
     p.add_argument("-o", "--output", required=True, metavar="OUT")
 
@@ -113,6 +120,11 @@ def run_notes(args, folder) -> int:
     check_polyphony(score.notes, args.midi)
     env = Envelope(attack=args.attack, release=args.release)
     pitch_range = playback.get("pitch_range")
+    perform = None
+    if args.expression == "on":
+        from ..expression.fit import instrument_performer
+
+        perform = instrument_performer(args.model_dir, frame_rate=codec.frame_rate)
     audio = render_notes(
         model,
         codec,
@@ -121,6 +133,7 @@ def run_notes(args, folder) -> int:
         transpose=args.transpose,
         seed=args.seed or 0,
         pitch_range=pitch_range,
+        perform=perform,
     )
     out = write_audio(args.output, audio, codec.sample_rate)
     seconds = audio.shape[1] / codec.sample_rate

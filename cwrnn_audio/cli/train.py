@@ -64,6 +64,13 @@ def add_arguments(p) -> None:
     a.add_argument("--n-harmonics", type=int, default=d["n_harmonics"], help="harmonic: oscillators")
     a.add_argument("--n-noise", type=int, default=d["n_noise"], help="harmonic: noise bands")
     a.add_argument(
+        "--score",
+        action="append",
+        metavar="FILE.mid",
+        help="harmonic: the score of each recording, once per PATH in the same order; trains an "
+        "expression model beside the instrument (MODEL_DIR/expression) that generate --midi plays with",
+    )
+    a.add_argument(
         "--channels",
         choices=("mix", "keep"),
         default=d["channels"],
@@ -236,8 +243,48 @@ def run_audio(args) -> int:
         **_network_values(args),
         **_loop_values(args),
     )
+    pairs = _score_pairs(args)
     res = train_audio(args.paths, args.out, cfg, cache_dir=args.cache_dir, **_run_options(args))
-    return _report(args, res, "skipped")
+    _report(args, res, "skipped")
+    if pairs:
+        from pathlib import Path
+
+        from ..expression.fit import FOLDER, ExpressionTrainConfig, train_expression
+
+        expr = ExpressionTrainConfig(frame_rate=cfg.frame_rate, seed=cfg.seed, device=cfg.device)
+        out = Path(args.out) / FOLDER
+        h = train_expression(pairs, out, expr, resume=args.resume and out.is_dir(), progress=not args.quiet)
+        print(
+            f"expression model: {out} (best epoch {h['best_epoch']}, validation loss {min(h['val_loss']):.4f})"
+        )
+    return 0
+
+
+def _score_pairs(args) -> list:
+    """``[(recording, score)]`` from ``--score``, checked before any training: harmonic only, one
+    score per recording file, every file there."""
+    from pathlib import Path
+
+    from ..errors import ParameterError
+
+    if not args.score:
+        return []
+    if args.encoding != "harmonic":
+        raise ParameterError(
+            f"--score trains an expression model for a harmonic instrument; got --encoding {args.encoding}"
+        )
+    if args.distributed:
+        raise ParameterError(
+            "--score does not train under --distributed; train the instrument, then its scores alone"
+        )
+    if len(args.score) != len(args.paths):
+        raise ParameterError(
+            f"--score: one score per recording, in order; got {len(args.score)} for {len(args.paths)} PATHs"
+        )
+    for f in (*args.paths, *args.score):
+        if not Path(f).is_file():
+            raise ParameterError(f"--score needs recordings and scores as files; {f}: no such file")
+    return list(zip(args.paths, args.score))
 
 
 def _run_options(args) -> dict:

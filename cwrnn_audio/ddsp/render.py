@@ -114,9 +114,16 @@ def render_notes(
     transpose: int = 0,
     seed: int = 0,
     pitch_range: tuple | None = None,
+    perform=None,
 ):
     """Mono audio ``(1, T * hop)`` float32 at ``codec.sample_rate``: ``notes`` played by a harmonic
     model (``model``: a CW-RNN whose codec is ``codec``, a :class:`HarmonicAdapter`).
+
+    ``perform``: ``perform(notes, frames) -> (loudness_db, cents)``, each ``(frames,)`` at the codec's
+    frame rate, for one voice's line (e.g. an expression model's,
+    :func:`cwrnn_audio.expression.fit.performer`): while a note sounds, its loudness and pitch
+    deviation come from it instead of the envelope; elsewhere the envelope's release and floor stay
+    (a rest is silent whatever it says there).
 
     ``pitch_range``: (lowest, highest) f0 in Hz seen in training (a model folder's
     ``playback["pitch_range"]``; ``[0, 0]`` or None: unknown); notes outside it still render (the
@@ -127,6 +134,8 @@ def render_notes(
     if getattr(codec, "name", "") != "harmonic":
         raise ParameterError(f"rendering notes needs a model of the harmonic encoding; got {codec!r}")
     f0, db = note_controls(notes, frame_rate=codec.frame_rate, envelope=envelope, transpose=transpose)
+    if perform is not None:
+        f0, db = _performed(perform, notes, f0, db, codec.frame_rate)
     if pitch_range is not None and any(pitch_range):
         lo, hi = pitch_range
         played = [440.0 * 2.0 ** ((n.pitch + transpose - 69) / 12) for n in notes]
@@ -153,6 +162,30 @@ def render_notes(
         u,
     )
     return audio.sum(0, keepdims=True).astype(np.float32)
+
+
+def _performed(perform, notes, f0, db, frame_rate: int):
+    """``f0``, ``db`` ``(V, T)`` with each voice's sounding frames as ``perform`` plays them."""
+    f0, db = f0.copy(), db.copy()
+    T = f0.shape[1]
+    t = (np.arange(T) + 1) / frame_rate
+    for v, line in enumerate(_lines(notes)):
+        loud, cents = perform(line, T)
+        sounding = np.zeros(T, bool)
+        for n in line:
+            sounding |= (t >= n.start) & (t < n.end)
+        db[v] = np.where(sounding, np.clip(loud, FLOOR_DB, 0.0), db[v])
+        f0[v] = np.where(sounding, f0[v] * 2.0 ** (cents / 1200.0), f0[v])
+    return f0, db
+
+
+def _lines(notes) -> list:
+    """The notes of each voice, as :func:`assign_voices` deals them."""
+    voices = assign_voices(notes)
+    lines = [[] for _ in range(max(voices) + 1)]
+    for n, v in zip(notes, voices):
+        lines[v].append(n)
+    return lines
 
 
 __all__ = ["Envelope", "assign_voices", "note_controls", "render_notes"]

@@ -18,6 +18,9 @@ from ..train.sequence import LoopConfig, train_model_dir
 from .codec import ExpressionCodec, score_input
 from .score import score_frames
 
+#: the sub-folder of an instrument's model folder that holds its expression model
+FOLDER = "expression"
+
 
 @dataclass
 class ExpressionTrainConfig(LoopConfig):
@@ -92,3 +95,25 @@ def predict_expression(model, notes, *, frames: int, frame_rate: int):
     x = score_input(score_frames(notes, frames=frames, frame_rate=frame_rate))
     out = model.stream().process(x)
     return ExpressionCodec(frame_rate=frame_rate).decode(out)
+
+
+def performer(model, *, frame_rate: int):
+    """``perform(notes, frames) -> (loudness_db, cents)`` of ``model`` for
+    :func:`~cwrnn_audio.ddsp.render.render_notes`."""
+    return lambda notes, frames: predict_expression(model, notes, frames=frames, frame_rate=frame_rate)
+
+
+def instrument_performer(model_dir, *, frame_rate: int):
+    """The performer of the expression model in ``model_dir``/:data:`FOLDER`, or None where the
+    instrument has none; an expression model at another frame rate is refused naming it."""
+    from ..models.folder import load_model_dir
+
+    sub = Path(os.fspath(model_dir)) / FOLDER
+    if not sub.is_dir():
+        return None
+    model, codec, _ = load_model_dir(sub, torch=False)
+    if getattr(codec, "name", "") != "expression" or codec.frame_rate != frame_rate:
+        raise ParameterError(
+            f"{sub}: an expression model at the instrument's frame rate ({frame_rate} Hz) expected; got {codec!r}"
+        )
+    return performer(model, frame_rate=frame_rate)
