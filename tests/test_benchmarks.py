@@ -132,3 +132,11 @@ def test_export_benchmark_prints_the_host_the_file_in_python_and_the_plugin(cpp_
         "C++ host / Numba plugin",
     ):
         assert out.count(row) == 2, out  # the effect and the instrument
+
+
+def test_expression_benchmark_compares_envelopes_cwrnn_and_lstm():
+    out = run_script("bench_expression.py", "--instruments", "flute", "--epochs", "1")
+    for method in ("envelopes", "cwrnn expression", "lstm expression"):
+        (row,) = [s for s in out.splitlines() if s.strip().startswith(method) and "loudness" in s]
+        assert "x envelopes" in row and "spread" in row and "rests" in row
+    assert out.count("spectral distance") == 2

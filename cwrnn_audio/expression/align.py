@@ -30,6 +30,7 @@ MIN_QUALITY = 0.6
 class Alignment(NamedTuple):
     notes: list  # the score's notes, retimed onto the recording (seconds)
     quality: float  # voiced recording frames within TOLERANCE_SEMITONES of the aligned score, 0..1
+    transpose: int  # semitones the recording sounds above the score
 
 
 def _pitch_line(notes, frames: int, rate: float) -> np.ndarray:
@@ -130,7 +131,7 @@ def align(
             f"pitched frames lie within {TOLERANCE_SEMITONES:g} semitone of the score "
             f"(at least {MIN_QUALITY:.0%} needed; a different piece, part or transposition?)"
         )
-    return Alignment(moved, quality)
+    return Alignment(moved, quality, int(transpose))
 
 
 __all__ = ["Alignment", "MIN_QUALITY", "align"]

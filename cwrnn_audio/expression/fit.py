@@ -32,16 +32,24 @@ class ExpressionTrainConfig(LoopConfig):
     batch: int = 8
     epochs: int = 30
     patience: int = 8
+    architecture: str = "cwrnn"  # or "lstm": the baseline of equal parameters, for comparisons
+
+    def __post_init__(self):
+        from ..checks import valid_choice
+        from ..core.kinds import SEQUENCE_KINDS
+
+        super().__post_init__()
+        valid_choice(self.architecture, SEQUENCE_KINDS, name="architecture")
 
     def model(self):
+        from ..nn.lstm import LSTMNet, matching_hidden
         from ..nn.module import CWRNN
 
-        return CWRNN(
-            input_size=ExpressionCodec().input_size,
-            output_size=2,
-            num_modules=self.num_modules,
-            module_size=self.module_size,
-        )
+        I, O = ExpressionCodec().input_size, 2
+        cw = CWRNN(input_size=I, output_size=O, num_modules=self.num_modules, module_size=self.module_size)
+        if self.architecture == "cwrnn":
+            return cw
+        return LSTMNet(input_size=I, hidden_size=matching_hidden(I, O, cw.num_parameters), output_size=O)
 
 
 def train_expression_arrays(items, out_dir, config: ExpressionTrainConfig | None = None, *, data=None, **run):
@@ -84,16 +92,26 @@ def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None
         placed = align(notes, features.f0_hz, features.voiced, frame_rate=cfg.frame_rate,
                        score=str(score_file), recording=str(recording))  # fmt: skip
         frames = score_frames(placed.notes, frames=features.f0_hz.size, frame_rate=cfg.frame_rate)
-        items.append((frames, expression_targets(features, placed.notes, frame_rate=cfg.frame_rate)))
+        targets = expression_targets(
+            features, placed.notes, frame_rate=cfg.frame_rate, transpose=placed.transpose
+        )
+        items.append((frames, targets))
     data = file_digests([f for pair in pairs for f in pair])
     return train_expression_arrays(items, out_dir, cfg, data=data, **run)
 
 
 def predict_expression(model, notes, *, frames: int, frame_rate: int):
-    """The loudness (dB) and pitch deviation (cents) a trained ``model`` (CW-RNN or RuntimeModel)
-    gives ``notes`` over ``frames`` frames: two ``(frames,)`` float64 arrays."""
+    """The loudness (dB) and pitch deviation (cents) a trained ``model`` (a CW-RNN, its
+    RuntimeModel, or the LSTM baseline) gives ``notes`` over ``frames`` frames: two ``(frames,)``
+    float64 arrays."""
     x = score_input(score_frames(notes, frames=frames, frame_rate=frame_rate))
-    out = model.stream().process(x)
+    if hasattr(model, "stream"):  # a CW-RNN: the Numba stream
+        out = model.stream().process(x)
+    else:  # the LSTM baseline: its torch forward
+        import torch
+
+        with torch.no_grad():
+            out = model(torch.from_numpy(x)[None])[0][0].numpy()
     return ExpressionCodec(frame_rate=frame_rate).decode(out)
 
 

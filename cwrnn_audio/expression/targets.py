@@ -22,10 +22,11 @@ class Targets(NamedTuple):
     has_cents: np.ndarray  # (T,) bool: a note sounds, the frame is voiced, |cents| <= MAX_CENTS
 
 
-def expression_targets(features, notes, *, frame_rate: int) -> Targets:
+def expression_targets(features, notes, *, frame_rate: int, transpose: int = 0) -> Targets:
     """``features``: :class:`~cwrnn_audio.ddsp.features.FrameFeatures` of the recording (or anything
     with ``f0_hz``, ``voiced`` and ``loudness_db`` of shape ``(T,)``) at ``frame_rate``; ``notes``: the
-    score on the recording's timeline (:func:`~.align.align`)."""
+    score on the recording's timeline (:func:`~.align.align`); ``transpose``: semitones the recording
+    sounds above the score (the alignment's), so the deviation is from the note as played."""
     f0 = np.asarray(features.f0_hz, np.float64)
     voiced = np.asarray(features.voiced, bool)
     loudness = np.asarray(features.loudness_db, np.float64)
@@ -37,6 +38,6 @@ def expression_targets(features, notes, *, frame_rate: int) -> Targets:
     score = score_frames(notes, frames=f0.size, frame_rate=frame_rate)
     sounding = score[:, 1] > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        cents = 1200.0 * np.log2(f0 / 440.0) - 100.0 * (score[:, 0] - 69.0)
+        cents = 1200.0 * np.log2(f0 / 440.0) - 100.0 * (score[:, 0] + transpose - 69.0)
     has = sounding & voiced & np.isfinite(cents) & (np.abs(cents) <= MAX_CENTS)
     return Targets(loudness, np.where(has, cents, 0.0), has)

@@ -63,13 +63,9 @@ class MidiTrainConfig(LoopConfig):
         )
         if self.architecture == "cwrnn":
             return cw
-        from ..nn.lstm import LSTMConfig, LSTMNet
+        from ..nn.lstm import LSTMNet, matching_hidden
 
-        H = self.lstm_hidden or next(
-            h
-            for h in range(1, 4096)
-            if LSTMConfig(input_size=I, hidden_size=h, output_size=O).num_parameters >= cw.num_parameters
-        )
+        H = self.lstm_hidden or matching_hidden(I, O, cw.num_parameters)
         return LSTMNet(input_size=I, hidden_size=H, output_size=O, output_activation=act, forget_bias=1.0)
 
 

@@ -82,6 +82,17 @@ class LSTMConfig:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def matching_hidden(input_size: int, output_size: int, parameters: int) -> int:
+    """The smallest hidden size whose LSTM of ``input_size`` -> ``output_size`` holds at least
+    ``parameters`` parameters: the baseline "of equal parameters" every comparison builds."""
+    return next(
+        h
+        for h in range(1, 1 << 16)
+        if LSTMConfig(input_size=input_size, hidden_size=h, output_size=output_size).num_parameters
+        >= parameters
+    )
+
+
 class LSTMNet(nn.Module):
     """LSTM with a read-out; ``forward(input, hx=None) -> (output, (h, c))``.
 

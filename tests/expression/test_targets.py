@@ -38,3 +38,13 @@ def test_features_of_unequal_lengths_are_refused():
     bad = SimpleNamespace(f0_hz=np.ones(10), voiced=np.ones(9, bool), loudness_db=np.ones(10))
     with pytest.raises(ParameterError, match="features: .*\\(10,\\), \\(9,\\), \\(10,\\)"):
         expression_targets(bad, [Note(60, 90, 0.0, 0.1)], frame_rate=RATE)
+
+
+def test_a_transposing_instrument_deviates_from_the_note_as_played():
+    notes = [Note(60, 90, 0.0, 1.0)]
+    f0 = np.full(100, 440.0 * 2.0 ** ((72 - 69 + 0.1) / 12.0))  # an octave up, 10 cents sharp
+    feats = SimpleNamespace(f0_hz=f0, voiced=np.ones(100, bool), loudness_db=np.zeros(100))
+    got = expression_targets(feats, notes, frame_rate=RATE, transpose=12)
+    np.testing.assert_allclose(got.cents[got.has_cents], 10.0, atol=1e-9)
+    assert got.has_cents[:99].all()
+    assert not expression_targets(feats, notes, frame_rate=RATE).has_cents.any()  # 1210 cents: not expression
