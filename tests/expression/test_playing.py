@@ -133,3 +133,24 @@ def test_train_audio_score_mistakes_are_refused_before_training(tmp_path):
         r = train(*args)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_train_audio_with_a_score_leaves_an_instrument_that_performs(tmp_path):
+    """The README's commands end to end: the instrument and its expression model in one folder."""
+    import soundfile as sf
+
+    rec = cwrnn_audio_samples.path("instruments/flute_heldout.flac")
+    mid = cwrnn_audio_samples.path("instruments/heldout.mid")
+    out = tmp_path / "flute"
+    cmd = [sys.executable, "-m", "cwrnn_audio", "train", "audio", str(rec), "--encoding", "harmonic"]
+    cmd += ["--score", str(mid), "--epochs", "1", "--out", str(out), "-q"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.safetensors").is_file() and (out / FOLDER / "model.safetensors").is_file()
+    assert "expression model:" in r.stdout
+    played = {}
+    for mode in ("on", "off"):
+        g = generate(out, mid, tmp_path / f"{mode}.wav", "--transpose", "12", "--expression", mode)
+        assert g.returncode == 0, g.stderr
+        played[mode] = sf.read(tmp_path / f"{mode}.wav", dtype="float32")[0]
+    assert played["on"].shape == played["off"].shape and np.abs(played["on"] - played["off"]).max() > 0.01
