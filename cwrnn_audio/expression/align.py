@@ -121,6 +121,9 @@ def align(
         a = frame(n.start)
         b = max(frame(n.end) - 1, a)
         moved.append(n._replace(start=float(first[a] / rate), end=float(max(last[b], first[a]) / rate)))
+    for i in range(len(moved) - 1):  # a note that ended before the next began still does (the path's
+        if notes[i].end <= notes[i + 1].start:  # last frame of one can be the next's first)
+            moved[i] = moved[i]._replace(end=min(moved[i].end, moved[i + 1].start))
     aligned = _pitch_line(moved, len(rec), frame_rate)
     voiced_frames = np.isfinite(rec)
     close = np.abs(aligned[voiced_frames] - rec[voiced_frames]) <= TOLERANCE_SEMITONES
