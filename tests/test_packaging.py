@@ -134,3 +134,12 @@ def test_install_run_uninstall_leaves_nothing_behind(wheel, tmp_path):
         subprocess.run([*pip, "uninstall", "-y", "cwrnn-audio"], check=True, env=env)
         assert not list(site.glob("cwrnn_audio*"))
     assert list((tmp_path / ".cache" / "cwrnn_audio").rglob("sample.pick_class-*.nbi"))
+
+
+def test_every_test_file_has_a_basename_of_its_own():
+    """pytest imports test files by basename (no __init__.py in tests/): two alike stop the collection."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).parent.rglob("test_*.py"))
+    assert [n for n, c in names.items() if c > 1] == []
