@@ -28,23 +28,10 @@ import numpy as np
 import cwrnn_audio_samples
 
 RATE = 250
-SR = 16000
 
 
 def sample(name) -> str:
     return str(cwrnn_audio_samples.path(f"instruments/{name}"))
-
-
-def analysed(recording, score_file):
-    from cwrnn_audio.audio.dataset import load_clip
-    from cwrnn_audio.ddsp.features import frame_features
-    from cwrnn_audio.expression.align import align
-    from cwrnn_audio.midi import read_midi
-
-    audio = load_clip(recording, SR)[0]
-    f = frame_features(audio, sample_rate=SR, frame_rate=RATE)
-    placed = align(read_midi(score_file).notes, f.f0_hz, f.voiced, frame_rate=RATE)
-    return audio, f, placed
 
 
 def metrics(loud, cents, f, notes, transpose) -> dict:
@@ -99,6 +86,7 @@ def main() -> int:
     from cwrnn_audio.ddsp.render import _performed, note_controls, render_notes
     from cwrnn_audio.expression.fit import (
         ExpressionTrainConfig,
+        analyse,
         performer,
         predict_expression,
         train_expression,
@@ -106,7 +94,7 @@ def main() -> int:
     from cwrnn_audio.models import load_model_dir
 
     for name in args.instruments.split(","):
-        audio, f, placed = analysed(sample(f"{name}_heldout.flac"), sample("heldout.mid"))
+        audio, f, placed = analyse(sample(f"{name}_heldout.flac"), sample("heldout.mid"), frame_rate=RATE)
         notes = placed.notes
         T = f.f0_hz.size
         rows = {"envelopes": envelope_curves(notes, T)}

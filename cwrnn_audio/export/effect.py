@@ -11,8 +11,8 @@ from typing import Dict, List
 
 import torch
 
+from .network import StreamedNetwork
 from .protocol import HOST_RATES, NnTilde
-from .recurrence import lstm_weights, stream_block
 from .resample import push, ready
 
 
@@ -23,26 +23,18 @@ class ExportedEffect(NnTilde):
     grids: Dict[int, List[int]]  # L, M, advance, hist of the way in, then of the way back
     latencies: Dict[int, int]
     clock_starts: Dict[int, int]
-    periods: List[int]
-    offsets: List[int]
     attributes: List[str]
     ranges: Dict[str, List[float]]
-    lstms: List[List[torch.Tensor]]
 
-    def __init__(
-        self, weights: Dict[str, torch.Tensor], periods, offsets, tanh: bool, model_rate: int, parameters
-    ):
+    def __init__(self, model, model_rate: int, parameters):
         super().__init__()
         from ..runtime.resample import clock_start, host_to_model
         from .resample import tables
 
-        for name in ("W_H", "W_I", "b_H", "W_O", "b_O"):
-            self.register_buffer(name, weights[name].float().contiguous())
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))  # nn~: in ch, ratio, out ch, ratio
-        self.periods, self.offsets = list(periods), list(offsets)
-        self.tanh, self.model_rate = tanh, model_rate
-        W = self.W_H
-        self.lstms = [lstm_weights(W[a:b, a:b]) for a, b in zip(offsets, offsets[1:])]
+        self.net = StreamedNetwork(model)
+        periods = model.config.periods
+        self.model_rate = model_rate
         self.rates = sorted(set(HOST_RATES) | {model_rate})
         self.taps_in, self.taps_back, self.grids, self.latencies, self.clock_starts = {}, {}, {}, {}, {}
         for rate in self.rates:
@@ -59,14 +51,14 @@ class ExportedEffect(NnTilde):
         self.sample_rate = model_rate
         self.t = 0
         self.counts = [0, 0, 0, 0]  # inputs and outputs of the way in, then of the way back
-        n = offsets[-1]
+        n = self.net.hidden_size
         self.h, self.buf_in, self.buf_back, self.dry = (torch.zeros(0, n),) + (torch.zeros(0, 0),) * 3
         self._fresh(0)
 
     def _fresh(self, B: int) -> None:
         """Fresh state for ``B`` voices at the current rate."""
         grid = self.grids[self.sample_rate]
-        self.h = torch.zeros(B, self.offsets[-1])
+        self.h = torch.zeros(B, self.net.hidden_size)
         self.buf_in, self.buf_back = torch.zeros(B, grid[3]), torch.zeros(B, grid[7])
         self.dry = torch.zeros(B, self.latencies[self.sample_rate])
         self.t = self.clock_starts[self.sample_rate]
@@ -74,23 +66,9 @@ class ExportedEffect(NnTilde):
 
     def _model(self, x: torch.Tensor) -> torch.Tensor:
         """The CW-RNN over ``x`` ``(B, k)`` at the model's rate, state carried."""
-        if x.shape[1] == 0:
-            return x
-        H = stream_block(
-            x.unsqueeze(2),
-            self.h,
-            self.t,
-            self.W_H,
-            self.W_I,
-            self.b_H,
-            self.periods,
-            self.offsets,
-            self.lstms,
-        )
-        self.h = H[:, -1]
+        y, self.h = self.net(x.unsqueeze(2), self.h, self.t)
         self.t += x.shape[1]
-        y = (H @ self.W_O.t() + self.b_O)[:, :, 0]
-        return torch.tanh(y) if self.tanh else y
+        return y[:, :, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, frames)`` float32 in -> ``(batch, 1, frames)`` out, state kept per batch entry."""

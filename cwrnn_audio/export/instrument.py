@@ -16,8 +16,8 @@ from typing import Dict, List
 
 import torch
 
+from .network import StreamedNetwork
 from .protocol import NnTilde
-from .recurrence import lstm_weights, stream_block
 from .resample import needs, push
 from .synth import TorchSynth
 
@@ -41,9 +41,6 @@ class ExportedInstrument(NnTilde):
     taps_back: Dict[int, torch.Tensor]
     grids: Dict[int, List[int]]
     latencies: Dict[int, int]
-    periods: List[int]
-    offsets: List[int]
-    lstms: List[List[torch.Tensor]]
     attributes: List[str]
     ranges: Dict[str, List[float]]
 
@@ -52,19 +49,10 @@ class ExportedInstrument(NnTilde):
         super().__init__()
         import numpy as np
 
-        from ..core.clock import block_upper_mask
         from ..runtime.resample import model_to_host
         from .resample import tables
 
-        c = model.config
-        w = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in model.numpy_weights().items()}
-        w["W_H"] = w["W_H"] * torch.from_numpy(np.asarray(block_upper_mask(c.module_sizes)))
-        for name in ("W_H", "W_I", "b_H", "W_O", "b_O"):
-            self.register_buffer(name, w[name].float().contiguous())
-        self.periods, self.offsets = list(c.periods), list(c.offsets)
-        self.tanh = c.output_activation == "tanh"
-        W = self.W_H
-        self.lstms = [lstm_weights(W[a:b, a:b]) for a, b in zip(c.offsets, c.offsets[1:])]
+        self.net = StreamedNetwork(model)
         # nn~: (pitch, velocity) in, audio out, every ratio 1
         self.register_buffer("forward_params", torch.tensor([2, 1, 1, 1]))
         self.sr, self.fr, self.hop = int(codec.sample_rate), int(codec.frame_rate), int(codec.hop)
@@ -100,8 +88,7 @@ class ExportedInstrument(NnTilde):
     # -- state -------------------------------------------------------------------------------
     def _fresh(self, B: int) -> None:
         """``B`` fresh voices at the current rate: no note yet, silence, clocks at 0."""
-        n = self.offsets[-1]
-        self.h = torch.zeros(B, n)
+        self.h = torch.zeros(B, self.net.hidden_size)
         self.t = 0
         self.synth.reset_voices(B)
         self.f0 = torch.full((B,), 440.0, dtype=torch.float64)
@@ -139,13 +126,8 @@ class ExportedInstrument(NnTilde):
         db = self._loudness(self.frames, n)
         f0 = self.f0.unsqueeze(1).expand(B, n)
         x = torch.stack([torch.log2(f0.clamp(min=1.0) / 440.0) / 4.0, db / 80.0 + 1.0], 2).float()
-        H = stream_block(
-            x, self.h, self.t, self.W_H, self.W_I, self.b_H, self.periods, self.offsets, self.lstms
-        )
-        self.h, self.t = H[:, -1], self.t + n
-        y = H @ self.W_O.t() + self.b_O
-        if self.tanh:
-            y = torch.tanh(y)
+        y, self.h = self.net(x, self.h, self.t)
+        self.t += n
         N = self.n_harmonics
         g = ((db - self.floor) / (self.gate_open - self.floor)).clamp(0.0, 1.0)
         gain = (g * g * (3.0 - 2.0 * g)).float()

@@ -9,7 +9,7 @@ Scriptable: exported files run it in libtorch hosts (nn~, the project's C++ host
 A chain ``r_s = tanh(U_s + W r_{s-1})`` costs, per tick on one core (k = 16, batch 1, libtorch
 2.13): 3.8 us through ``torch.rnn_tanh`` (ATen's loop of small ops), 3.2 us in a scripted loop of
 in-place ops, 0.75 us (plus 84 us a call) through ``torch.lstm``, which runs on oneDNN. So a chain
-of at least :data:`LSTM_FROM` ticks runs as an LSTM that computes it: input gate ``eps``, forget
+of at least :func:`lstm_from` ticks runs as an LSTM that computes it: input gate ``eps``, forget
 gate 0, output gate 1 (saturated biases, exact in float32), cell input ``g_s = tanh(U_s + (W/eps)
 h_{s-1})`` with ``h_s = tanh(eps g_s)``, so ``g_s = r_s`` up to the relative error
 ``(eps r)^2 / 3`` (< 2e-8 at ``eps = 2**-12``) and ``r_s = atanh(h_s) / eps``.

@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from ..errors import ParameterError
 from ..train.sequence import LoopConfig, train_model_dir
@@ -68,13 +71,35 @@ def train_expression_arrays(items, out_dir, config: ExpressionTrainConfig | None
     return train_model_dir(streams, cfg.model, codec, out_dir, cfg, data=data, **run)[0]
 
 
-def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None, **run):
-    """Train on ``[(recording file, score .mid)]``: analysed, aligned, trained (see the module)."""
+class Performance(NamedTuple):
+    audio: np.ndarray  # (frames,) float32 at the harmonic codec's rate
+    features: object  # FrameFeatures at the expression model's frame rate
+    alignment: object  # the score on the recording's timeline (align.Alignment)
+
+
+def analyse(recording, score_file, *, frame_rate: int) -> Performance:
+    """A recording and its score as the expression model learns from them: the recording at the
+    harmonic codec's rate, analysed as that codec analyses it, and its score aligned to it."""
+    from ..adapters.harmonic import HarmonicAdapter
     from ..audio.dataset import load_clip
     from ..ddsp.features import frame_features
     from ..midi import read_midi
-    from ..train.folder import file_digests
     from .align import align
+
+    for f in (recording, score_file):
+        if not Path(os.fspath(f)).is_file():
+            raise ParameterError(f"{f}: no such file")
+    sr = HarmonicAdapter().sample_rate
+    audio = load_clip(recording, sr)[0]
+    features = frame_features(audio, sample_rate=sr, frame_rate=frame_rate)
+    placed = align(read_midi(score_file).notes, features.f0_hz, features.voiced, frame_rate=frame_rate,
+                   score=str(score_file), recording=str(recording))  # fmt: skip
+    return Performance(audio, features, placed)
+
+
+def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None, **run):
+    """Train on ``[(recording file, score .mid)]``: analysed, aligned, trained (see the module)."""
+    from ..train.folder import file_digests
     from .targets import expression_targets
 
     cfg = config or ExpressionTrainConfig()
@@ -82,15 +107,7 @@ def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None
         raise ParameterError("pairs: no (recording, score) pair given")
     items = []
     for recording, score_file in pairs:
-        for f in (recording, score_file):
-            if not Path(os.fspath(f)).is_file():
-                raise ParameterError(f"{f}: no such file")
-        sr = 16000
-        audio = load_clip(recording, sr)[0]
-        features = frame_features(audio, sample_rate=sr, frame_rate=cfg.frame_rate)
-        notes = read_midi(score_file).notes
-        placed = align(notes, features.f0_hz, features.voiced, frame_rate=cfg.frame_rate,
-                       score=str(score_file), recording=str(recording))  # fmt: skip
+        _, features, placed = analyse(recording, score_file, frame_rate=cfg.frame_rate)
         frames = score_frames(placed.notes, frames=features.f0_hz.size, frame_rate=cfg.frame_rate)
         targets = expression_targets(
             features, placed.notes, frame_rate=cfg.frame_rate, transpose=placed.transpose

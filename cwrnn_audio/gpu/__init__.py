@@ -60,7 +60,8 @@ def gpu_path(tensor, sizes: Sequence[int] = (), batch: int = 0) -> str | None:
     Switches, read on every call (and valid on CPU tensors, for tests and comparisons):
     ``CWRNN_AUDIO_FUSED=1`` the fused kernels, ``CWRNN_AUDIO_CUDA_PATH=schedule|fused|loop``.
     """
-    if os.environ.get(ENV_SWITCH, "") == "1":
+    fused = os.environ.get(ENV_SWITCH, "")
+    if fused == "1":
         return "fused"  # where triton cannot run, the fused call's refusal warns and runs the loop
     forced = os.environ.get(PATH_SWITCH, "")
     if forced:
@@ -71,9 +72,8 @@ def gpu_path(tensor, sizes: Sequence[int] = (), batch: int = 0) -> str | None:
         return forced
     if not tensor.is_cuda:
         return None
-    if os.environ.get(ENV_SWITCH, "") == "0":
-        return MEASURED_FASTEST.get(_key(sizes, batch), UNMEASURED).replace("fused", UNMEASURED)
-    return MEASURED_FASTEST.get(_key(sizes, batch), UNMEASURED)
+    path = MEASURED_FASTEST.get(_key(sizes, batch), UNMEASURED)
+    return UNMEASURED if path == "fused" and fused == "0" else path
 
 
 def _key(sizes: Sequence[int], batch: int):
