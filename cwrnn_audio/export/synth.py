@@ -117,6 +117,24 @@ class TorchSynth(torch.nn.Module):
         self.tail = torch.zeros(voices, self.taps_len - 1, dtype=torch.float64)
 
     @torch.jit.export
+    def state(self) -> List[Tensor]:
+        """The state, for :meth:`set_state` (the tensors themselves: a call replaces them, never
+        writes into them, so holding them is a snapshot)."""
+        return [self.phase, self.prev_f0, self.prev_amp, self.prev_c, self.started, self.tail]
+
+    @torch.jit.export
+    def set_state(self, state: List[Tensor]) -> None:
+        """Back to a :meth:`state` taken earlier."""
+        self.phase, self.prev_f0, self.prev_amp, self.prev_c, self.started, self.tail = (
+            state[0],
+            state[1],
+            state[2],
+            state[3],
+            state[4],
+            state[5],
+        )
+
+    @torch.jit.export
     def voices(self) -> int:
         """How many voices the state holds."""
         return self.phase.shape[0]

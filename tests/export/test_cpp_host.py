@@ -262,6 +262,14 @@ def test_reset_at_restores_the_initial_state(cpp_host, models, tmp_path):
     assert np.abs(expected - python_run(OnePole, x)).max() > 1e-3
 
 
+def test_warmup_passes_end_in_reset_so_the_timed_pass_plays_from_the_start(cpp_host, models, tmp_path):
+    x = signal(1, 900, seed=5)
+    y, stats = stream(cpp_host, models["OnePole"], x, tmp_path, "--block", 128, "--warmup", 2)
+    np.testing.assert_allclose(y, python_run(OnePole, x), rtol=0, atol=1e-6)
+    assert stats["blocks"] == math.ceil(900 / 128)  # the timed pass only
+    assert stats["worst_us_per_block"] >= stats["us_per_block"] >= 0
+
+
 def test_refused_sample_rate_fails_naming_it(cpp_host, models, tmp_path):
     signal(1, 10).tofile(tmp_path / "in.f32")
     out = tmp_path / "out.f32"
@@ -287,6 +295,7 @@ def test_refused_sample_rate_fails_naming_it(cpp_host, models, tmp_path):
         (["--set", "gain=-1"], "gain=-1"),
         (["--set", "bypass=maybe"], "maybe"),
         (["--set", "gain"], "NAME=VALUE"),
+        (["--warmup", "-1"], "--warmup"),
     ],
 )
 def test_usage_and_input_errors_exit_2(cpp_host, models, tmp_path, args, named):
