@@ -84,13 +84,8 @@ def main() -> int:
     args = ap.parse_args()
     from cwrnn_audio.ddsp.loss import spectral_distance
     from cwrnn_audio.ddsp.render import _performed, note_controls, render_notes
-    from cwrnn_audio.expression.fit import (
-        ExpressionTrainConfig,
-        analyse,
-        performer,
-        predict_expression,
-        train_expression,
-    )
+    from cwrnn_audio.expression.fit import ExpressionTrainConfig, analyse, train_expression
+    from cwrnn_audio.expression.play import performer, predict_expression
     from cwrnn_audio.models import load_model_dir
 
     for name in args.instruments.split(","):

@@ -42,7 +42,10 @@ class Generator(Plugin):
     notes: a voice gets the note's pitch and a loudness from its velocity that rises over
     ``attack_ms`` and falls over ``release_ms`` after note-off (parameters ``attack_ms``,
     ``release_ms``, ``gain_db``; ``primed`` does not apply); events act at the first model frame
-    boundary at or after their host frame. See :mod:`plugins.harmonic_voices`.
+    boundary at or after their host frame. Where the harmonic model's folder holds an expression
+    model (trained with ``train audio ... --score``), the notes are performed by it: their loudness
+    and pitch deviation come from the model as it plays live (``expression=False``: the envelopes
+    only; ``expression_model`` is the model in use, or None). See :mod:`plugins.harmonic_voices`.
     """
 
     name = "generator"
@@ -61,7 +64,15 @@ class Generator(Plugin):
     )
 
     def __init__(
-        self, model=None, *, polyphony: int = 8, primed: bool = True, prime=None, seed: int = 0, **values
+        self,
+        model=None,
+        *,
+        polyphony: int = 8,
+        primed: bool = True,
+        prime=None,
+        seed: int = 0,
+        expression: bool = True,
+        **values,
     ):
         from cwrnn_audio.adapters.harmonic import HarmonicAdapter
         from cwrnn_audio.adapters.mulaw import MuLawAdapter
@@ -76,16 +87,24 @@ class Generator(Plugin):
             )
         if not (isinstance(polyphony, int) and 1 <= polyphony <= 64):
             raise ParameterError(f"polyphony must be an integer in 1..64; got {polyphony!r}")
+        if not isinstance(expression, bool):
+            raise ParameterTypeError(f"{self.name}: expression must be True or False; got {expression!r}")
         self.polyphony, self.primed, self.seed = polyphony, primed, seed
-        self._harmonic = None
+        self._harmonic, self.expression_model = None, None
         if prime is not None and (harmonic or not primed):
             why = "a harmonic model plays notes from silence" if harmonic else "primed=False"
             raise ParameterError(f"{self.name}: prime={prime!r} does not apply: {why}")
         if harmonic:
+            from cwrnn_audio.expression.play import load_expression
+
             from .harmonic_voices import HarmonicVoices
 
+            if expression:
+                self.expression_model = load_expression(folder, frame_rate=self.adapter.frame_rate)
             self.parameters = self.harmonic_parameters
-            self._harmonic = HarmonicVoices(self, self.model, self.adapter, polyphony, seed)
+            self._harmonic = HarmonicVoices(
+                self, self.model, self.adapter, polyphony, seed, self.expression_model
+            )
             super().__init__(**values)
             return
         self.weights = self.model.kernel_weights()

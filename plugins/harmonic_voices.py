@@ -23,6 +23,11 @@ for a voice's consecutive notes. The model's state and the synthesizer's (phase,
 voice keeps its pitch while releasing and after, and a re-used voice jumps to the new pitch. All
 voices advance together, one model step and one synthesizer frame each per frame (one kernel call
 per chunk of frames); voices that have never played are not mixed in.
+
+Expression: with the model folder's expression model (``expression=`` of the generator), each
+voice's sounding frames take the loudness and pitch deviation it performs live instead of the
+envelope's (:class:`~cwrnn_audio.expression.live.LivePerformer`); releases and rests keep the
+envelope.
 """
 
 from __future__ import annotations
@@ -54,12 +59,18 @@ class HarmonicVoices:
     """``polyphony`` voices of a harmonic ``model`` (codec ``codec``) for ``plugin`` (its parameters
     ``attack_ms``, ``release_ms`` are read as frames are rendered)."""
 
-    _VOICE = ("f0", "level", "on", "off", "prev_level", "prev_on", "prev_off", "note", "used", "db", "mono")
+    _VOICE = ("f0", "level", "on", "off", "prev_level", "prev_on", "prev_off", "note", "used", "db", "mono",
+              "pitch", "velocity")  # fmt: skip
 
-    def __init__(self, plugin, model, codec, polyphony: int, seed: int):
+    def __init__(self, plugin, model, codec, polyphony: int, seed: int, expression=None):
+        from cwrnn_audio.expression.live import LivePerformer
+
         self.plugin, self.codec, self.V, self.seed = plugin, codec, polyphony, seed
         self.weights = model.kernel_weights()
         self.sr, self.fr, self.hop = codec.sample_rate, codec.frame_rate, codec.hop
+        self.performer = None
+        if expression is not None:
+            self.performer = LivePerformer(expression, frame_rate=self.fr, voices=polyphony)
 
     # -- life cycle ------------------------------------------------------------------
     def prepare(self, host_rate: int, max_block: int):
@@ -90,6 +101,8 @@ class HarmonicVoices:
         self.kernel.reset()
         self.synth.reset()
         self.back.reset()
+        if self.performer is not None:
+            self.performer.reset()
         self.f0 = np.full(V, 440.0)  # Hz: a voice's pitch, kept after its note ends
         self.level = np.full(V, FLOOR_DB)  # dB: its note's level (the floor: no note yet)
         self.on = np.zeros(V, np.int64)  # frame its note started at
@@ -99,6 +112,8 @@ class HarmonicVoices:
         self.prev_on = np.zeros(V, np.int64)
         self.prev_off = np.full(V, -1, np.int64)
         self.note = np.full(V, -1, np.int64)  # the note it holds, -1 when none
+        self.pitch = np.full(V, 69.0)  # MIDI: its note's, kept after the note ends
+        self.velocity = np.zeros(V)  # MIDI: its note's
         self.used = np.zeros(V, np.uint8)  # played a note yet (mixed in from then on)
         self.db = np.full(V, FLOOR_DB)  # its loudness at the last frame rendered
         self.frames = 0  # model frames rendered
@@ -124,6 +139,9 @@ class HarmonicVoices:
         V, hop, c = self.V, self.hop, self.codec
         db = self.loudness(self.frames, n)
         f0 = np.repeat(self.f0[:, None], n, 1)
+        if self.performer is not None:
+            f0, db = self.performer.perform(self.frames, f0, db, pitch=self.pitch, velocity=self.velocity,
+                                            on=self.on, off=self.off, used=self.used)  # fmt: skip
         x = c.controls(f0, db)  # (V, n, 2)
         y = np.empty((V, n, c.output_size), np.float32)
         self.kernel.forward(x, y)  # one model step per frame, all voices in one call
@@ -157,6 +175,7 @@ class HarmonicVoices:
             self.prev_level[v], self.prev_on[v] = self.level[v], self.on[v]
             self.prev_off[v] = self.frames if self.off[v] < 0 else self.off[v]
         self.f0[v] = 440.0 * 2.0 ** ((note - 69) / 12)
+        self.pitch[v], self.velocity[v] = note, velocity
         self.level[v] = Envelope().level_db(velocity)
         self.on[v], self.off[v], self.note[v], self.used[v] = self.frames, -1, note, 1
         self.db[v] = FLOOR_DB + 1e-6  # sounding from now: not free before its first frame
@@ -207,12 +226,16 @@ class HarmonicVoices:
             **{k: getattr(self, k) for k in self._VOICE},
             "clock": np.array([self.frames, self.host_frames, self.pending]),
         }
+        if self.performer is not None:
+            arrays.update(expression_h=self.performer.kernel.h, expression_t=self.performer.kernel.t)
         out = {prefix + k: v for k, v in arrays.items()}
         out.update(self.back.state_arrays(prefix + "back."))
         return out
 
     def load_state_arrays(self, a: dict, prefix: str):
         self.kernel.set(a[prefix + "h"], a[prefix + "t"])
+        if self.performer is not None:
+            self.performer.kernel.set(a[prefix + "expression_h"], a[prefix + "expression_t"])
         s = self.synth.state
         for k in ("phase", "prev_f0", "prev_amp", "prev_c", "prev_n", "started", "tail"):
             getattr(s, k)[...] = a[prefix + k]

@@ -122,7 +122,7 @@ def run_notes(args, folder) -> int:
     pitch_range = playback.get("pitch_range")
     perform = None
     if args.expression == "on":
-        from ..expression.fit import instrument_performer
+        from ..expression.play import instrument_performer
 
         perform = instrument_performer(args.model_dir, frame_rate=codec.frame_rate)
     audio = render_notes(

@@ -249,7 +249,8 @@ def run_audio(args) -> int:
     if pairs:
         from pathlib import Path
 
-        from ..expression.fit import FOLDER, ExpressionTrainConfig, train_expression
+        from ..expression.fit import ExpressionTrainConfig, train_expression
+        from ..expression.play import FOLDER
 
         expr = ExpressionTrainConfig(frame_rate=cfg.frame_rate, seed=cfg.seed, device=cfg.device)
         out = Path(args.out) / FOLDER

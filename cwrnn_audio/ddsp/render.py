@@ -168,15 +168,33 @@ def _performed(perform, notes, f0, db, frame_rate: int):
     """``f0``, ``db`` ``(V, T)`` with each voice's sounding frames as ``perform`` plays them."""
     f0, db = f0.copy(), db.copy()
     T = f0.shape[1]
-    t = (np.arange(T) + 1) / frame_rate
     for v, line in enumerate(_lines(notes)):
         loud, cents = perform(line, T)
-        sounding = np.zeros(T, bool)
-        for n in line:
-            sounding |= (t >= n.start) & (t < n.end)
-        db[v] = np.where(sounding, np.clip(loud, FLOOR_DB, 0.0), db[v])
-        f0[v] = np.where(sounding, f0[v] * 2.0 ** (cents / 1200.0), f0[v])
+        sounding = sounding_frames(line, frames=T, frame_rate=frame_rate)
+        f0[v], db[v] = performed_controls(f0[v], db[v], sounding, loud, cents)
     return f0, db
+
+
+def performed_controls(f0, db, sounding, loud, cents):
+    """``f0`` (Hz) and ``db`` with the ``sounding`` frames as an expression model performs them: its
+    loudness (dB, clipped to the instrument's range: the floor to 0) and its pitch deviation (cents)
+    from the note; releases and rests keep the envelope's. Arrays of one shape; returns new ones."""
+    return (
+        np.where(sounding, f0 * 2.0 ** (np.asarray(cents) / 1200.0), f0),
+        np.where(sounding, np.clip(loud, FLOOR_DB, 0.0), db),
+    )
+
+
+def sounding_frames(notes, *, frames: int, frame_rate: int) -> np.ndarray:
+    """``(frames,)`` bool: the frames in which one of ``notes`` sounds: those that start inside a
+    note (frame ``i`` starts at ``i / frame_rate``). How a live player plays the notes (the
+    generator plugin's events act at the first frame boundary at or after them), and so how an
+    expression model reads a score (:func:`cwrnn_audio.expression.score.score_frames`)."""
+    t0 = np.arange(frames) / frame_rate
+    out = np.zeros(frames, bool)
+    for n in notes:
+        out |= (t0 >= n.start) & (t0 < n.end)
+    return out
 
 
 def _lines(notes) -> list:
@@ -188,4 +206,4 @@ def _lines(notes) -> list:
     return lines
 
 
-__all__ = ["Envelope", "assign_voices", "note_controls", "render_notes"]
+__all__ = ["Envelope", "assign_voices", "note_controls", "performed_controls", "render_notes", "sounding_frames"]

@@ -1,4 +1,4 @@
-"""Training the expression model: (recording, score) pairs -> a model folder (issue 28, in progress).
+"""Training the expression model: (recording, score) pairs -> a model folder (issue 28).
 
 Each recording is analysed as the harmonic codec analyses it (pYIN f0 and A-weighted loudness at
 ``frame_rate``), its score put on its timeline (:func:`~.align.align`, refused below the stated
@@ -18,11 +18,8 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..train.sequence import LoopConfig, train_model_dir
-from .codec import ExpressionCodec, score_input
+from .codec import ExpressionCodec
 from .score import score_frames
-
-#: the sub-folder of an instrument's model folder that holds its expression model
-FOLDER = "expression"
 
 
 @dataclass
@@ -66,7 +63,7 @@ def train_expression_arrays(items, out_dir, config: ExpressionTrainConfig | None
             raise ParameterError(
                 f"item {i}: {len(frames)} score frames but {len(targets.loudness_db)} target frames"
             )
-        streams.append(codec.encode((frames, targets)))
+        streams += [codec.encode((frames, targets, lookahead)) for lookahead in (True, False)]
     run.setdefault("info", {"kind": "expression"})
     return train_model_dir(streams, cfg.model, codec, out_dir, cfg, data=data, **run)[0]
 
@@ -115,40 +112,3 @@ def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None
         items.append((frames, targets))
     data = file_digests([f for pair in pairs for f in pair])
     return train_expression_arrays(items, out_dir, cfg, data=data, **run)
-
-
-def predict_expression(model, notes, *, frames: int, frame_rate: int):
-    """The loudness (dB) and pitch deviation (cents) a trained ``model`` (a CW-RNN, its
-    RuntimeModel, or the LSTM baseline) gives ``notes`` over ``frames`` frames: two ``(frames,)``
-    float64 arrays."""
-    x = score_input(score_frames(notes, frames=frames, frame_rate=frame_rate))
-    if hasattr(model, "stream"):  # a CW-RNN: the Numba stream
-        out = model.stream().process(x)
-    else:  # the LSTM baseline: its torch forward
-        import torch
-
-        with torch.no_grad():
-            out = model(torch.from_numpy(x)[None])[0][0].numpy()
-    return ExpressionCodec(frame_rate=frame_rate).decode(out)
-
-
-def performer(model, *, frame_rate: int):
-    """``perform(notes, frames) -> (loudness_db, cents)`` of ``model`` for
-    :func:`~cwrnn_audio.ddsp.render.render_notes`."""
-    return lambda notes, frames: predict_expression(model, notes, frames=frames, frame_rate=frame_rate)
-
-
-def instrument_performer(model_dir, *, frame_rate: int):
-    """The performer of the expression model in ``model_dir``/:data:`FOLDER`, or None where the
-    instrument has none; an expression model at another frame rate is refused naming it."""
-    from ..models.folder import load_model_dir
-
-    sub = Path(os.fspath(model_dir)) / FOLDER
-    if not sub.is_dir():
-        return None
-    model, codec, _ = load_model_dir(sub, torch=False)
-    if getattr(codec, "name", "") != "expression" or codec.frame_rate != frame_rate:
-        raise ParameterError(
-            f"{sub}: an expression model at the instrument's frame rate ({frame_rate} Hz) expected; got {codec!r}"
-        )
-    return performer(model, frame_rate=frame_rate)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from cwrnn_audio import ParameterError
-from cwrnn_audio.expression.fit import ExpressionTrainConfig, predict_expression, train_expression_arrays
+from cwrnn_audio.expression.fit import ExpressionTrainConfig, train_expression_arrays
+from cwrnn_audio.expression.play import predict_expression
 from cwrnn_audio.expression.score import score_frames
 from cwrnn_audio.expression.targets import Targets
 from cwrnn_audio.midi.notes import Note

@@ -9,7 +9,8 @@ import pytest
 
 import cwrnn_audio_samples
 from cwrnn_audio.ddsp.render import _performed, note_controls
-from cwrnn_audio.expression.fit import FOLDER, ExpressionTrainConfig, train_expression_arrays
+from cwrnn_audio.expression.fit import ExpressionTrainConfig, train_expression_arrays
+from cwrnn_audio.expression.play import FOLDER
 from cwrnn_audio.expression.score import score_frames
 from cwrnn_audio.expression.targets import Targets
 from cwrnn_audio.midi import write_midi
@@ -30,8 +31,8 @@ def test_sounding_frames_take_the_performance_and_rests_keep_the_envelope():
 
     f1, d1 = _performed(perform, NOTES, f0, db, RATE)
     assert seen == [(NOTES, T)]  # one voice: the whole line, every frame
-    t = (np.arange(T) + 1) / RATE
-    sounding = ((t >= 0.1) & (t < 0.5)) | ((t >= 0.9) & (t < 1.3))
+    t0 = np.arange(T) / RATE  # each frame's start: a note sounds in the frames that start inside it
+    sounding = ((t0 >= 0.1) & (t0 < 0.5)) | ((t0 >= 0.9) & (t0 < 1.3))
     np.testing.assert_array_equal(d1[0, sounding], -12.0)
     np.testing.assert_array_equal(d1[0, ~sounding], db[0, ~sounding])  # releases and rests as before
     np.testing.assert_allclose(f1[0, sounding], f0[0, sounding] * 2 ** (50 / 1200))

@@ -11,13 +11,14 @@ NOTES = [Note(60, 100, 0.10, 0.50), Note(62, 50, 0.50, 0.80), Note(67, 127, 1.30
 
 
 def reference(notes, frames, rate):
-    """Each frame on its own, from the words of the docstring."""
+    """Each frame on its own, from the words of the docstring: times at the frame's end, the note
+    of the frame the one started by its start."""
     rows = []
     for i in range(frames):
-        t = (i + 1) / rate
-        on = [n for n in notes if n.start <= t < n.end]
-        before = [n for n in notes if n.start <= t]
-        after = [n for n in notes if n.start > t]
+        t0, t = i / rate, (i + 1) / rate
+        on = [n for n in notes if n.start <= t0 < n.end]
+        before = [n for n in notes if n.start <= t0]
+        after = [n for n in notes if n.start > t0]
         if on:
             n = on[0]
             row = [

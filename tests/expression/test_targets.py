@@ -15,8 +15,9 @@ RATE = 100
 def test_vibrato_and_intonation_come_out_in_cents_where_defined():
     notes = [Note(69, 90, 0.0, 1.0), Note(72, 90, 1.2, 2.0)]
     t = (np.arange(220) + 1.0) / RATE
-    want = np.where(t < 1.0, 30.0 * np.sin(2 * np.pi * 5 * t), -12.0)  # vibrato, then a flat note
-    pitch = np.where(t < 1.0, 69, 72)
+    t0 = np.arange(220) / RATE  # a frame's note: the one sounding at its start (score_frames)
+    want = np.where(t0 < 1.0, 30.0 * np.sin(2 * np.pi * 5 * t), -12.0)  # vibrato, then a flat note
+    pitch = np.where(t0 < 1.0, 69, 72)
     f0 = 440.0 * 2.0 ** ((pitch - 69 + want / 100.0) / 12.0)
     voiced = np.ones(t.size, bool)
     voiced[50:55] = False  # pYIN could not tell
@@ -25,7 +26,7 @@ def test_vibrato_and_intonation_come_out_in_cents_where_defined():
     got = expression_targets(
         SimpleNamespace(f0_hz=f0, voiced=voiced, loudness_db=loud), notes, frame_rate=RATE
     )
-    sounding = (t < 1.0) | ((t >= 1.2) & (t < 2.0))
+    sounding = (t0 < 1.0) | ((t0 >= 1.2) & (t0 < 2.0))
     expected_mask = sounding & voiced
     expected_mask[150] = False
     np.testing.assert_array_equal(got.has_cents, expected_mask)
