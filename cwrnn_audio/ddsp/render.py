@@ -206,4 +206,11 @@ def _lines(notes) -> list:
     return lines
 
 
-__all__ = ["Envelope", "assign_voices", "note_controls", "performed_controls", "render_notes", "sounding_frames"]
+__all__ = [
+    "Envelope",
+    "assign_voices",
+    "note_controls",
+    "performed_controls",
+    "render_notes",
+    "sounding_frames",
+]
