@@ -83,6 +83,13 @@ def valid_int(value, *, name: str, minimum: int = 0) -> int:
     return int(value)
 
 
+def valid_bool(value, *, name: str) -> bool:
+    """True or False (a NumPy bool too): ParameterTypeError for anything else, 0 and 1 included."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterTypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def valid_number(value, *, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
     """A finite real number (not a bool) from ``lo`` to ``hi``: ParameterTypeError for another type."""
     want = f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}"

@@ -100,7 +100,7 @@ class Generator(Plugin):
             from .harmonic_voices import HarmonicVoices
 
             if expression:
-                self.expression_model = load_expression(folder, frame_rate=self.adapter.frame_rate)
+                self.expression_model = load_expression(folder, frame_rate=self.adapter.frame_rate, live=True)
             self.parameters = self.harmonic_parameters
             self._harmonic = HarmonicVoices(
                 self, self.model, self.adapter, polyphony, seed, self.expression_model

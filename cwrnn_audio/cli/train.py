@@ -250,13 +250,15 @@ def run_audio(args) -> int:
         from pathlib import Path
 
         from ..expression.fit import ExpressionTrainConfig, train_expression
-        from ..expression.play import FOLDER
+        from ..expression.play import FOLDER, LIVE_FOLDER
 
         expr = ExpressionTrainConfig(frame_rate=cfg.frame_rate, seed=cfg.seed, device=cfg.device)
-        out = Path(args.out) / FOLDER
-        h = train_expression(pairs, out, expr, resume=args.resume and out.is_dir(), progress=not args.quiet)
+        out, live = Path(args.out) / FOLDER, Path(args.out) / LIVE_FOLDER
+        resume = args.resume and out.is_dir() and live.is_dir()
+        h = train_expression(pairs, out, expr, live_dir=live, resume=resume, progress=not args.quiet)
         print(
-            f"expression model: {out} (best epoch {h['best_epoch']}, validation loss {min(h['val_loss']):.4f})"
+            f"expression models: {out} (best epoch {h['best_epoch']}, validation loss {min(h['val_loss']):.4f}) "
+            f"and {live}, playing live"
         )
     return 0
 

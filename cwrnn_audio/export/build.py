@@ -15,11 +15,13 @@ def effect_module(model_dir):
 
 def instrument_module(model_dir):
     """The :class:`~.instrument.ExportedInstrument` of the generator plugin playing the harmonic
-    model ``model_dir`` (one voice per batch entry, the plugin's seed 0)."""
+    model ``model_dir`` (one voice per batch entry, the plugin's seed 0), performed by the folder's
+    expression model where it has one, as the plugin plays it."""
     from ..adapters.harmonic import GATE_OPEN_DB, NOISE_OFFSET, HarmonicAdapter
     from ..ddsp.features import LOUDNESS_FLOOR_DB
     from ..ddsp.render import Envelope
     from ..errors import ParameterError
+    from ..expression.score import HORIZON_S
     from ..plugin import get_plugin
     from .instrument import ExportedInstrument
     from .protocol import HOST_RATES
@@ -40,4 +42,6 @@ def instrument_module(model_dir):
         NOISE_OFFSET,
         generator.seed,
         HOST_RATES,
+        generator.expression_model,
+        HORIZON_S,
     )

@@ -16,6 +16,7 @@ from typing import Dict, List
 
 import torch
 
+from .expression import ExportedPerformer
 from .network import StreamedNetwork
 from .protocol import NnTilde
 from .resample import needs, push
@@ -56,7 +57,7 @@ class ExportedInstrument(NnTilde):
     snap_synth: List[torch.Tensor]
 
     def __init__(self, model, codec, parameters, envelope, floor_db: float, gate_open_db: float, noise_offset: float,
-                 seed: int, host_rates):  # fmt: skip
+                 seed: int, host_rates, expression=None, horizon_s: float = 4.0):  # fmt: skip
         super().__init__()
         import numpy as np
 
@@ -64,6 +65,13 @@ class ExportedInstrument(NnTilde):
         from .resample import tables
 
         self.net = StreamedNetwork(model)
+        # the plugin's expression model, if it plays with one (a list of 0 or 1: scripts hold no None module)
+        self.performers = torch.nn.ModuleList(
+            [ExportedPerformer(expression, int(codec.frame_rate), float(floor_db), horizon_s)]
+            if expression
+            else []
+        )
+        self.expression_size = expression.config.hidden_size if expression else 0
         # nn~: (pitch, velocity) in, audio out, every ratio 1
         self.register_buffer("forward_params", torch.tensor([2, 1, 1, 1]))
         self.sr, self.fr, self.hop = int(codec.sample_rate), int(codec.frame_rate), int(codec.hop)
@@ -101,6 +109,10 @@ class ExportedInstrument(NnTilde):
         """``B`` fresh voices at the current rate: no note yet, silence, clocks at 0."""
         self.h = torch.zeros(B, self.net.hidden_size)
         self.t = 0
+        self.eh = torch.zeros(B, self.expression_size)  # the expression model's state and clock
+        self.et = 0
+        self.voice_pitch = torch.full((B,), 69.0, dtype=torch.float64)  # MIDI, as the plugin keeps it
+        self.voice_velocity = torch.zeros(B, dtype=torch.float64)  # MIDI / 127
         self.synth.reset_voices(B)
         self.f0 = torch.full((B,), 440.0, dtype=torch.float64)
         # each voice's note and the note before it (still releasing): rows level (dB), on, off (frames,
@@ -134,6 +146,7 @@ class ExportedInstrument(NnTilde):
     def _snapshot(self) -> None:
         """The state at frame ``frames`` (references: rendering replaces these tensors)."""
         self.snap_frames, self.snap_t, self.snap_h = self.frames, self.t, self.h
+        self.snap_et, self.snap_eh = self.et, self.eh
         self.snap_synth = self.synth.state()
 
     def _reach(self, frame: int, ahead: int) -> None:
@@ -149,6 +162,7 @@ class ExportedInstrument(NnTilde):
         only (their audio is already in ``mono``)."""
         self.mono = self.mono[:, : frame * self.hop - self.counts[0]]
         self.frames, self.t, self.h = self.snap_frames, self.snap_t, self.snap_h
+        self.et, self.eh = self.snap_et, self.snap_eh
         self.synth.set_state(self.snap_synth)
         self._render(frame - self.frames, False)
 
@@ -159,6 +173,11 @@ class ExportedInstrument(NnTilde):
         B = self.h.shape[0]
         db = self._loudness(self.frames, n)
         f0 = self.f0.unsqueeze(1).expand(B, n)
+        for performer in self.performers:
+            v = self.notes
+            f0, db, self.eh = performer.perform(self.frames, f0, db, self.voice_pitch, self.voice_velocity, v[1], v[2],
+                                                self.used, self.eh, self.et)  # fmt: skip
+            self.et += n
         x = torch.stack([torch.log2(f0.clamp(min=1.0) / 440.0) / 4.0, db / 80.0 + 1.0], 2).float()
         y, self.h = self.net(x, self.h, self.t)
         self.t += n
@@ -188,6 +207,8 @@ class ExportedInstrument(NnTilde):
             v[5, b] = self._f64(now) if bool(v[2, b] < 0) else v[2, b].clone()
         hz = pitch if self.pitch_in_hz else 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
         self.f0[b] = self._f64(hz)
+        midi = 69.0 + 12.0 * math.log(max(hz, 1e-9) / 440.0) / math.log(2.0) if self.pitch_in_hz else pitch
+        self.voice_pitch[b], self.voice_velocity[b] = self._f64(midi), self._f64(velocity)
         level = self.top_db + self.range_db * math.log(max(1.0, velocity * 127.0) / 127.0) / math.log(127.0)
         v[0, b], v[1, b], v[2, b] = self._f64(level), self._f64(now), self._f64(-1.0)
         self.used[b] = True

@@ -52,19 +52,22 @@ class ExpressionTrainConfig(LoopConfig):
         return LSTMNet(input_size=I, hidden_size=matching_hidden(I, O, cw.num_parameters), output_size=O)
 
 
-def train_expression_arrays(items, out_dir, config: ExpressionTrainConfig | None = None, *, data=None, **run):
+def train_expression_arrays(
+    items, out_dir, config: ExpressionTrainConfig | None = None, *, lookahead: bool = True, data=None, **run
+):
     """Train on ``[(score_frames (T, 6), Targets)]`` (:func:`~.score.score_frames`,
-    :func:`~.targets.expression_targets`) into the model folder ``out_dir``; returns the history."""
+    :func:`~.targets.expression_targets`) into the model folder ``out_dir``; returns the history.
+    ``lookahead=False``: the model that plays live (:class:`~.codec.ExpressionCodec`)."""
     cfg = config or ExpressionTrainConfig()
-    codec = ExpressionCodec(frame_rate=cfg.frame_rate)
+    codec = ExpressionCodec(frame_rate=cfg.frame_rate, lookahead=lookahead)
     streams = []
     for i, (frames, targets) in enumerate(items):
         if len(frames) != len(targets.loudness_db):
             raise ParameterError(
                 f"item {i}: {len(frames)} score frames but {len(targets.loudness_db)} target frames"
             )
-        streams += [codec.encode((frames, targets, lookahead)) for lookahead in (True, False)]
-    run.setdefault("info", {"kind": "expression"})
+        streams.append(codec.encode((frames, targets)))
+    run.setdefault("info", {"kind": "expression", "lookahead": codec.lookahead})
     return train_model_dir(streams, cfg.model, codec, out_dir, cfg, data=data, **run)[0]
 
 
@@ -94,8 +97,10 @@ def analyse(recording, score_file, *, frame_rate: int) -> Performance:
     return Performance(audio, features, placed)
 
 
-def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None, **run):
-    """Train on ``[(recording file, score .mid)]``: analysed, aligned, trained (see the module)."""
+def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None, *, live_dir=None, **run):
+    """Train on ``[(recording file, score .mid)]``: analysed, aligned, trained (see the module) into
+    ``out_dir``; with ``live_dir``, the model that plays live too (the same data, trained again
+    without lookahead). Returns the history (of ``out_dir``'s model)."""
     from ..train.folder import file_digests
     from .targets import expression_targets
 
@@ -111,4 +116,6 @@ def train_expression(pairs, out_dir, config: ExpressionTrainConfig | None = None
         )
         items.append((frames, targets))
     data = file_digests([f for pair in pairs for f in pair])
+    if live_dir is not None:
+        train_expression_arrays(items, live_dir, cfg, lookahead=False, data=data, **run)
     return train_expression_arrays(items, out_dir, cfg, data=data, **run)

@@ -2,7 +2,7 @@
 
 Each voice has its own stream of the expression model, stepped once per model frame with the
 frame's score columns as a player knows them while playing (:func:`~.score.live_frames`: no note's
-end, no next onset, the model told so by its lookahead input); its loudness and pitch deviation
+end, no next onset; the instrument's model trained that way, ``lookahead=False``); its loudness and pitch deviation
 replace the envelope's in the frames where the voice's note sounds, as ``render_notes`` does with
 a score (:func:`~cwrnn_audio.ddsp.render.performed_controls`).
 """
@@ -21,7 +21,7 @@ class LivePerformer:
     def __init__(self, model, *, frame_rate: int, voices: int):
         from ..kernels.state import KernelState
 
-        self.codec = ExpressionCodec(frame_rate=frame_rate)
+        self.codec = ExpressionCodec(frame_rate=frame_rate, lookahead=False)
         self.kernel = KernelState(model.kernel_weights(), voices)
 
     def reset(self) -> None:

@@ -10,8 +10,10 @@ from ..errors import ParameterError
 from .codec import ExpressionCodec, score_input
 from .score import score_frames
 
-#: the sub-folder of an instrument's model folder that holds its expression model
+#: the sub-folders of an instrument's model folder that hold its expression models: the one that
+#: reads scores (``render_notes``, ``generate --midi``) and the one that plays live (the plugin)
 FOLDER = "expression"
+LIVE_FOLDER = "expression_live"
 
 
 def predict_expression(model, notes, *, frames: int, frame_rate: int, lookahead: bool = True):
@@ -35,18 +37,21 @@ def performer(model, *, frame_rate: int):
     return lambda notes, frames: predict_expression(model, notes, frames=frames, frame_rate=frame_rate)
 
 
-def load_expression(model_dir, *, frame_rate: int):
-    """The expression model (a RuntimeModel) in ``model_dir``/:data:`FOLDER`, or None where the
-    instrument has none; an expression model at another frame rate is refused naming it."""
+def load_expression(model_dir, *, frame_rate: int, live: bool = False):
+    """The expression model (a RuntimeModel) in ``model_dir``/:data:`FOLDER` (``live``:
+    :data:`LIVE_FOLDER`), or None where the instrument has none; an expression model at another
+    frame rate, or one that reads the other way, is refused naming it."""
     from ..models.folder import load_model_dir
 
-    sub = Path(os.fspath(model_dir)) / FOLDER
+    sub = Path(os.fspath(model_dir)) / (LIVE_FOLDER if live else FOLDER)
     if not sub.is_dir():
         return None
     model, codec, _ = load_model_dir(sub, torch=False)
-    if getattr(codec, "name", "") != "expression" or codec.frame_rate != frame_rate:
+    ok = getattr(codec, "name", "") == "expression" and codec.frame_rate == frame_rate
+    if not ok or codec.lookahead == live:
         raise ParameterError(
-            f"{sub}: an expression model at the instrument's frame rate ({frame_rate} Hz) expected; got {codec!r}"
+            f"{sub}: an expression model at the instrument's frame rate ({frame_rate} Hz) "
+            f"{'playing live (lookahead=False)' if live else 'reading scores (lookahead=True)'} expected; got {codec!r}"
         )
     return model
 

@@ -49,9 +49,9 @@ def events_of(ctrl, a, b):
     return out
 
 
-def plugin_output(rate, block, ctrl=None, **params):
+def plugin_output(rate, block, ctrl=None, model="flute_harmonic", **params):
     ctrl = controls(rate) if ctrl is None else ctrl
-    plug = get_plugin("generator")("flute_harmonic", polyphony=1, **params)
+    plug = get_plugin("generator")(model, polyphony=1, **params)
     plug.prepare(rate, block, 1)
     F = ctrl.shape[1]
     return np.concatenate(
@@ -164,3 +164,43 @@ def test_notes_inside_frames_rendered_ahead_play_as_the_plugin_plays_them(export
                 got.append(m(x[:, :, i : i + block])[0, 0].numpy())
         assert inside >= 5, inside  # the case under test happened
         np.testing.assert_allclose(np.concatenate(got), want, atol=1e-4, err_msg=f"{rate} Hz, block {block}")
+
+
+@pytest.fixture(scope="module")
+def expressive(tmp_path_factory):
+    """The bundled flute with an untrained expression model, made audible and moving."""
+    import shutil
+
+    from conftest import make_model
+
+    import cwrnn_audio_samples
+    from cwrnn_audio.expression.codec import ExpressionCodec
+    from cwrnn_audio.expression.play import FOLDER, LIVE_FOLDER
+    from cwrnn_audio.models.folder import save_model_dir
+
+    folder = tmp_path_factory.mktemp("expressive") / "flute"
+    shutil.copytree(
+        str(cwrnn_audio_samples.path("models/flute_harmonic")),
+        folder,
+        ignore=shutil.ignore_patterns(FOLDER, LIVE_FOLDER),
+    )
+    expr = make_model(np.random.default_rng(7), input_size=ExpressionCodec().input_size, output_size=2,
+                      num_modules=5, module_size=4)  # fmt: skip
+    with torch.no_grad():
+        expr.b_O[:] = torch.tensor([0.8, 0.0])
+        expr.W_O.mul_(torch.tensor([[0.4], [3.0]]))
+    save_model_dir(folder / LIVE_FOLDER, expr, ExpressionCodec(frame_rate=250, lookahead=False))
+    return folder, export_model(folder, folder.parent / "expressive.ts")
+
+
+@pytest.mark.parametrize("rate, block", [(48000, 512), (44100, 333)])
+def test_the_file_performs_with_the_folders_expression_model_as_the_plugin_does(expressive, rate, block):
+    folder, ts = expressive
+    plug = get_plugin("generator")(folder, polyphony=1)
+    assert plug.expression_model is not None
+    ctrl = controls(rate)
+    want = plugin_output(rate, block, ctrl, model=folder)
+    got = export_output(torch.jit.load(str(ts)), rate, block)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    plain = plugin_output(rate, block, ctrl, model=folder, expression=False)
+    assert np.abs(plain - want).max() > 1e-2  # the expression model changed the sound

@@ -10,7 +10,7 @@ import pytest
 import cwrnn_audio_samples
 from cwrnn_audio.ddsp.render import _performed, note_controls
 from cwrnn_audio.expression.fit import ExpressionTrainConfig, train_expression_arrays
-from cwrnn_audio.expression.play import FOLDER
+from cwrnn_audio.expression.play import FOLDER, LIVE_FOLDER
 from cwrnn_audio.expression.score import score_frames
 from cwrnn_audio.expression.targets import Targets
 from cwrnn_audio.midi import write_midi
@@ -148,7 +148,8 @@ def test_train_audio_with_a_score_leaves_an_instrument_that_performs(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (out / "model.safetensors").is_file() and (out / FOLDER / "model.safetensors").is_file()
-    assert "expression model:" in r.stdout
+    assert (out / LIVE_FOLDER / "model.safetensors").is_file()  # the plugin's, playing live
+    assert "expression models:" in r.stdout
     played = {}
     for mode in ("on", "off"):
         g = generate(out, mid, tmp_path / f"{mode}.wav", "--transpose", "12", "--expression", mode)

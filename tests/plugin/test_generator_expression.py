@@ -6,7 +6,7 @@ from conftest import make_model
 
 from cwrnn_audio.ddsp.render import render_notes
 from cwrnn_audio.expression.codec import ExpressionCodec
-from cwrnn_audio.expression.play import FOLDER, predict_expression
+from cwrnn_audio.expression.play import LIVE_FOLDER, predict_expression
 from cwrnn_audio.expression.score import HORIZON_S, live_frames, score_frames
 from cwrnn_audio.midi import Note
 from cwrnn_audio.plugin import get_plugin
@@ -35,7 +35,7 @@ def folder(tmp_path_factory):
     with torch.no_grad():  # audible (about -20 dB) and moving with the inputs, untrained
         expr.b_O[:] = torch.tensor([0.75, 0.0])
         expr.W_O.mul_(torch.tensor([[0.4], [3.0]]))
-    save_model_dir(d / FOLDER, expr, ExpressionCodec(frame_rate=RATE))
+    save_model_dir(d / LIVE_FOLDER, expr, ExpressionCodec(frame_rate=RATE, lookahead=False))
     return d
 
 
@@ -89,7 +89,7 @@ def test_one_voice_plays_as_render_notes_with_the_models_live_reading(folder, ho
     from cwrnn_audio.runtime.resample import model_to_host
 
     model, codec, _ = load_model_dir(folder, domain="audio")
-    expr = load_model_dir(folder / FOLDER, torch=False).model
+    expr = load_model_dir(folder / LIVE_FOLDER, torch=False).model
 
     def perform(line, frames):  # the score read without lookahead: what the plugin can know
         return predict_expression(expr, line, frames=frames, frame_rate=RATE, lookahead=False)
@@ -145,3 +145,17 @@ def test_block_sizes_and_a_restored_state_change_nothing(folder):
     g.set_state(saved)
     tail = play(g, [(t - cut, *rest) for t, *rest in evs if t >= cut], total - cut, [512])
     np.testing.assert_allclose(np.concatenate([head, tail]), outs[0], atol=1e-6)
+
+
+def test_a_score_model_in_the_live_folder_is_refused_naming_it(folder, tmp_path):
+    import shutil
+
+    from cwrnn_audio.errors import ParameterError
+    from cwrnn_audio.models.folder import save_model_dir
+
+    other = tmp_path / "model"
+    shutil.copytree(folder, other)
+    expr = make_model(np.random.default_rng(1), input_size=6, output_size=2, num_modules=2, module_size=2)
+    save_model_dir(other / LIVE_FOLDER, expr, ExpressionCodec(frame_rate=RATE))  # reads scores
+    with pytest.raises(ParameterError, match=r"expression_live: .*playing live \(lookahead=False\) expected"):
+        get_plugin("generator")(other)
