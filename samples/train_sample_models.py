@@ -1,5 +1,5 @@
 """Train the bundled example models. Run: ``python samples/train_sample_models.py [NAME ...]``
-(all five: about 7 min on 2 cores).
+(all six: about 8 min on 2 cores).
 
 models/piano_mel/: a log-mel frame model (64 mels, hop 256 at 16 kHz, M config 8 x 16) trained
     on piano_phrase.wav and bach_prelude_fluidr3.flac. Primed with a clip, it continues the
@@ -16,12 +16,19 @@ models/flute_harmonic/: a harmonic instrument (M config 8 x 16, 250 frames/s, 60
     bands, 16 kHz) trained on instruments/flute_train.flac (FluidR3's sampled flute, made by
     render_melodies.py) with the multi-scale spectral loss; it plays any notes (the demo plays the
     melody model's tunes with it). About 3 minutes; benchmarks/bench_harmonic.py trains the same.
+models/flute_harmonic/expression/ and expression_live/: the flute's expression models (10 x 8
+    CW-RNNs at 250 frames/s) trained on instruments/flute_train.flac and its score train.mid
+    (aligned by DTW): the loudness and pitch deviation of each frame from the score, read with
+    lookahead (render_notes, generate --midi, the demo) and live (the generator plugin, exported
+    files). About 30 s, the recording's analysis included; benchmarks/bench_expression.py measures
+    the same training on held-out tunes.
 """
 
 from pathlib import Path
 
 from cwrnn_audio.audio.effect import EffectTrainConfig, train_effect_arrays
 from cwrnn_audio.audio.fit import AudioTrainConfig, train_audio
+from cwrnn_audio.expression.fit import ExpressionTrainConfig, train_expression
 from cwrnn_audio.midi.fit import MidiTrainConfig, train_midi
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +77,22 @@ class _EffectJob:
         return train_effect_arrays([(dry, overdrive(dry))], out, cfg, **kw)
 
 
+class _ExpressionJob:
+    """The flute's expression models from its training recording and the tunes' score: the one that
+    reads scores (``expression/``) and the one that plays live (``expression_live/``, the plugin's)."""
+
+    def __call__(self, files, out, cfg, **kw):
+        import shutil
+
+        from cwrnn_audio.expression.play import LIVE_FOLDER
+
+        live = out.parent / LIVE_FOLDER
+        shutil.rmtree(live, ignore_errors=True)
+        res = train_expression([tuple(files)], out, cfg, live_dir=live, **kw)
+        shutil.rmtree(live / "checkpoint", ignore_errors=True)
+        return res
+
+
 MODELS = {
     "piano_mel": (
         ["piano_phrase.wav", "bach_prelude_fluidr3.flac"],
@@ -89,6 +112,11 @@ MODELS = {
             encoding="harmonic", window=128, chunk_windows=4, batch=8, epochs=30, patience=30, seed=0
         ),
     ),
+    # after flute_harmonic (whose retraining removes its folder): into flute_harmonic/expression
+    "flute_harmonic/expression": (
+        ["instruments/flute_train.flac", "instruments/train.mid"],
+        ExpressionTrainConfig(seed=0),
+    ),
 }
 
 if __name__ == "__main__":
@@ -99,7 +127,12 @@ if __name__ == "__main__":
         files, cfg = MODELS[name]
         out = HERE / "models" / name
         shutil.rmtree(out, ignore_errors=True)
-        train = {MidiTrainConfig: train_midi, EffectTrainConfig: _EffectJob()}.get(type(cfg), train_audio)
+        jobs = {
+            MidiTrainConfig: train_midi,
+            EffectTrainConfig: _EffectJob(),
+            ExpressionTrainConfig: _ExpressionJob(),
+        }
+        train = jobs.get(type(cfg), train_audio)
         res = train([HERE / f for f in files], out, cfg, progress=False, log=lambda s: None)
         shutil.rmtree(out / "checkpoint", ignore_errors=True)  # resume state: not needed in the package
         print(f"{name}: best epoch {res['best_epoch']}, validation loss {min(res['val_loss']):.4f}")

@@ -65,6 +65,8 @@ def test_wheel_holds_every_subpackage_plugins_and_samples(wheel):
         "models/piano_mel/adapter.json",
         "models/effect_drive/model.safetensors",
         "models/bach_mulaw/model.safetensors",
+        "models/flute_harmonic/expression/model.safetensors",
+        "models/flute_harmonic/expression_live/codec.json",
         "bach_prelude_fluidr3.flac",
     ):
         assert f"cwrnn_audio_samples/{name}" in names, name

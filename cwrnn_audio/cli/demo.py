@@ -4,8 +4,10 @@ With no arguments: the bundled melody model (samples/models/melody, trained on t
 samples/midi) composes ``--bars`` bars, and the bundled harmonic instrument
 (samples/models/flute_harmonic, trained on FluidR3's sampled flute) plays them: the CW-RNN turns
 each note's pitch and loudness into the parameters of a harmonic-plus-noise synthesizer, frame by
-frame. Writes the audio (and the notes, as OUT.mid beside it). Choose other model folders with
---melody / --instrument.
+frame. The instrument's expression model (the bundled flute has one, trained on its recording and
+the score) performs the notes: their loudness and pitch curves come from it (``--expression off``:
+fixed envelopes). Writes the audio (and the notes, as OUT.mid beside it). Choose other model
+folders with --melody / --instrument.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def add_arguments(p) -> None:
     p.add_argument("--temperature", type=float, default=SAMPLING.temperature)
     p.add_argument(
         "-o", "--output", default="cwrnn_demo.wav", help="output audio file (default: %(default)s)"
+    )
+    p.add_argument(
+        "--expression",
+        choices=("on", "off"),
+        default="on",
+        help="perform the notes with the instrument's expression model where it has one (default: on)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the output path")
@@ -67,8 +75,19 @@ def run(args) -> int:
     if not notes:
         raise ParameterError(f"the melody model wrote no notes in {args.bars} bars; try another --seed")
     pitch_range = playback.get("pitch_range")
+    perform = None
+    if args.expression == "on":
+        from ..expression.play import instrument_performer
+
+        perform = instrument_performer(instrument_dir, frame_rate=codec.frame_rate)
     audio = render_notes(
-        player, codec, notes, transpose=args.transpose, seed=args.seed, pitch_range=pitch_range
+        player,
+        codec,
+        notes,
+        transpose=args.transpose,
+        seed=args.seed,
+        pitch_range=pitch_range,
+        perform=perform,
     )
     played = time.perf_counter() - start - composed
     out = write_audio(args.output, audio, codec.sample_rate)
@@ -89,6 +108,7 @@ def run(args) -> int:
     print(
         f"instrument {instrument_dir}: {codec.n_harmonics} harmonics + noise at {codec.frame_rate} frames/s"
     )
+    print(f"           {'performed by its expression model' if perform else 'fixed note envelopes'}")
     print(f"           played {seconds:.1f} s of audio in {played:.2f} s")
     print(f"output     {out} (and the notes: {mid})")
     return 0

@@ -218,8 +218,10 @@ class ExportedInstrument(NnTilde):
             self.notes[2, b] = self._f64(float(self.frames))
 
     def _f64(self, x: float) -> torch.Tensor:
-        # a float written into a float64 tensor element goes through float32 in a script otherwise
-        return torch.tensor(x, dtype=torch.float64)
+        # exactly x: a script's torch.tensor(x, dtype=torch.float64) rounds through float32 (a note's
+        # f0 then differed from the plugin's in the 8th digit, and with an expression model's pitch
+        # deviation on top the upper harmonics' phases drifted 1.3e-4 apart in half a second)
+        return torch.full([], x, dtype=torch.float64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, 2, frames)``: pitch and velocity in; ``(batch, 1, frames)`` audio out."""

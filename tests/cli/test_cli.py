@@ -41,6 +41,7 @@ def test_demo_plays_a_new_melody_with_the_bundled_instrument(tmp_path):
     assert "melody" in r.stdout and "flute_harmonic" in r.stdout and "out.wav" in r.stdout
     import cwrnn_audio_samples
     from cwrnn_audio.ddsp.render import render_notes
+    from cwrnn_audio.expression.play import instrument_performer
     from cwrnn_audio.midi.generate import generate_midi
     from cwrnn_audio.midi.read import read_midi
     from cwrnn_audio.models.folder import load_model_dir
@@ -50,9 +51,17 @@ def test_demo_plays_a_new_melody_with_the_bundled_instrument(tmp_path):
     composer, enc, settings = load_model_dir(cwrnn_audio_samples.path("models/melody"), domain="midi")
     player, codec, _ = load_model_dir(cwrnn_audio_samples.path("models/flute_harmonic"), domain="audio")
     _, notes, _ = generate_midi(composer, enc, bars=2, seed=5, **settings)
-    expect = render_notes(player, codec, notes, transpose=12, seed=5)[0]
+    folder = cwrnn_audio_samples.path("models/flute_harmonic")
+    perform = instrument_performer(folder, frame_rate=codec.frame_rate)  # the bundled flute has one
+    assert perform is not None and "expression model" in r.stdout
+    expect = render_notes(player, codec, notes, transpose=12, seed=5, perform=perform)[0]
     assert sr == codec.sample_rate and out.shape == expect.shape
     np.testing.assert_allclose(out, expect, atol=1.5 / 32768)  # 16-bit WAV
+    r = cli("demo", "-o", "plain.wav", "--seed", "5", "--bars", "2", "--expression", "off", cwd=tmp_path)
+    plain, _ = sf.read(str(tmp_path / "plain.wav"), dtype="float32")
+    envelopes = render_notes(player, codec, notes, transpose=12, seed=5)[0]
+    np.testing.assert_allclose(plain, envelopes, atol=1.5 / 32768)
+    assert np.abs(plain - out).max() > 0.01
     written = read_midi(tmp_path / "out.mid").notes
     assert [n.pitch for n in written] == [n.pitch + 12 for n in notes] and len(notes) >= 4  # as played
 
