@@ -11,7 +11,9 @@ deviation's error (cents RMSE where the recording has a pitch; the envelopes' de
 note-to-note level spread (dB, std of the notes' mean loudness) beside the recording's, the rests'
 loudness below the notes around them (in the rendering: the envelope's release and floor, as
 ``render_notes`` keeps them), and for the flute, whose instrument is bundled, the multi-scale
-spectral distance of ``generate --midi``'s audio to the real recording. Targets: loudness error 30 %
+spectral distance of ``generate --midi``'s audio to the real recording; the "live" row is the model
+the generator plugin plays (no note's end or next onset), trained beside the score model. Last, the
+generator plugin's speed with the bundled flute, expression on and off. Targets: loudness error 30 %
 below the envelopes' and below the LSTM's; rests 20 dB below the notes; spread within 1 dB of the
 recording's; a lower spectral distance than the envelopes'.
 """
@@ -81,6 +83,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--instruments", default="flute,violin")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--block", type=int, default=512, help="the plugin's block size (default: %(default)s)")
     args = ap.parse_args()
     from cwrnn_audio.ddsp.loss import spectral_distance
     from cwrnn_audio.ddsp.render import _performed, note_controls, render_notes
@@ -97,13 +100,21 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as d:
             for arch in ("cwrnn", "lstm"):
                 cfg = ExpressionTrainConfig(architecture=arch, epochs=args.epochs)
-                out = Path(d) / arch
+                out, live = Path(d) / arch, Path(d) / f"{arch}_live"
                 train_expression([(sample(f"{name}_train.flac"), sample("train.mid"))], out, cfg, progress=False,
-                                 log=lambda s: None)  # fmt: skip
+                                 log=lambda s: None, live_dir=live if arch == "cwrnn" else None)  # fmt: skip
                 models[arch] = load_model_dir(out, torch=arch == "lstm").model
                 rows[f"{arch} expression"] = predict_expression(
                     models[arch], notes, frames=T, frame_rate=RATE
                 )
+                if arch == "cwrnn":  # the plugin's: no note's end, no next onset
+                    rows["cwrnn live"] = predict_expression(
+                        load_model_dir(live, torch=False).model,
+                        notes,
+                        frames=T,
+                        frame_rate=RATE,
+                        lookahead=False,
+                    )
                 net = load_model_dir(out).model
                 params = net.config.num_parameters  # the CW-RNN's: its non-zero blocks only
                 print(f"{name}: {arch} expression model, {params} parameters")
@@ -139,7 +150,40 @@ def main() -> int:
                 n = min(out.shape[1], real.shape[1])
                 print(f"  {method:<18} spectral distance of the rendering to the recording: "
                       f"{spectral_distance(out[:, :n], real[:, :n]):.3f}")  # fmt: skip
+    plugin_speed(args.block)
     return 0
+
+
+def plugin_speed(block: int, rate: int = 48000) -> None:
+    """The generator plugin playing the bundled flute, one voice, the held-out score's notes as MIDI
+    events, expression on (its live model) and off, in one run."""
+    import time
+
+    from cwrnn_audio.midi import read_midi
+    from cwrnn_audio.plugin import get_plugin
+
+    notes = read_midi(sample("heldout.mid")).notes
+    F = int((max(n.end for n in notes) + 0.5) * rate)
+    events = sorted(
+        [(round(n.start * rate), "note_on", n.pitch + 12, n.velocity) for n in notes]
+        + [(round(n.end * rate), "note_off", n.pitch + 12, 0) for n in notes],
+        key=lambda e: (e[0], e[1] == "note_on"),
+    )
+    print(
+        f"\ngenerator plugin, bundled flute_harmonic, one voice, {rate} Hz, blocks of {block}, {F / rate:.1f} s"
+    )
+    for expression in (True, False):
+        g = get_plugin("generator")("flute_harmonic", polyphony=1, expression=expression)
+        g.prepare(rate, block, 1)
+        blocks = [
+            ([(t - i, *r) for t, *r in events if i <= t < i + block], min(block, F - i))
+            for i in range(0, F, block)
+        ]
+        start = time.perf_counter()
+        for ev, n in blocks:
+            g.process_midi(ev, n)
+        took = time.perf_counter() - start
+        print(f"  expression {'on ' if expression else 'off'}  {F / rate / took:6.1f}x real time")
 
 
 if __name__ == "__main__":

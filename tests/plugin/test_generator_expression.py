@@ -159,3 +159,24 @@ def test_a_score_model_in_the_live_folder_is_refused_naming_it(folder, tmp_path)
     save_model_dir(other / LIVE_FOLDER, expr, ExpressionCodec(frame_rate=RATE))  # reads scores
     with pytest.raises(ParameterError, match=r"expression_live: .*playing live \(lookahead=False\) expected"):
         get_plugin("generator")(other)
+
+
+def test_the_compiled_reading_is_the_score_columns_encoded(folder):
+    from cwrnn_audio.expression.codec import score_input
+    from cwrnn_audio.expression.live import live_inputs
+
+    rng = np.random.default_rng(5)
+    V, n, first = 4, 37, 90
+    state = dict(
+        pitch=rng.integers(40, 90, V).astype(np.float64),
+        velocity=rng.integers(1, 128, V).astype(np.float64),
+        on=np.array([10, 95, 200, 0]),
+        off=np.array([-1, 110, -1, 50]),
+        used=np.array([1, 1, 1, 0], np.uint8),
+    )
+    x, sounding = np.empty((V, n, 6), np.float32), np.empty((V, n), bool)
+    live_inputs(first, float(RATE), HORIZON_S, *state.values(), x, sounding)
+    cols = live_frames(first, n, frame_rate=RATE, **state)
+    np.testing.assert_allclose(x, score_input(cols, lookahead=False), rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(sounding, cols[..., 1] > 0)
+    assert sounding.any() and not sounding.all()
