@@ -26,8 +26,8 @@ per chunk of frames); voices that have never played are not mixed in.
 
 Rendering ahead: a block needs 2-3 frames (a 512-sample block at 48 kHz), and a call's fixed cost
 (a dozen kernel and array calls) outweighed the frames' own: when a block needs more frames,
-:data:`RENDER_AHEAD` are rendered at once (one voice at 48 kHz, blocks of 512: 132x real time
-instead of 55x; with its expression model 118x instead of 46x). Frames past those the host has
+:data:`RENDER_AHEAD` are rendered at once (the bundled flute, one voice at 48 kHz, blocks of 512:
+100-131x real time instead of 55x; with its expression model 98-115x instead of 46x). Frames past those the host has
 been owed are a guess that no note event comes first; an event that does rewinds to the state
 saved before the guess and renders again up to the event, keeping the audio before it, so the
 output is the frame-by-frame one. Saving the plugin's state first forgets the guess the same way.
