@@ -55,6 +55,20 @@ def notes_to_events():
     return events
 
 
+def play_midi(plugin, events, total, sizes):
+    """``events`` ``(host frame, type, note, velocity)`` through ``plugin.process_midi`` in blocks of
+    ``sizes`` (cycled) up to ``total`` frames: the output ``(channels, total)``."""
+    out, pos, i = [], 0, 0
+    while pos < total:
+        n = min(sizes[i % len(sizes)], total - pos)
+        i += 1
+        out.append(
+            plugin.process_midi([(t - pos, *rest) for t, *rest in events if pos <= t < pos + n], n).copy()
+        )
+        pos += n
+    return np.concatenate(out, axis=1)
+
+
 def run_interpreted(script, **env) -> dict:
     """Run a checks script under Triton's interpreter and return the JSON object it prints last.
 

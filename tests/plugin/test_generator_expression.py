@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_model
+from conftest import make_model, play_midi
 
 from cwrnn_audio.ddsp.render import render_notes
 from cwrnn_audio.expression.codec import ExpressionCodec
@@ -49,14 +49,8 @@ def events(notes, host):
     return sorted(out, key=lambda e: (e[0], e[1] == "note_on"))
 
 
-def play(g, evs, total, sizes):
-    out, pos, i = [], 0, 0
-    while pos < total:
-        n = min(sizes[i % len(sizes)], total - pos)
-        i += 1
-        out.append(g.process_midi([(t - pos, *rest) for t, *rest in evs if pos <= t < pos + n], n)[0].copy())
-        pos += n
-    return np.concatenate(out)
+def play(g, events, total, sizes):
+    return play_midi(g, events, total, sizes)[0]
 
 
 def test_live_frames_read_what_a_player_knows_frame_by_frame():

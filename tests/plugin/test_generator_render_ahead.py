@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import play_midi
 
 from cwrnn_audio.plugin import get_plugin
 
@@ -27,15 +28,7 @@ def dense_events(seed, seconds):
 
 
 def play(g, events, total, sizes):
-    out, pos, i = [], 0, 0
-    while pos < total:
-        n = min(sizes[i % len(sizes)], total - pos)
-        i += 1
-        out.append(
-            g.process_midi([(t - pos, *rest) for t, *rest in events if pos <= t < pos + n], n)[0].copy()
-        )
-        pos += n
-    return np.concatenate(out)
+    return play_midi(g, events, total, sizes)[0]
 
 
 @pytest.mark.parametrize("expression", [True, False])
