@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from .. import kernels  # noqa: F401  (installs the per-user kernel cache before the njit below)
+from ..ddsp.render import performed_controls
 from .codec import ExpressionCodec
 from .score import HORIZON_S
 
@@ -61,8 +62,6 @@ class LivePerformer:
     def perform(self, first: int, f0: np.ndarray, db: np.ndarray, *, pitch, velocity, on, off, used):
         """Frames ``first ..`` of every voice: ``f0`` (Hz) and ``db`` ``(V, n)`` from the envelopes,
         the voices' notes as :func:`~.score.live_frames` takes them -> ``(f0, db)`` performed."""
-        from ..ddsp.render import performed_controls
-
         V, n = db.shape
         x = np.empty((V, n, self.codec.input_size), np.float32)
         sounding = np.empty((V, n), np.bool_)

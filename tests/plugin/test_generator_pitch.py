@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_model
+from conftest import make_model, play_midi
 
 from cwrnn_audio.ddsp.render import FLOOR_DB, Envelope, render_notes
 from cwrnn_audio.midi import Note
@@ -28,15 +28,7 @@ def Generator():
     return get_plugin("generator")
 
 
-def play(g, events, total, sizes):
-    """``events`` at absolute host frames, played in blocks of ``sizes`` (cycled) up to ``total``."""
-    out, pos, i = [], 0, 0
-    while pos < total:
-        n = min(sizes[i % len(sizes)], total - pos)
-        i += 1
-        out.append(g.process_midi([(t - pos, *rest) for t, *rest in events if pos <= t < pos + n], n).copy())
-        pos += n
-    return np.concatenate(out, axis=1)
+play = play_midi  # events at absolute host frames, in blocks of sizes (cycled)
 
 
 @pytest.mark.parametrize("host", [48000, 44100])
